@@ -1,0 +1,62 @@
+/* cpu.c: run-time CPU feature detection for the SIMD dispatchers. */
+#include "tdm_cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const simd_names[TDM_SIMD_COUNT] = {"scalar", "ssse3", "avx2"};
+
+bool tdm_cpu_supports(tdm_simd level)
+{
+    switch (level) {
+    case TDM_SIMD_SCALAR:
+        return true;
+#if defined(__x86_64__) || defined(__i386__)
+    /* __builtin_cpu_supports also checks that the OS saves the AVX state
+     * (OSXSAVE/XGETBV), so an AVX2 CPU under an OS without it says no. */
+    case TDM_SIMD_SSSE3:
+        return __builtin_cpu_supports("sse2") && __builtin_cpu_supports("ssse3");
+    case TDM_SIMD_AVX2:
+        return __builtin_cpu_supports("avx2");
+#endif
+    default:
+        return false;
+    }
+}
+
+const char *tdm_simd_name(tdm_simd level)
+{
+    return (unsigned)level < TDM_SIMD_COUNT ? simd_names[level] : "unknown";
+}
+
+bool tdm_simd_parse(const char *name, tdm_simd *out)
+{
+    for (int i = 0; i < TDM_SIMD_COUNT; i++) {
+        if (strcmp(name, simd_names[i]) == 0) {
+            *out = (tdm_simd)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+tdm_simd tdm_cpu_best(void)
+{
+    /* Benign race: every thread computes the same value. */
+    static int cached = -1;
+    if (cached >= 0)
+        return (tdm_simd)cached;
+    tdm_simd best = TDM_SIMD_SCALAR;
+    for (int l = TDM_SIMD_COUNT - 1; l > 0; l--) {
+        if (tdm_cpu_supports((tdm_simd)l)) {
+            best = (tdm_simd)l;
+            break;
+        }
+    }
+    const char *cap = getenv("TDM_SIMD");
+    tdm_simd capped;
+    if (cap && tdm_simd_parse(cap, &capped) && capped < best)
+        best = capped;
+    cached = (int)best;
+    return best;
+}
