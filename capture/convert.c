@@ -88,6 +88,10 @@ static tdm_status pick_kernel(tdm_simd path, tdm_convert_rows_fn *fn, int *lanes
         *fn = tdm__convert_rows_avx2;
         *lanes = 32;
         return TDM_OK;
+    case TDM_SIMD_AVXVNNI:
+        *fn = tdm__convert_rows_avxvnni;
+        *lanes = 32;
+        return TDM_OK;
 #endif
     default:
         return TDM_ERR_UNSUPPORTED;

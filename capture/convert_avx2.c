@@ -48,6 +48,7 @@ void tdm__convert_rows_avx2(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, u
     for (int x = 0; x < n; x += 32) {
         const __m256i *pa = (const __m256i *)(s0 + 4 * x);
         const __m256i *pb = (const __m256i *)(s1 + 4 * x);
+        tdm__prefetch_rows(s0, s1, 4 * x);
         __m256i a0 = _mm256_loadu_si256(pa), a1 = _mm256_loadu_si256(pa + 1);
         __m256i a2 = _mm256_loadu_si256(pa + 2), a3 = _mm256_loadu_si256(pa + 3);
         __m256i b0 = _mm256_loadu_si256(pb), b1 = _mm256_loadu_si256(pb + 1);

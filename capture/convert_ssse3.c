@@ -51,6 +51,7 @@ void tdm__convert_rows_ssse3(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, 
     for (int x = 0; x < n; x += 16) {
         const __m128i *pa = (const __m128i *)(s0 + 4 * x);
         const __m128i *pb = (const __m128i *)(s1 + 4 * x);
+        tdm__prefetch_rows(s0, s1, 4 * x);
         __m128i a0 = _mm_loadu_si128(pa), a1 = _mm_loadu_si128(pa + 1);
         __m128i a2 = _mm_loadu_si128(pa + 2), a3 = _mm_loadu_si128(pa + 3);
         __m128i b0 = _mm_loadu_si128(pb), b1 = _mm_loadu_si128(pb + 1);

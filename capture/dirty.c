@@ -136,6 +136,7 @@ tdm_diff_tiles_fn tdm__diff_kernel(int path)
     case TDM_SIMD_SSSE3: /* the 128-bit diff needs only SSE2 */
         return tdm__diff_tiles_sse2;
     case TDM_SIMD_AVX2:
+    case TDM_SIMD_AVXVNNI: /* a compare has no dot products to gain from */
         return tdm__diff_tiles_avx2;
 #endif
     default:

@@ -1,10 +1,13 @@
 /* cpu.c: run-time CPU feature detection for the SIMD dispatchers. */
 #include "tdm_cpu.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const simd_names[TDM_SIMD_COUNT] = {"scalar", "ssse3", "avx2"};
+static const char *const simd_names[TDM_SIMD_COUNT] = {"scalar", "ssse3", "avx2", "avxvnni"};
 
 bool tdm_cpu_supports(tdm_simd level)
 {
@@ -18,6 +21,14 @@ bool tdm_cpu_supports(tdm_simd level)
         return __builtin_cpu_supports("sse2") && __builtin_cpu_supports("ssse3");
     case TDM_SIMD_AVX2:
         return __builtin_cpu_supports("avx2");
+    case TDM_SIMD_AVXVNNI: {
+        /* GCC 12's __builtin_cpu_supports does not know AVX-VNNI (CPUID leaf
+         * 7 subleaf 1, EAX bit 4); AVX2 support already vouches for the OS. */
+        unsigned a, b, c, d;
+        if (!__builtin_cpu_supports("avx2") || !__get_cpuid_count(7, 1, &a, &b, &c, &d))
+            return false;
+        return (a >> 4) & 1;
+    }
 #endif
     default:
         return false;

@@ -5,7 +5,7 @@
  * so. On other architectures every level above scalar reports unsupported and
  * the scalar path serves.
  *
- * The environment variable TDM_SIMD (scalar, ssse3, avx2) caps the level
+ * The environment variable TDM_SIMD (scalar, ssse3, avx2, avxvnni) caps the level
  * tdm_cpu_best() returns, for comparing paths on one machine. */
 #ifndef TDM_CPU_H
 #define TDM_CPU_H
@@ -16,6 +16,7 @@ typedef enum tdm_simd {
     TDM_SIMD_SCALAR = 0,
     TDM_SIMD_SSSE3 = 1, /* SSE2 + SSSE3, 128-bit */
     TDM_SIMD_AVX2 = 2,  /* 256-bit */
+    TDM_SIMD_AVXVNNI = 3, /* AVX2 + VEX dot products (vpdpbusd): Alder Lake, Zen 4 on */
     TDM_SIMD_COUNT
 } tdm_simd;
 
@@ -26,7 +27,7 @@ tdm_simd tdm_cpu_best(void);
 
 const char *tdm_simd_name(tdm_simd level);
 
-/* Parses "scalar", "ssse3", "avx2"; returns false for anything else. */
+/* Parses a name tdm_simd_name gives; returns false for anything else. */
 bool tdm_simd_parse(const char *name, tdm_simd *out);
 
 #endif
