@@ -160,7 +160,8 @@ static void measure(const frameset *fs, bool cold, int reps, int nfn, const run_
     for (int f = 0; f < nfn; f++)
         fns[f](fs, cold ? f * fs->n / nfn : 0); /* warm code and page tables */
     for (int r = 0; r < reps; r++)
-        for (int f = 0; f < nfn; f++) {
+        for (int k = 0; k < nfn; k++) {
+            int f = r % 2 ? nfn - 1 - k : k; /* alternate who goes first */
             int i = cold ? (r + f * fs->n / nfn) % fs->n : 0;
             t[(size_t)f * reps + r] = fns[f](fs, i);
         }

@@ -333,7 +333,7 @@ tdm_status tdm_y4m_reader_open_stream(FILE *f, tdm_y4m_reader **out, tdm_error *
         if (n == 0)
             return tdm_fail(err, TDM_ERR_TRUNCATED, "file is empty: no %s header", MAGIC);
         return tdm_fail(err, TDM_ERR_TRUNCATED,
-                        "file ends inside the stream header after %zu bytes", n);
+                        "truncated: file ends inside the stream header after %zu bytes", n);
     }
     if (st != TDM_OK)
         return st;
@@ -405,7 +405,7 @@ tdm_status tdm_y4m_reader_next(tdm_y4m_reader *r, tdm_i420 *frame, tdm_error *er
     if (st == TDM_AGAIN)
         return reader_stop(r, err, TDM_ERR_TRUNCATED,
                            "frame %" PRIu64 " at byte %" PRIu64
-                           ": file ends inside the FRAME marker after %zu bytes",
+                           ": truncated: file ends inside the FRAME marker after %zu bytes",
                            r->frame_no, r->offset, n);
     if (st != TDM_OK)
         return reader_stop(r, err, st, "frame %" PRIu64 " at byte %" PRIu64 ": %s",
@@ -430,7 +430,7 @@ tdm_status tdm_y4m_reader_next(tdm_y4m_reader *r, tdm_i420 *frame, tdm_error *er
                                r->offset, strerror(errno));
         return reader_stop(r, err, TDM_ERR_TRUNCATED,
                            "frame %" PRIu64 " at byte %" PRIu64
-                           ": file ends inside the frame: expected %zu bytes, got %zu",
+                           ": truncated: file ends inside the frame: expected %zu bytes, got %zu",
                            r->frame_no, r->offset, r->frame_size, got);
     }
     r->offset += got;

@@ -9,7 +9,7 @@
 
 static const char *const simd_names[TDM_SIMD_COUNT] = {"scalar", "ssse3", "avx2", "avxvnni"};
 
-bool tdm_cpu_supports(tdm_simd level)
+static bool detect(tdm_simd level)
 {
     switch (level) {
     case TDM_SIMD_SCALAR:
@@ -33,6 +33,21 @@ bool tdm_cpu_supports(tdm_simd level)
     default:
         return false;
     }
+}
+
+bool tdm_cpu_supports(tdm_simd level)
+{
+    /* CPUID traps to the hypervisor in a VM (tens of microseconds), and this
+     * is asked on every conversion call: detect once. Benign race: every
+     * thread computes the same bits. */
+    static int known = -1;
+    if (known < 0) {
+        int bits = 0;
+        for (int l = 0; l < TDM_SIMD_COUNT; l++)
+            bits |= detect((tdm_simd)l) << l;
+        known = bits;
+    }
+    return (unsigned)level < TDM_SIMD_COUNT && ((known >> level) & 1);
 }
 
 const char *tdm_simd_name(tdm_simd level)

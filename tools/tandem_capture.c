@@ -3,6 +3,7 @@
  * its own, for trying sources and inspecting captures. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ typedef struct options {
     int width, height;
     long frames;
     int fps;
+    int fps_given; /* else a source with its own rate (y4m) keeps it */
     tdm_matrix matrix;
     const char *y4m_path;
     const char *png_path;
@@ -45,7 +47,7 @@ static void usage(FILE *out)
             "                       y4m:FILE            frames from a YUV4MPEG2 file\n"
             "  -S, --size WxH     size of a synthetic desktop        [1280x720]\n"
             "  -n, --frames N     frames to capture (y4m: at most)   [60]\n"
-            "  -r, --fps N        frame rate for timing and Y4M      [30]\n"
+            "  -r, --fps N        frame rate for timing and Y4M      [30, or the file's]\n"
             "  -m, --matrix M     bt601 or bt709                     [bt601]\n"
             "  -o, --y4m FILE     write the converted frames as Y4M\n"
             "  -p, --png FILE     write the last frame as a PNG snapshot\n"
@@ -114,6 +116,7 @@ static int parse_args(int argc, char **argv, options *o)
             if (parse_long(optarg, 1, 240, &v))
                 return bad_usage("--fps wants a number from 1 to 240, got '%s'", optarg);
             o->fps = (int)v;
+            o->fps_given = 1;
             break;
         case 'm':
             if (!tdm_matrix_parse(optarg, &o->matrix))
@@ -191,6 +194,16 @@ static int open_source(const options *o, tdm_source **src, int *realtime)
     return 0;
 }
 
+static long gcd(long a, long b)
+{
+    while (b) {
+        long t = a % b;
+        a = b;
+        b = t;
+    }
+    return a ? a : 1;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -219,14 +232,22 @@ int main(int argc, char **argv)
     tdm_frame f = {0};
     const tdm_i420 *last = NULL;
     int progress = !o.quiet && isatty(STDERR_FILENO);
+    int out_fps_num = o.fps, out_fps_den = 1;
 
     if (src->format == TDM_PIXFMT_BGRA &&
         (st = tdm_incremental_new(src->width, src->height, o.matrix, &inc)) != TDM_OK) {
         snprintf(err.msg, sizeof err.msg, "cannot set up conversion: %s", tdm_status_str(st));
         goto done;
     }
+    if (!o.fps_given && src->fps > 0) {
+        /* Keep a file's own rate, e.g. 30000/1001, to a thousandth. */
+        long num = lround(src->fps * 1000.0), den = 1000, g = gcd(num, den);
+        out_fps_num = (int)(num / g);
+        out_fps_den = (int)(den / g);
+    }
     if (o.y4m_path) {
-        st = tdm_y4m_writer_open(o.y4m_path, src->width, src->height, o.fps, 1, &y4m, &err);
+        st = tdm_y4m_writer_open(o.y4m_path, src->width, src->height, out_fps_num, out_fps_den,
+                                 &y4m, &err);
         if (st != TDM_OK)
             goto done;
     }
@@ -237,7 +258,8 @@ int main(int argc, char **argv)
     uint64_t start = now_us();
     for (n = 0; n < o.frames; n++) {
         if (realtime)
-            sleep_until_us(start + (uint64_t)n * 1000000u / (uint64_t)o.fps);
+            sleep_until_us(start + (uint64_t)n * 1000000u * (uint64_t)out_fps_den /
+                                       (uint64_t)out_fps_num);
         st = tdm_source_next(src, now_us(), &f, &err);
         if (st == TDM_EOF) {
             st = TDM_OK;
