@@ -26,14 +26,19 @@ typedef struct tdm_stamp {
     uint64_t capture_us; /* low 56 bits of the capture time */
 } tdm_stamp;
 
-/* Draws the stamp into BGRA pixels at (x, y). The caller guarantees the
- * block fits: TDM_ERR_RANGE otherwise. */
+/* Draws the stamp into BGRA pixels at (x, y): cells exactly (0,0,0) or
+ * (255,255,255), X bytes 255, nothing outside the block touched. The caller
+ * guarantees the block fits: TDM_ERR_RANGE otherwise (TDM_ERR_INVALID for
+ * NULL pixels or a stride below 4 * width). */
 tdm_status tdm_stamp_write_bgra(uint8_t *bgra, int stride, int width, int height, int x, int y,
                                 tdm_stamp stamp);
 
-/* Reads a stamp back from a luma plane (e.g. a decoded I420 frame) or from
- * BGRA pixels. TDM_ERR_FORMAT when no valid stamp is there (magic or CRC
- * mismatch), TDM_ERR_RANGE when the block does not fit. */
+/* Reads a stamp back from a luma plane (e.g. a decoded I420 frame, full or
+ * limited range) or from BGRA pixels. Each cell's centre 4x4 is averaged and
+ * thresholded halfway between the darkest and brightest cell. TDM_ERR_FORMAT
+ * when no valid stamp is there (magic or CRC mismatch, or no contrast),
+ * TDM_ERR_RANGE when the block does not fit, TDM_ERR_INVALID for NULL
+ * pixels or a short stride. out may be NULL to only validate. */
 tdm_status tdm_stamp_read_luma(const uint8_t *y, int stride, int width, int height, int x, int y0,
                                tdm_stamp *out);
 tdm_status tdm_stamp_read_bgra(const uint8_t *bgra, int stride, int width, int height, int x,

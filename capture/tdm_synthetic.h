@@ -29,18 +29,28 @@ typedef struct tdm_synthetic_config {
     int width, height;               /* >= TDM_SYNTHETIC_MIN_WIDTH/HEIGHT */
     tdm_synthetic_scenario scenario;
     uint32_t seed;                   /* varies text and colours; 0 is fine */
-    double fps;                      /* nominal rate reported by the source */
+    double fps;                      /* nominal rate reported by the source,
+                                        in [0, 1000]; 0 means 30 */
 } tdm_synthetic_config;
 
 #define TDM_SYNTHETIC_MIN_WIDTH 320
 #define TDM_SYNTHETIC_MIN_HEIGHT 240
 
+/* "idle", "typing", ...; "unknown" outside the enum, never NULL. */
 const char *tdm_synthetic_scenario_name(tdm_synthetic_scenario s);
 /* Parses a scenario name; false when unknown. */
 bool tdm_synthetic_scenario_parse(const char *name, tdm_synthetic_scenario *out);
 
 /* Opens a synthetic source yielding TDM_PIXFMT_BGRA frames (stride 4*width,
- * rounded up to 64 bytes). Never ends (no TDM_EOF). */
+ * rounded up to 64 bytes, rows 64-byte aligned, X bytes 255). Never ends (no
+ * TDM_EOF). Frame 0's damage is the whole frame; every later frame's is the
+ * stamp block plus the rectangles the scenario redrew, so a pixel that
+ * differs from the previous frame always lies in some damage rectangle.
+ * Nothing but the stamp is drawn in the stamp block. All memory (one frame,
+ * plus a second for drag and full) is taken here; next() allocates nothing.
+ * Errors: TDM_ERR_INVALID (NULL argument, unknown scenario), TDM_ERR_RANGE
+ * (size outside [TDM_SYNTHETIC_MIN_*, TDM_MAX_DIMENSION], fps out of range),
+ * TDM_ERR_NOMEM; err says which. */
 tdm_status tdm_synthetic_open(const tdm_synthetic_config *cfg, tdm_source **out, tdm_error *err);
 
 #endif
