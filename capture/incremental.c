@@ -134,11 +134,15 @@ tdm_status tdm_incremental_convert(tdm_incremental *inc, const tdm_frame *frame,
     for (int row = 0; row < inc->changed.rows; row++) {
         const uint8_t *cand_row = NULL;
         if (cand_map) {
-            bool any = false;
-            for (int col = 0; col < cand_map->cols; col++)
-                any |= (bool)(cand[col] = tdm_tilemap_test(cand_map, col, row));
+            /* Most rows have no candidate at all: test whole words first. */
+            const uint64_t *words = cand_map->bits + (size_t)row * cand_map->words;
+            uint64_t any = 0;
+            for (int i = 0; i < cand_map->words; i++)
+                any |= words[i];
             if (!any)
                 continue;
+            for (int col = 0; col < cand_map->cols; col++)
+                cand[col] = (uint8_t)((words[col / 64] >> (col % 64)) & 1);
             cand_row = cand;
         }
         tdm__dirty_stripe(kernel, src, &inc->ref, row, inc->changed.cols, cand_row, dirty);
