@@ -6,29 +6,23 @@
  * open; each later frame redraws only what its scenario changes and reports
  * exactly those rectangles as damage. Pixels depend only on the config and
  * the frame number (the stamp's time field aside): no clock, no global
- * state, no allocation after open. */
+ * state, no allocation after open. Drawing is canvas.h, the glyph set
+ * glyphs.h, hashing and the generated text synthetic_internal.h. */
 #include "tdm_synthetic.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "canvas.h"
+#include "glyphs.h"
+#include "synthetic_internal.h"
 #include "tdm_stamp.h"
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "synthetic.c stores BGRA pixels as little-endian 32-bit words"
-#endif
-
-/* Text metrics at UI scale 1: ink is GLYPH_W x GLYPH_H inside a CELL_W x
- * LINE_H cell; cell column 0 stays empty so a caret fits there. */
-#define GLYPH_W 5
-#define GLYPH_H 12
-#define CELL_W 7
-#define LINE_H 15
+/* Window chrome at UI scale 1; text metrics are in glyphs.h. */
 #define TITLE_H 22
 #define TASKBAR_H 32
 
-#define MAX_LINE 256
 #define MAX_DAMAGE 16
 #define MAX_WINDOWS 6
 /* Windows, icons and the drag path stay at or below this row, so nothing
@@ -38,12 +32,6 @@
 #define VIDEO_H 360
 #define TILE 256
 #define SINE_N 1024
-
-typedef struct canvas {
-    uint32_t *px;
-    int w, h;
-    int pitch; /* pixels per row */
-} canvas;
 
 typedef enum win_kind {
     WIN_FILES,
@@ -74,23 +62,21 @@ typedef struct textgrid {
 
 /* Text streams: each window kind draws its lines from its own stream. */
 enum { STREAM_EDITOR = 1, STREAM_TERMINAL, STREAM_FILES, STREAM_MAIL, STREAM_READER, STREAM_NOTES };
-typedef enum text_style { STYLE_CODE, STYLE_PROSE, STYLE_SHELL } text_style;
 
 typedef struct synth {
     tdm_source src; /* first: tdm_source_close hands this pointer back */
     tdm_synthetic_config cfg;
     int s;      /* UI scale: 2 on 4K-class frames, as a HiDPI desktop */
-    int cw, lh; /* text cell width and line height, scaled */
     int desk_h; /* rows above the taskbar */
     int stride;
     uint8_t *mem; /* the frame */
-    canvas fb;
+    tdm_canvas fb;
     uint8_t *base_mem; /* drag: desktop without the dragged window; full: the desktop */
-    canvas base;
+    tdm_canvas base;
     uint32_t *sprite_mem; /* drag: the dragged window */
-    canvas sprite;
+    tdm_canvas sprite;
 
-    uint8_t glyphs[128][GLYPH_H]; /* row masks, bit 4 = leftmost ink column */
+    tdm_glyph_set font; /* at scale s */
     uint32_t accent, bg_top, bg_bottom;
     win wins[MAX_WINDOWS];
     int nwins;
@@ -104,8 +90,8 @@ typedef struct synth {
         int row, col;   /* caret cell */
         int pos, len;   /* next character of line[] to type */
         uint32_t index; /* document line being typed */
-        char line[MAX_LINE];
-        uint8_t cls[MAX_LINE];
+        char line[TDM_TEXT_MAX_LINE];
+        uint8_t cls[TDM_TEXT_MAX_LINE];
     } typing;
     struct {
         tdm_rect area;
@@ -125,131 +111,23 @@ typedef struct synth {
     } video;
     int16_t sine[SINE_N]; /* sin over one period, amplitude 1024 */
 
-    char text[MAX_LINE]; /* scratch for drawing a line */
-    uint8_t text_cls[MAX_LINE];
+    char text[TDM_TEXT_MAX_LINE]; /* scratch for drawing a line */
+    uint8_t text_cls[TDM_TEXT_MAX_LINE];
 } synth;
 
-/* ---- small utilities ---- */
-
-static uint32_t mix32(uint32_t x)
-{
-    x ^= x >> 16;
-    x *= 0x7feb352du;
-    x ^= x >> 15;
-    x *= 0x846ca68bu;
-    x ^= x >> 16;
-    return x;
-}
-
-static uint32_t hash3(uint32_t a, uint32_t b, uint32_t c)
-{
-    return mix32(a ^ mix32(b + 0x9e3779b9u * mix32(c + 0x632be5abu)));
-}
-
-typedef struct rng {
-    uint32_t state;
-} rng;
-
-static uint32_t rnd(rng *r)
-{
-    r->state = r->state * 1664525u + 1013904223u;
-    return mix32(r->state);
-}
-
-static int rnd_below(rng *r, int n)
-{
-    return (int)(rnd(r) % (uint32_t)n);
-}
-
-static uint32_t rgb(int r, int g, int b)
-{
-    return 0xFF000000u | (uint32_t)r << 16 | (uint32_t)g << 8 | (uint32_t)b;
-}
-
-static int clamp255(int v)
-{
-    return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
-static uint32_t shade(uint32_t c, int num, int den)
-{
-    int r = (int)(c >> 16 & 255) * num / den, g = (int)(c >> 8 & 255) * num / den,
-        b = (int)(c & 255) * num / den;
-    return rgb(clamp255(r), clamp255(g), clamp255(b));
-}
-
-static uint32_t lighten(uint32_t c, int k256)
-{
-    int r = (int)(c >> 16 & 255), g = (int)(c >> 8 & 255), b = (int)(c & 255);
-    return rgb(r + ((255 - r) * k256 >> 8), g + ((255 - g) * k256 >> 8),
-               b + ((255 - b) * k256 >> 8));
-}
-
-static tdm_rect rect(int x, int y, int w, int h)
-{
-    tdm_rect r = {x, y, w, h};
-    return r;
-}
-
-static tdm_rect isect(tdm_rect a, tdm_rect b)
-{
-    int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
-    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
-    int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
-    if (x1 <= x0 || y1 <= y0)
-        return rect(x0, y0, 0, 0);
-    return rect(x0, y0, x1 - x0, y1 - y0);
-}
-
-static bool empty(tdm_rect r)
-{
-    return r.w <= 0 || r.h <= 0;
-}
-
-static tdm_rect bbox(tdm_rect a, tdm_rect b)
-{
-    int x0 = a.x < b.x ? a.x : b.x, y0 = a.y < b.y ? a.y : b.y;
-    int x1 = a.x + a.w > b.x + b.w ? a.x + a.w : b.x + b.w;
-    int y1 = a.y + a.h > b.y + b.h ? a.y + a.h : b.y + b.h;
-    return rect(x0, y0, x1 - x0, y1 - y0);
-}
-
-static long area(tdm_rect r)
-{
-    return (long)r.w * r.h;
-}
-
-/* a minus b as up to four disjoint rectangles; returns how many. */
-static int subtract(tdm_rect a, tdm_rect b, tdm_rect out[4])
-{
-    tdm_rect i = isect(a, b);
-    if (empty(i)) {
-        out[0] = a;
-        return 1;
-    }
-    int n = 0;
-    if (i.y > a.y)
-        out[n++] = rect(a.x, a.y, a.w, i.y - a.y);
-    if (i.y + i.h < a.y + a.h)
-        out[n++] = rect(a.x, i.y + i.h, a.w, a.y + a.h - (i.y + i.h));
-    if (i.x > a.x)
-        out[n++] = rect(a.x, i.y, i.x - a.x, i.h);
-    if (i.x + i.w < a.x + a.w)
-        out[n++] = rect(i.x + i.w, i.y, a.x + a.w - (i.x + i.w), i.h);
-    return n;
-}
+/* ---- damage ---- */
 
 /* Records a redrawn rectangle, folding it into an earlier one when that
  * costs (almost) no unchanged pixels, as neighbouring text cells do. */
 static void add_damage(synth *S, tdm_rect r)
 {
     r = tdm_rect_clip(r, S->fb.w, S->fb.h);
-    if (empty(r))
+    if (tdm__rect_empty(r))
         return;
     long slack = 64L * S->s * S->s;
     for (size_t i = 0; i < S->ndamage; i++) {
-        tdm_rect u = bbox(S->damage[i], r);
-        if (area(u) <= area(S->damage[i]) + area(r) + slack) {
+        tdm_rect u = tdm__rect_bbox(S->damage[i], r);
+        if (tdm__rect_area(u) <= tdm__rect_area(S->damage[i]) + tdm__rect_area(r) + slack) {
             S->damage[i] = u;
             return;
         }
@@ -259,370 +137,7 @@ static void add_damage(synth *S, tdm_rect r)
         return;
     }
     /* Out of slots (never expected): widen the last one, still honest. */
-    S->damage[MAX_DAMAGE - 1] = bbox(S->damage[MAX_DAMAGE - 1], r);
-}
-
-/* ---- drawing primitives; all clip to the canvas ---- */
-
-static tdm_rect canvas_rect(const canvas *cv)
-{
-    return rect(0, 0, cv->w, cv->h);
-}
-
-static void fill(canvas *cv, tdm_rect r, uint32_t c)
-{
-    r = isect(r, canvas_rect(cv));
-    for (int y = r.y; y < r.y + r.h; y++) {
-        uint32_t *p = cv->px + (size_t)y * (size_t)cv->pitch + r.x;
-        for (int x = 0; x < r.w; x++)
-            p[x] = c;
-    }
-}
-
-static void outline(canvas *cv, tdm_rect r, int t, uint32_t c)
-{
-    fill(cv, rect(r.x, r.y, r.w, t), c);
-    fill(cv, rect(r.x, r.y + r.h - t, r.w, t), c);
-    fill(cv, rect(r.x, r.y, t, r.h), c);
-    fill(cv, rect(r.x + r.w - t, r.y, t, r.h), c);
-}
-
-static void copy_rect(canvas *dst, const canvas *src, tdm_rect r, int sx, int sy)
-{
-    for (int y = 0; y < r.h; y++)
-        memcpy(dst->px + (size_t)(r.y + y) * (size_t)dst->pitch + r.x,
-               src->px + (size_t)(sy + y) * (size_t)src->pitch + sx, (size_t)r.w * 4);
-}
-
-static void draw_glyph(const synth *S, canvas *cv, tdm_rect clip, int x, int y, char ch, uint32_t c)
-{
-    const uint8_t *g = S->glyphs[(unsigned char)ch & 127];
-    int s = S->s;
-    for (int r = 0; r < GLYPH_H; r++) {
-        if (!g[r])
-            continue;
-        for (int sy = 0; sy < s; sy++) {
-            int py = y + r * s + sy;
-            if (py < clip.y || py >= clip.y + clip.h)
-                continue;
-            uint32_t *row = cv->px + (size_t)py * (size_t)cv->pitch;
-            for (int col = 0; col < GLYPH_W; col++) {
-                if (!(g[r] & (0x10 >> col)))
-                    continue;
-                for (int sx = 0; sx < s; sx++) {
-                    int px = x + (1 + col) * s + sx;
-                    if (px >= clip.x && px < clip.x + clip.w)
-                        row[px] = c;
-                }
-            }
-        }
-    }
-}
-
-/* Draws n characters at (x, y) (top of the line cell), coloured by class
- * through pal when cls is given, else all in pal[0]. */
-static void draw_text(const synth *S, canvas *cv, tdm_rect clip, int x, int y, const char *t, int n,
-                      const uint8_t *cls, const uint32_t pal[4])
-{
-    clip = isect(clip, canvas_rect(cv));
-    if (empty(clip) || y >= clip.y + clip.h || y + S->lh <= clip.y)
-        return;
-    for (int i = 0; i < n; i++, x += S->cw) {
-        if (x >= clip.x + clip.w)
-            break;
-        if (t[i] != ' ' && x + S->cw > clip.x)
-            draw_glyph(S, cv, clip, x, y, t[i], pal[cls ? cls[i] & 3 : 0]);
-    }
-}
-
-static void draw_str(const synth *S, canvas *cv, tdm_rect clip, int x, int y, const char *t,
-                     uint32_t c)
-{
-    uint32_t pal[4] = {c, c, c, c};
-    draw_text(S, cv, clip, x, y, t, (int)strlen(t), NULL, pal);
-}
-
-/* ---- the glyph set: each character's bitmap is a few strokes picked by
- * hashing its code, so text has the density and edges of real text
- * without any font data. ---- */
-
-enum { ST_L, ST_R, ST_C, ST_T, ST_M, ST_B, ST_DD, ST_DU, ST_LU, ST_LL, ST_RU, ST_RL, ST_COUNT };
-
-static void stroke(uint8_t g[GLYPH_H], int st, int t, int b)
-{
-    int m = (t + b) / 2;
-    for (int r = t; r <= b; r++) {
-        int k = (r - t) * 4 / (b - t);
-        switch (st) {
-        case ST_L: g[r] |= 0x10; break;
-        case ST_R: g[r] |= 0x01; break;
-        case ST_C: g[r] |= 0x04; break;
-        case ST_T: g[r] |= r == t ? 0x1F : 0; break;
-        case ST_M: g[r] |= r == m ? 0x1F : 0; break;
-        case ST_B: g[r] |= r == b ? 0x1F : 0; break;
-        case ST_DD: g[r] |= (uint8_t)(0x10 >> k); break;
-        case ST_DU: g[r] |= (uint8_t)(0x01 << k); break;
-        case ST_LU: g[r] |= r <= m ? 0x10 : 0; break;
-        case ST_LL: g[r] |= r >= m ? 0x10 : 0; break;
-        case ST_RU: g[r] |= r <= m ? 0x01 : 0; break;
-        case ST_RL: g[r] |= r >= m ? 0x01 : 0; break;
-        }
-    }
-}
-
-static void set_rows(uint8_t g[GLYPH_H], int r0, int r1, uint8_t mask)
-{
-    for (int r = r0; r <= r1; r++)
-        g[r] |= mask;
-}
-
-static void build_glyph(uint8_t g[GLYPH_H], int ch)
-{
-    memset(g, 0, GLYPH_H);
-    /* Punctuation is drawn by hand, one glyph per line. */
-    /* clang-format off */
-    switch (ch) {
-    case ' ': return;
-    case '.': set_rows(g, 8, 9, 0x0C); return;
-    case ',': set_rows(g, 8, 9, 0x0C); g[10] = 0x08; return;
-    case ':': set_rows(g, 4, 5, 0x0C); set_rows(g, 8, 9, 0x0C); return;
-    case ';': set_rows(g, 4, 5, 0x0C); set_rows(g, 8, 9, 0x0C); g[10] = 0x08; return;
-    case '-': g[6] = 0x0E; return;
-    case '_': g[10] = 0x1F; return;
-    case '=': g[5] = g[7] = 0x1F; return;
-    case '+': g[6] = 0x1F; set_rows(g, 4, 8, 0x04); return;
-    case '*': g[3] = 0x15; g[4] = 0x0E; g[5] = 0x15; return;
-    case '\'': set_rows(g, 1, 3, 0x04); return;
-    case '"': set_rows(g, 1, 3, 0x0A); return;
-    case '!': set_rows(g, 1, 6, 0x04); g[9] = 0x04; return;
-    case '(': g[1] = g[11] = 0x04; set_rows(g, 2, 10, 0x08); return;
-    case ')': g[1] = g[11] = 0x04; set_rows(g, 2, 10, 0x02); return;
-    case '[': g[1] = g[11] = 0x0C; set_rows(g, 2, 10, 0x08); return;
-    case ']': g[1] = g[11] = 0x06; set_rows(g, 2, 10, 0x02); return;
-    case '{': g[1] = g[11] = 0x06; set_rows(g, 2, 10, 0x04); g[6] = 0x08; return;
-    case '}': g[1] = g[11] = 0x0C; set_rows(g, 2, 10, 0x04); g[6] = 0x02; return;
-    case '/': stroke(g, ST_DU, 1, 10); return;
-    case '\\': stroke(g, ST_DD, 1, 10); return;
-    case '<': g[6] = 0x08; g[5] = g[7] = 0x04; g[4] = g[8] = 0x02; return;
-    case '>': g[6] = 0x02; g[5] = g[7] = 0x04; g[4] = g[8] = 0x08; return;
-    case '|': set_rows(g, 1, 11, 0x04); return;
-    case '#': set_rows(g, 2, 9, 0x0A); g[4] = g[7] = 0x1F; return;
-    default: break;
-    }
-    /* clang-format on */
-    if (ch < 33 || ch > 126)
-        return;
-    uint32_t h = mix32((uint32_t)ch * 0x9E3779B1u + 0x51ED27u);
-    bool lower = ch >= 'a' && ch <= 'z';
-    int t = lower ? 4 : 1, b = 9;
-    int nstrokes = 2 + (int)(h % 3);
-    bool vertical = false;
-    for (int i = 0; i < nstrokes; i++) {
-        int st = (int)((h >> (4 + 4 * i)) % ST_COUNT);
-        stroke(g, st, t, b);
-        vertical |= st == ST_L || st == ST_R || st == ST_C || st >= ST_LU;
-    }
-    if (!vertical)
-        stroke(g, (h >> 28) & 1 ? ST_L : ST_R, t, b);
-    if (h & 0x8) { /* round the box's corners, as in o, c, e */
-        g[t] &= (uint8_t)~0x11;
-        g[b] &= (uint8_t)~0x11;
-    }
-    if (lower) {
-        if (strchr("bdfhklt", ch))
-            set_rows(g, 1, t, ch == 'd' ? 0x01 : 0x10);
-        if (strchr("gjpqy", ch))
-            set_rows(g, b, 11, ch == 'p' ? 0x10 : 0x01);
-        if (ch == 'i' || ch == 'j')
-            g[2] = 0x04;
-    }
-}
-
-/* ---- generated text ---- */
-
-typedef struct emitter {
-    char *buf;
-    uint8_t *cls;
-    int len, max;
-    rng r;
-} emitter;
-
-static void emit_ch(emitter *e, char c, uint8_t k)
-{
-    if (e->len < e->max) {
-        e->buf[e->len] = c;
-        e->cls[e->len] = k;
-        e->len++;
-    }
-}
-
-static void emit_str(emitter *e, const char *t, uint8_t k)
-{
-    while (*t)
-        emit_ch(e, *t++, k);
-}
-
-static void emit_word(emitter *e, int minl, int maxl, uint8_t k, bool cap)
-{
-    /* Taking the smaller of two draws favours the frequent letters. */
-    static const char letters[] = "etaoinshrdlcumwfgypbvkjxqz";
-    int n = minl + rnd_below(&e->r, maxl - minl + 1);
-    for (int i = 0; i < n; i++) {
-        int a = rnd_below(&e->r, 26), b = rnd_below(&e->r, 26);
-        char c = letters[a < b ? a : b];
-        emit_ch(e, i == 0 && cap ? (char)(c - 'a' + 'A') : c, k);
-    }
-}
-
-static void emit_num(emitter *e, uint8_t k)
-{
-    int n = 1 + rnd_below(&e->r, 4);
-    for (int i = 0; i < n; i++)
-        emit_ch(e, (char)('0' + rnd_below(&e->r, 10)), k);
-}
-
-/* Line `index` of a text stream: a pure function of (seed, stream, index),
- * which lets the scroll scenario draw any line at any time. Classes: 0
- * plain, 1 keyword/heading/prompt, 2 literal, 3 comment. */
-static int gen_line(const synth *S, int stream, text_style style, uint32_t index, int max,
-                    char *buf, uint8_t *cls)
-{
-    static const char *const kw[] = {"int", "static", "const", "void", "struct", "return",
-                                     "if",  "for",    "while", "char", "bool",   "size_t"};
-    emitter e = {buf, cls, 0, max < MAX_LINE ? max : MAX_LINE, {0}};
-    uint32_t h = hash3(S->cfg.seed, (uint32_t)stream, index);
-    e.r.state = h;
-    if (e.max <= 0)
-        return 0;
-    switch (style) {
-    case STYLE_CODE: {
-        if (h % 9 == 0)
-            return 0;
-        int depth = (int)(hash3(S->cfg.seed, (uint32_t)stream, index / 4) % 3) + (index % 4 != 0);
-        for (int i = 0; i < depth * 4; i++)
-            emit_ch(&e, ' ', 0);
-        switch ((h >> 8) % 7) {
-        case 0:
-            emit_str(&e, kw[rnd_below(&e.r, 12)], 1);
-            emit_ch(&e, ' ', 0);
-            emit_word(&e, 3, 9, 0, false);
-            emit_ch(&e, '(', 0);
-            emit_str(&e, kw[rnd_below(&e.r, 12)], 1);
-            emit_ch(&e, ' ', 0);
-            emit_word(&e, 1, 6, 0, false);
-            emit_str(&e, ", ", 0);
-            emit_word(&e, 2, 7, 0, false);
-            emit_str(&e, ") {", 0);
-            break;
-        case 1:
-            emit_word(&e, 2, 8, 0, false);
-            emit_str(&e, " = ", 0);
-            emit_word(&e, 3, 10, 0, false);
-            emit_ch(&e, '(', 0);
-            emit_word(&e, 1, 6, 0, false);
-            emit_str(&e, ", ", 0);
-            emit_num(&e, 2);
-            emit_str(&e, ");", 0);
-            break;
-        case 2:
-            emit_str(&e, "if", 1);
-            emit_str(&e, " (", 0);
-            emit_word(&e, 2, 7, 0, false);
-            emit_str(&e, rnd_below(&e.r, 2) ? " == " : " < ", 0);
-            emit_word(&e, 2, 7, 0, false);
-            emit_str(&e, ") {", 0);
-            break;
-        case 3:
-            emit_str(&e, "return", 1);
-            emit_ch(&e, ' ', 0);
-            emit_word(&e, 2, 9, 0, false);
-            emit_ch(&e, ';', 0);
-            break;
-        case 4: emit_ch(&e, '}', 0); break;
-        case 5:
-            emit_str(&e, "/* ", 3);
-            for (int w = 3 + rnd_below(&e.r, 6); w > 0; w--) {
-                emit_word(&e, 1, 8, 3, false);
-                emit_ch(&e, ' ', 3);
-            }
-            emit_str(&e, "*/", 3);
-            break;
-        default:
-            emit_word(&e, 3, 8, 0, false);
-            emit_str(&e, "(\"", 0);
-            for (int w = 1 + rnd_below(&e.r, 4); w > 0; w--) {
-                emit_word(&e, 1, 7, 2, w == 1);
-                emit_ch(&e, w > 1 ? ' ' : ':', 2);
-            }
-            emit_str(&e, "\", ", 0);
-            emit_word(&e, 1, 6, 0, false);
-            emit_str(&e, ");", 0);
-            break;
-        }
-        break;
-    }
-    case STYLE_PROSE: {
-        if (h % 11 == 0)
-            return 0;
-        if (h % 11 == 1) {
-            for (int w = 2 + rnd_below(&e.r, 4); w > 0; w--) {
-                emit_word(&e, 2, 9, 1, true);
-                if (w > 1)
-                    emit_ch(&e, ' ', 1);
-            }
-            break;
-        }
-        int target =
-            h % 7 == 0 ? e.max / 3 + rnd_below(&e.r, e.max / 3 + 1) : e.max - rnd_below(&e.r, 6);
-        bool cap = true;
-        while (e.len < target) {
-            emitter save = e;
-            emit_word(&e, 1, 10, 0, cap);
-            if (e.len >= target && save.len > 0) { /* the word would not fit: end the line */
-                e.len = save.len;
-                break;
-            }
-            cap = false;
-            int p = rnd_below(&e.r, 12);
-            if (p == 0) {
-                emit_ch(&e, '.', 0);
-                cap = true;
-            } else if (p == 1) {
-                emit_ch(&e, ',', 0);
-            }
-            emit_ch(&e, ' ', 0);
-        }
-        while (e.len > 0 && buf[e.len - 1] == ' ')
-            e.len--;
-        break;
-    }
-    case STYLE_SHELL:
-        if (h % 4 == 0) {
-            emit_str(&e, "user@host", 1);
-            emit_str(&e, ":~/", 0);
-            emit_word(&e, 3, 7, 0, false);
-            emit_str(&e, "$ ", 0);
-            emit_word(&e, 2, 5, 2, false);
-            for (int w = rnd_below(&e.r, 4); w > 0; w--) {
-                emit_str(&e, " -", 0);
-                emit_word(&e, 1, 6, 0, false);
-            }
-        } else if (h % 4 == 1) {
-            emit_str(&e, "-rw-r--r-- 1 user user ", 0);
-            emit_num(&e, 0);
-            emit_ch(&e, ' ', 0);
-            emit_word(&e, 3, 9, 2, false);
-            emit_ch(&e, '.', 2);
-            emit_word(&e, 1, 3, 2, false);
-        } else {
-            for (int w = 2 + rnd_below(&e.r, 8); w > 0; w--) {
-                emit_word(&e, 1, 9, 0, false);
-                emit_ch(&e, ' ', 0);
-            }
-        }
-        break;
-    }
-    return e.len;
+    S->damage[MAX_DAMAGE - 1] = tdm__rect_bbox(S->damage[MAX_DAMAGE - 1], r);
 }
 
 /* ---- layout ---- */
@@ -632,7 +147,7 @@ static win make_win(const synth *S, win_kind kind, const char *title, int fx, in
 {
     /* Fractions are per mille of the frame width and the desktop height. */
     int W = S->fb.w, D = S->desk_h, s = S->s;
-    win w = {kind, rect(0, 0, 0, 0), rect(0, 0, 0, 0), active, false, title};
+    win w = {kind, tdm__rect(0, 0, 0, 0), tdm__rect(0, 0, 0, 0), active, false, title};
     int x = (int)((long)fx * W / 1000), y = (int)((long)fy * D / 1000);
     if (y < STAMP_CLEAR)
         y = STAMP_CLEAR;
@@ -641,8 +156,8 @@ static win make_win(const synth *S, win_kind kind, const char *title, int fx, in
         ww = W - x;
     if (y + wh > D)
         wh = D - y;
-    w.r = rect(x, y, ww, wh);
-    w.client = rect(x + s, y + s + TITLE_H * s, ww - 2 * s, wh - 2 * s - TITLE_H * s);
+    w.r = tdm__rect(x, y, ww, wh);
+    w.client = tdm__rect(x + s, y + s + TITLE_H * s, ww - 2 * s, wh - 2 * s - TITLE_H * s);
     return w;
 }
 
@@ -675,12 +190,12 @@ static void layout(synth *S)
             vw = VIDEO_W;
         if (vh > VIDEO_H)
             vh = VIDEO_H;
-        win p = {WIN_PLAYER, rect(0, 0, 0, 0), rect(0, 0, 0, 0), true, false, "Player - clip.webm"};
+        win p = {.kind = WIN_PLAYER, .active = true, .title = "Player - clip.webm"};
         int ww = vw + 2 * s, wh = vh + ctrl + TITLE_H * s + 2 * s;
         int x = (S->fb.w - ww) * 3 / 5, y = STAMP_CLEAR + (S->desk_h - STAMP_CLEAR - wh) / 3;
-        p.r = rect(x, y, ww, wh);
-        p.client = rect(x + s, y + s + TITLE_H * s, vw, vh + ctrl);
-        S->video.r = rect(p.client.x, p.client.y, vw, vh);
+        p.r = tdm__rect(x, y, ww, wh);
+        p.client = tdm__rect(x + s, y + s + TITLE_H * s, vw, vh + ctrl);
+        S->video.r = tdm__rect(p.client.x, p.client.y, vw, vh);
         S->wins[S->nwins++] = p;
         break;
     }
@@ -704,12 +219,12 @@ static textgrid editor_grid(const synth *S, const win *w)
 {
     int s = S->s;
     textgrid g;
-    g.area = rect(w->client.x, w->client.y + MENU_H(S), w->client.w, w->client.h - MENU_H(S));
-    g.gutter = rect(g.area.x, g.area.y, 5 * S->cw, g.area.h);
+    g.area = tdm__rect(w->client.x, w->client.y + MENU_H(S), w->client.w, w->client.h - MENU_H(S));
+    g.gutter = tdm__rect(g.area.x, g.area.y, 5 * S->font.cw, g.area.h);
     g.x0 = g.gutter.x + g.gutter.w + 4 * s;
     g.y0 = g.area.y + 3 * s;
-    g.cols = (g.area.x + g.area.w - g.x0 - 4 * s) / S->cw;
-    g.rows = (g.area.y + g.area.h - g.y0) / S->lh;
+    g.cols = (g.area.x + g.area.w - g.x0 - 4 * s) / S->font.cw;
+    g.rows = (g.area.y + g.area.h - g.y0) / S->font.lh;
     if (g.cols < 1)
         g.cols = 1;
     if (g.rows < 1)
@@ -717,211 +232,231 @@ static textgrid editor_grid(const synth *S, const win *w)
     return g;
 }
 
-static void draw_line_number(synth *S, canvas *cv, const textgrid *g, int row, uint32_t number)
+static void draw_line_number(synth *S, tdm_canvas *cv, const textgrid *g, int row, uint32_t number)
 {
     char num[16];
     int n = snprintf(num, sizeof num, "%u", (unsigned)number);
     uint32_t pal[4] = {GUTTER_FG, GUTTER_FG, GUTTER_FG, GUTTER_FG};
-    int y = g->y0 + row * S->lh;
-    draw_text(S, cv, g->gutter, g->gutter.x + g->gutter.w - (n + 1) * S->cw, y, num, n, NULL, pal);
+    int y = g->y0 + row * S->font.lh;
+    tdm__glyphs_draw_text(&S->font, cv, g->gutter, g->gutter.x + g->gutter.w - (n + 1) * S->font.cw,
+                          y, num, n, NULL, pal);
 }
 
 /* Editor: menu bar, line-number gutter, code. The typing scenario fills
  * only the top rows and types the rest. */
-static void draw_editor(synth *S, canvas *cv, const win *w, int filled_rows)
+static void draw_editor(synth *S, tdm_canvas *cv, const win *w, int filled_rows)
 {
     static const char *const menu[] = {"File", "Edit", "Selection", "View", "Go", "Help"};
     int s = S->s;
-    tdm_rect mb = rect(w->client.x, w->client.y, w->client.w, MENU_H(S));
-    fill(cv, mb, 0xFFF3F3F3u);
-    fill(cv, rect(mb.x, mb.y + mb.h - s, mb.w, s), 0xFFDDDDDDu);
+    tdm_rect mb = tdm__rect(w->client.x, w->client.y, w->client.w, MENU_H(S));
+    tdm__canvas_fill(cv, mb, 0xFFF3F3F3u);
+    tdm__canvas_fill(cv, tdm__rect(mb.x, mb.y + mb.h - s, mb.w, s), 0xFFDDDDDDu);
     int x = mb.x + 6 * s;
     for (int i = 0; i < 6; i++) {
-        draw_str(S, cv, mb, x, mb.y + 3 * s, menu[i], 0xFF303030u);
-        x += ((int)strlen(menu[i]) + 2) * S->cw;
+        tdm__glyphs_draw_str(&S->font, cv, mb, x, mb.y + 3 * s, menu[i], 0xFF303030u);
+        x += ((int)strlen(menu[i]) + 2) * S->font.cw;
     }
     textgrid g = editor_grid(S, w);
-    fill(cv, g.area, EDITOR_BG);
-    fill(cv, g.gutter, GUTTER_BG);
-    tdm_rect text = rect(g.x0, g.area.y, g.area.x + g.area.w - g.x0, g.area.h);
+    tdm__canvas_fill(cv, g.area, EDITOR_BG);
+    tdm__canvas_fill(cv, g.gutter, GUTTER_BG);
+    tdm_rect text = tdm__rect(g.x0, g.area.y, g.area.x + g.area.w - g.x0, g.area.h);
     for (int row = 0; row < filled_rows && row < g.rows; row++) {
-        int n = gen_line(S, STREAM_EDITOR, STYLE_CODE, (uint32_t)row, g.cols, S->text, S->text_cls);
+        int n = tdm__text_line(S->cfg.seed, STREAM_EDITOR, TDM_TEXT_CODE, (uint32_t)row, g.cols,
+                               S->text, S->text_cls);
         draw_line_number(S, cv, &g, row, (uint32_t)row + 1);
-        draw_text(S, cv, text, g.x0, g.y0 + row * S->lh, S->text, n, S->text_cls, PAL_CODE);
+        tdm__glyphs_draw_text(&S->font, cv, text, g.x0, g.y0 + row * S->font.lh, S->text, n,
+                              S->text_cls, PAL_CODE);
     }
 }
 
-static void draw_terminal(synth *S, canvas *cv, const win *w)
+static void draw_terminal(synth *S, tdm_canvas *cv, const win *w)
 {
     static const uint32_t pal[4] = {0xFFD0D0D0u, 0xFF6BD46Bu, 0xFF7FB2F0u, 0xFF909090u};
-    fill(cv, w->client, 0xFF1C1C1Cu);
-    int cols = (w->client.w - 8 * S->s) / S->cw, rows = (w->client.h - 4 * S->s) / S->lh;
+    tdm__canvas_fill(cv, w->client, 0xFF1C1C1Cu);
+    int cols = (w->client.w - 8 * S->s) / S->font.cw, rows = (w->client.h - 4 * S->s) / S->font.lh;
     for (int row = 0; row < rows; row++) {
-        int n =
-            gen_line(S, STREAM_TERMINAL, STYLE_SHELL, (uint32_t)row, cols, S->text, S->text_cls);
-        draw_text(S, cv, w->client, w->client.x + 4 * S->s, w->client.y + 2 * S->s + row * S->lh,
-                  S->text, n, S->text_cls, pal);
+        int n = tdm__text_line(S->cfg.seed, STREAM_TERMINAL, TDM_TEXT_SHELL, (uint32_t)row, cols,
+                               S->text, S->text_cls);
+        tdm__glyphs_draw_text(&S->font, cv, w->client, w->client.x + 4 * S->s,
+                              w->client.y + 2 * S->s + row * S->font.lh, S->text, n, S->text_cls,
+                              pal);
     }
 }
 
-static void draw_files(synth *S, canvas *cv, const win *w)
+static void draw_files(synth *S, tdm_canvas *cv, const win *w)
 {
-    int s = S->s, lh = S->lh + 4 * s;
+    int s = S->s, lh = S->font.lh + 4 * s;
     tdm_rect c = w->client;
-    tdm_rect side = rect(c.x, c.y, c.w * 28 / 100, c.h);
-    tdm_rect list = rect(side.x + side.w, c.y, c.w - side.w, c.h);
-    fill(cv, side, 0xFFF0F2F5u);
-    fill(cv, rect(side.x + side.w - s, side.y, s, side.h), 0xFFD8D8D8u);
-    fill(cv, list, 0xFFFFFFFFu);
+    tdm_rect side = tdm__rect(c.x, c.y, c.w * 28 / 100, c.h);
+    tdm_rect list = tdm__rect(side.x + side.w, c.y, c.w - side.w, c.h);
+    tdm__canvas_fill(cv, side, 0xFFF0F2F5u);
+    tdm__canvas_fill(cv, tdm__rect(side.x + side.w - s, side.y, s, side.h), 0xFFD8D8D8u);
+    tdm__canvas_fill(cv, list, 0xFFFFFFFFu);
     static const char *const places[] = {"Home",  "Desktop",  "Documents", "Downloads",
                                          "Music", "Pictures", "Videos",    "Trash"};
     for (int i = 0; i < 8; i++) {
         int y = c.y + 6 * s + i * lh;
         if (i == 2)
-            fill(cv, isect(rect(side.x, y - 2 * s, side.w - s, lh), side), lighten(S->accent, 180));
-        draw_str(S, cv, side, side.x + 8 * s, y, places[i], 0xFF303030u);
+            tdm__canvas_fill(cv,
+                             tdm__rect_isect(tdm__rect(side.x, y - 2 * s, side.w - s, lh), side),
+                             tdm__lighten(S->accent, 180));
+        tdm__glyphs_draw_str(&S->font, cv, side, side.x + 8 * s, y, places[i], 0xFF303030u);
     }
-    tdm_rect head = rect(list.x, list.y, list.w, lh);
-    fill(cv, head, 0xFFF5F5F5u);
-    fill(cv, rect(head.x, head.y + head.h - s, head.w, s), 0xFFDDDDDDu);
-    draw_str(S, cv, list, list.x + 24 * s, list.y + 2 * s, "Name", 0xFF505050u);
-    draw_str(S, cv, list, list.x + list.w - 10 * S->cw, list.y + 2 * s, "Size", 0xFF505050u);
-    int name_cols = (list.w - 12 * S->cw - 24 * s) / S->cw;
+    tdm_rect head = tdm__rect(list.x, list.y, list.w, lh);
+    tdm__canvas_fill(cv, head, 0xFFF5F5F5u);
+    tdm__canvas_fill(cv, tdm__rect(head.x, head.y + head.h - s, head.w, s), 0xFFDDDDDDu);
+    tdm__glyphs_draw_str(&S->font, cv, list, list.x + 24 * s, list.y + 2 * s, "Name", 0xFF505050u);
+    tdm__glyphs_draw_str(&S->font, cv, list, list.x + list.w - 10 * S->font.cw, list.y + 2 * s,
+                         "Size", 0xFF505050u);
+    int name_cols = (list.w - 12 * S->font.cw - 24 * s) / S->font.cw;
     for (int i = 0; list.y + (i + 1) * lh + lh <= list.y + list.h; i++) {
         int y = list.y + (i + 1) * lh;
         if (i & 1)
-            fill(cv, rect(list.x, y, list.w, lh), 0xFFF7F8FAu);
-        rng r = {hash3(S->cfg.seed, STREAM_FILES, (uint32_t)i)};
-        bool folder = i < 3 || rnd_below(&r, 4) == 0;
-        fill(cv, rect(list.x + 8 * s, y + 3 * s, 11 * s, 9 * s),
-             folder ? 0xFFE8B33Au : 0xFF5B8DEFu);
-        emitter e = {S->text, S->text_cls, 0, name_cols, r};
-        emit_word(&e, 3, 10, 0, i == 0);
+            tdm__canvas_fill(cv, tdm__rect(list.x, y, list.w, lh), 0xFFF7F8FAu);
+        tdm_rng r = {tdm__hash3(S->cfg.seed, STREAM_FILES, (uint32_t)i)};
+        bool folder = i < 3 || tdm__rng_below(&r, 4) == 0;
+        tdm__canvas_fill(cv, tdm__rect(list.x + 8 * s, y + 3 * s, 11 * s, 9 * s),
+                         folder ? 0xFFE8B33Au : 0xFF5B8DEFu);
+        tdm_text_emitter e = {S->text, S->text_cls, 0, name_cols, r};
+        tdm__text_emit_word(&e, 3, 10, 0, i == 0);
         if (!folder) {
-            emit_ch(&e, '.', 0);
-            emit_word(&e, 1, 3, 0, false);
+            tdm__text_emit_ch(&e, '.', 0);
+            tdm__text_emit_word(&e, 1, 3, 0, false);
         }
-        draw_text(S, cv, list, list.x + 24 * s, y + s, S->text, e.len, NULL, PAL_CODE);
+        tdm__glyphs_draw_text(&S->font, cv, list, list.x + 24 * s, y + s, S->text, e.len, NULL,
+                              PAL_CODE);
         if (!folder) {
             char size[16];
-            snprintf(size, sizeof size, "%u kB", (unsigned)(1 + rnd(&e.r) % 9000));
-            draw_str(S, cv, list, list.x + list.w - 10 * S->cw, y + s, size, 0xFF707070u);
+            snprintf(size, sizeof size, "%u kB", (unsigned)(1 + tdm__rng_next(&e.r) % 9000));
+            tdm__glyphs_draw_str(&S->font, cv, list, list.x + list.w - 10 * S->font.cw, y + s, size,
+                                 0xFF707070u);
         }
     }
 }
 
-static void draw_mail(synth *S, canvas *cv, const win *w)
+static void draw_mail(synth *S, tdm_canvas *cv, const win *w)
 {
-    int s = S->s, rowh = 2 * S->lh + 6 * s;
+    int s = S->s, rowh = 2 * S->font.lh + 6 * s;
     tdm_rect c = w->client;
-    tdm_rect bar = rect(c.x, c.y, c.w, 26 * s);
-    fill(cv, bar, 0xFFEEEEEEu);
-    fill(cv, rect(bar.x, bar.y + bar.h - s, bar.w, s), 0xFFD0D0D0u);
-    draw_str(S, cv, bar, bar.x + 8 * s, bar.y + 5 * s, "New  Reply  Forward  Delete", 0xFF303030u);
-    tdm_rect list = rect(c.x, bar.y + bar.h, c.w, c.h - bar.h);
-    fill(cv, list, 0xFFFFFFFFu);
-    int cols = (list.w - 20 * s) / S->cw;
+    tdm_rect bar = tdm__rect(c.x, c.y, c.w, 26 * s);
+    tdm__canvas_fill(cv, bar, 0xFFEEEEEEu);
+    tdm__canvas_fill(cv, tdm__rect(bar.x, bar.y + bar.h - s, bar.w, s), 0xFFD0D0D0u);
+    tdm__glyphs_draw_str(&S->font, cv, bar, bar.x + 8 * s, bar.y + 5 * s,
+                         "New  Reply  Forward  Delete", 0xFF303030u);
+    tdm_rect list = tdm__rect(c.x, bar.y + bar.h, c.w, c.h - bar.h);
+    tdm__canvas_fill(cv, list, 0xFFFFFFFFu);
+    int cols = (list.w - 20 * s) / S->font.cw;
     static const uint32_t pal[4] = {0xFF606060u, 0xFF202020u, 0xFF202020u, 0xFF909090u};
     for (int i = 0; list.y + i * rowh < list.y + list.h; i++) {
         int y = list.y + i * rowh;
         if (i == 1)
-            fill(cv, isect(rect(list.x, y, list.w, rowh), list), lighten(S->accent, 190));
-        fill(cv, isect(rect(list.x, y + rowh - s, list.w, s), list), 0xFFEAEAEAu);
-        rng r = {hash3(S->cfg.seed, STREAM_MAIL, (uint32_t)i)};
-        emitter e = {S->text, S->text_cls, 0, cols, r};
-        emit_word(&e, 3, 8, 1, true);
-        emit_ch(&e, ' ', 1);
-        emit_word(&e, 4, 9, 1, true);
-        draw_text(S, cv, list, list.x + 12 * s, y + 3 * s, S->text, e.len, S->text_cls, pal);
-        int n =
-            gen_line(S, STREAM_MAIL, STYLE_PROSE, (uint32_t)i + 1000, cols, S->text, S->text_cls);
-        draw_text(S, cv, list, list.x + 12 * s, y + 3 * s + S->lh, S->text, n, NULL, pal);
+            tdm__canvas_fill(cv, tdm__rect_isect(tdm__rect(list.x, y, list.w, rowh), list),
+                             tdm__lighten(S->accent, 190));
+        tdm__canvas_fill(cv, tdm__rect_isect(tdm__rect(list.x, y + rowh - s, list.w, s), list),
+                         0xFFEAEAEAu);
+        tdm_rng r = {tdm__hash3(S->cfg.seed, STREAM_MAIL, (uint32_t)i)};
+        tdm_text_emitter e = {S->text, S->text_cls, 0, cols, r};
+        tdm__text_emit_word(&e, 3, 8, 1, true);
+        tdm__text_emit_ch(&e, ' ', 1);
+        tdm__text_emit_word(&e, 4, 9, 1, true);
+        tdm__glyphs_draw_text(&S->font, cv, list, list.x + 12 * s, y + 3 * s, S->text, e.len,
+                              S->text_cls, pal);
+        int n = tdm__text_line(S->cfg.seed, STREAM_MAIL, TDM_TEXT_PROSE, (uint32_t)i + 1000, cols,
+                               S->text, S->text_cls);
+        tdm__glyphs_draw_text(&S->font, cv, list, list.x + 12 * s, y + 3 * s + S->font.lh, S->text,
+                              n, NULL, pal);
         if (i % 3 == 0)
-            fill(cv, isect(rect(list.x + 4 * s, y + 7 * s, 4 * s, 4 * s), list), S->accent);
+            tdm__canvas_fill(
+                cv, tdm__rect_isect(tdm__rect(list.x + 4 * s, y + 7 * s, 4 * s, 4 * s), list),
+                S->accent);
     }
 }
 
-static void draw_notes(synth *S, canvas *cv, const win *w)
+static void draw_notes(synth *S, tdm_canvas *cv, const win *w)
 {
     static const uint32_t pal[4] = {0xFF3A3320u, 0xFF3A3320u, 0xFF3A3320u, 0xFF3A3320u};
-    fill(cv, w->client, 0xFFFFF6B8u);
-    int cols = (w->client.w - 16 * S->s) / S->cw, rows = (w->client.h - 8 * S->s) / S->lh;
+    tdm__canvas_fill(cv, w->client, 0xFFFFF6B8u);
+    int cols = (w->client.w - 16 * S->s) / S->font.cw, rows = (w->client.h - 8 * S->s) / S->font.lh;
     for (int row = 0; row < rows; row++) {
-        int n = gen_line(S, STREAM_NOTES, STYLE_PROSE, (uint32_t)row, cols, S->text, S->text_cls);
-        draw_text(S, cv, w->client, w->client.x + 8 * S->s, w->client.y + 4 * S->s + row * S->lh,
-                  S->text, n, NULL, pal);
+        int n = tdm__text_line(S->cfg.seed, STREAM_NOTES, TDM_TEXT_PROSE, (uint32_t)row, cols,
+                               S->text, S->text_cls);
+        tdm__glyphs_draw_text(&S->font, cv, w->client, w->client.x + 8 * S->s,
+                              w->client.y + 4 * S->s + row * S->font.lh, S->text, n, NULL, pal);
     }
 }
 
 /* Reader: text from line offset/lh on, drawn only into visual rows
  * [y0, y1) of the scroll area; the scroll scenario calls this for the strip
  * that scrolled into view. */
-static void reader_rows(synth *S, canvas *cv, int y0, int y1)
+static void reader_rows(synth *S, tdm_canvas *cv, int y0, int y1)
 {
     uint32_t pal[4] = {0xFF262626u, S->accent, 0xFF262626u, 0xFF262626u};
     tdm_rect a = S->scroll.area;
-    tdm_rect clip = rect(a.x, y0, a.w, y1 - y0);
-    fill(cv, clip, READER_BG);
-    uint64_t first = (S->scroll.offset + (uint64_t)(y0 - a.y)) / (uint64_t)S->lh;
-    uint64_t last = (S->scroll.offset + (uint64_t)(y1 - 1 - a.y)) / (uint64_t)S->lh;
+    tdm_rect clip = tdm__rect(a.x, y0, a.w, y1 - y0);
+    tdm__canvas_fill(cv, clip, READER_BG);
+    uint64_t first = (S->scroll.offset + (uint64_t)(y0 - a.y)) / (uint64_t)S->font.lh;
+    uint64_t last = (S->scroll.offset + (uint64_t)(y1 - 1 - a.y)) / (uint64_t)S->font.lh;
     for (uint64_t i = first; i <= last; i++) {
-        int y = a.y + (int)((int64_t)(i * (uint64_t)S->lh) - (int64_t)S->scroll.offset);
-        int n = gen_line(S, STREAM_READER, STYLE_PROSE, (uint32_t)i, S->scroll.cols, S->text,
-                         S->text_cls);
-        draw_text(S, cv, clip, S->scroll.x0, y, S->text, n, S->text_cls, pal);
+        int y = a.y + (int)((int64_t)(i * (uint64_t)S->font.lh) - (int64_t)S->scroll.offset);
+        int n = tdm__text_line(S->cfg.seed, STREAM_READER, TDM_TEXT_PROSE, (uint32_t)i,
+                               S->scroll.cols, S->text, S->text_cls);
+        tdm__glyphs_draw_text(&S->font, cv, clip, S->scroll.x0, y, S->text, n, S->text_cls, pal);
     }
 }
 
-static void draw_reader(synth *S, canvas *cv, const win *w)
+static void draw_reader(synth *S, tdm_canvas *cv, const win *w)
 {
     int s = S->s;
-    tdm_rect bar = rect(w->client.x, w->client.y, w->client.w, READER_BAR_H(S));
-    fill(cv, bar, 0xFFF1F1F1u);
-    fill(cv, rect(bar.x, bar.y + bar.h - s, bar.w, s), 0xFFD0D0D0u);
-    tdm_rect addr = rect(bar.x + 40 * s, bar.y + 5 * s, bar.w - 56 * s, bar.h - 10 * s);
-    fill(cv, addr, 0xFFFFFFFFu);
-    outline(cv, addr, s, 0xFFC8C8C8u);
-    draw_str(S, cv, addr, addr.x + 6 * s, addr.y + (addr.h - S->lh) / 2 + s,
-             "https://example.org/tandem/notes", 0xFF404040u);
-    fill(cv, rect(bar.x + 10 * s, bar.y + 10 * s, 10 * s, 10 * s), 0xFF9A9A9Au);
-    S->scroll.area = rect(w->client.x, bar.y + bar.h, w->client.w, w->client.h - bar.h);
+    tdm_rect bar = tdm__rect(w->client.x, w->client.y, w->client.w, READER_BAR_H(S));
+    tdm__canvas_fill(cv, bar, 0xFFF1F1F1u);
+    tdm__canvas_fill(cv, tdm__rect(bar.x, bar.y + bar.h - s, bar.w, s), 0xFFD0D0D0u);
+    tdm_rect addr = tdm__rect(bar.x + 40 * s, bar.y + 5 * s, bar.w - 56 * s, bar.h - 10 * s);
+    tdm__canvas_fill(cv, addr, 0xFFFFFFFFu);
+    tdm__canvas_outline(cv, addr, s, 0xFFC8C8C8u);
+    tdm__glyphs_draw_str(&S->font, cv, addr, addr.x + 6 * s, addr.y + (addr.h - S->font.lh) / 2 + s,
+                         "https://example.org/tandem/notes", 0xFF404040u);
+    tdm__canvas_fill(cv, tdm__rect(bar.x + 10 * s, bar.y + 10 * s, 10 * s, 10 * s), 0xFF9A9A9Au);
+    S->scroll.area = tdm__rect(w->client.x, bar.y + bar.h, w->client.w, w->client.h - bar.h);
     S->scroll.x0 = S->scroll.area.x + 14 * s;
-    S->scroll.cols = (S->scroll.area.w - 28 * s) / S->cw;
+    S->scroll.cols = (S->scroll.area.w - 28 * s) / S->font.cw;
     if (S->scroll.cols < 1)
         S->scroll.cols = 1;
     reader_rows(S, cv, S->scroll.area.y, S->scroll.area.y + S->scroll.area.h);
 }
 
-static void draw_player(synth *S, canvas *cv, const win *w)
+static void draw_player(synth *S, tdm_canvas *cv, const win *w)
 {
     int s = S->s;
     tdm_rect v = S->video.r;
-    tdm_rect ctrl = rect(w->client.x, v.y + v.h, w->client.w, w->client.h - v.h);
-    fill(cv, ctrl, 0xFF202020u);
+    tdm_rect ctrl = tdm__rect(w->client.x, v.y + v.h, w->client.w, w->client.h - v.h);
+    tdm__canvas_fill(cv, ctrl, 0xFF202020u);
     int cy = ctrl.y + ctrl.h / 2;
     for (int i = 0; i < 8 * s; i++) /* play triangle */
-        fill(cv, rect(ctrl.x + 8 * s + i, cy - (8 * s - i) / 2, 1, 8 * s - i), 0xFFEEEEEEu);
-    tdm_rect track = rect(ctrl.x + 24 * s, cy - s, ctrl.w - 90 * s, 2 * s);
-    fill(cv, track, 0xFF5A5A5Au);
-    fill(cv, rect(track.x, track.y, track.w / 3, track.h), S->accent);
-    draw_str(S, cv, ctrl, ctrl.x + ctrl.w - 60 * s, cy - S->lh / 2, "1:07", 0xFFCCCCCCu);
+        tdm__canvas_fill(cv, tdm__rect(ctrl.x + 8 * s + i, cy - (8 * s - i) / 2, 1, 8 * s - i),
+                         0xFFEEEEEEu);
+    tdm_rect track = tdm__rect(ctrl.x + 24 * s, cy - s, ctrl.w - 90 * s, 2 * s);
+    tdm__canvas_fill(cv, track, 0xFF5A5A5Au);
+    tdm__canvas_fill(cv, tdm__rect(track.x, track.y, track.w / 3, track.h), S->accent);
+    tdm__glyphs_draw_str(&S->font, cv, ctrl, ctrl.x + ctrl.w - 60 * s, cy - S->font.lh / 2, "1:07",
+                         0xFFCCCCCCu);
 }
 
-static void draw_window(synth *S, canvas *cv, const win *w)
+static void draw_window(synth *S, tdm_canvas *cv, const win *w)
 {
     int s = S->s;
-    fill(cv, w->r, w->active ? shade(S->accent, 3, 5) : 0xFF8A8A8Au);
-    tdm_rect title = rect(w->r.x + s, w->r.y + s, w->r.w - 2 * s, TITLE_H * s);
-    fill(cv, title, w->active ? S->accent : 0xFFDCDCDCu);
-    draw_str(S, cv, title, title.x + 8 * s, title.y + 4 * s, w->title,
-             w->active ? 0xFFFFFFFFu : 0xFF404040u);
+    tdm__canvas_fill(cv, w->r, w->active ? tdm__shade(S->accent, 3, 5) : 0xFF8A8A8Au);
+    tdm_rect title = tdm__rect(w->r.x + s, w->r.y + s, w->r.w - 2 * s, TITLE_H * s);
+    tdm__canvas_fill(cv, title, w->active ? S->accent : 0xFFDCDCDCu);
+    tdm__glyphs_draw_str(&S->font, cv, title, title.x + 8 * s, title.y + 4 * s, w->title,
+                         w->active ? 0xFFFFFFFFu : 0xFF404040u);
     for (int i = 0; i < 3; i++) {
-        tdm_rect b = rect(title.x + title.w - (i + 1) * 20 * s, title.y + 5 * s, 12 * s, 12 * s);
+        tdm_rect b =
+            tdm__rect(title.x + title.w - (i + 1) * 20 * s, title.y + 5 * s, 12 * s, 12 * s);
         if (b.x > title.x + title.w / 2)
-            fill(cv, b,
-                 i == 0 && w->active ? 0xFFE5484Du
-                 : w->active         ? lighten(S->accent, 90)
-                                     : 0xFFB8B8B8u);
+            tdm__canvas_fill(cv, b,
+                             i == 0 && w->active ? 0xFFE5484Du
+                             : w->active         ? tdm__lighten(S->accent, 90)
+                                                 : 0xFFB8B8B8u);
     }
     switch (w->kind) {
     case WIN_FILES: draw_files(S, cv, w); break;
@@ -930,7 +465,7 @@ static void draw_window(synth *S, canvas *cv, const win *w)
     case WIN_EDITOR:
         draw_editor(S, cv, w,
                     S->cfg.scenario == TDM_SCENARIO_TYPING ? editor_grid(S, w).rows * 2 / 5
-                                                           : MAX_LINE);
+                                                           : TDM_TEXT_MAX_LINE);
         break;
     case WIN_READER: draw_reader(S, cv, w); break;
     case WIN_NOTES: draw_notes(S, cv, w); break;
@@ -940,7 +475,7 @@ static void draw_window(synth *S, canvas *cv, const win *w)
 
 /* ---- the desktop ---- */
 
-static void draw_desktop(synth *S, canvas *cv)
+static void draw_desktop(synth *S, tdm_canvas *cv)
 {
     int W = cv->w, D = S->desk_h, s = S->s;
     int r0 = (int)(S->bg_top >> 16 & 255), g0 = (int)(S->bg_top >> 8 & 255),
@@ -948,8 +483,9 @@ static void draw_desktop(synth *S, canvas *cv)
     int r1 = (int)(S->bg_bottom >> 16 & 255), g1 = (int)(S->bg_bottom >> 8 & 255),
         b1 = (int)(S->bg_bottom & 255);
     for (int y = 0; y < D; y++)
-        fill(cv, rect(0, y, W, 1),
-             rgb(r0 + (r1 - r0) * y / D, g0 + (g1 - g0) * y / D, b0 + (b1 - b0) * y / D));
+        tdm__canvas_fill(
+            cv, tdm__rect(0, y, W, 1),
+            tdm__rgb(r0 + (r1 - r0) * y / D, g0 + (g1 - g0) * y / D, b0 + (b1 - b0) * y / D));
 
     static const char *const icons[] = {"Computer", "Projects", "Notes", "Trash"};
     static const uint32_t icon_col[] = {0xFF5B8DEFu, 0xFFE8B33Au, 0xFFF2E6A0u, 0xFFB0B8C0u};
@@ -957,35 +493,39 @@ static void draw_desktop(synth *S, canvas *cv)
         int y = STAMP_CLEAR + 12 * s + i * 64 * s;
         if (y + 50 * s > D)
             break;
-        tdm_rect ic = rect(24 * s, y, 32 * s, 32 * s);
-        fill(cv, ic, icon_col[i]);
-        outline(cv, ic, s, shade(icon_col[i], 3, 5));
-        fill(cv, rect(ic.x + 8 * s, ic.y + 8 * s, 16 * s, 4 * s), shade(icon_col[i], 3, 5));
-        int tx = ic.x + ic.w / 2 - (int)strlen(icons[i]) * S->cw / 2;
-        tdm_rect all = canvas_rect(cv);
-        draw_str(S, cv, all, tx + s, y + 35 * s, icons[i], 0xFF202020u);
-        draw_str(S, cv, all, tx, y + 34 * s, icons[i], 0xFFFFFFFFu);
+        tdm_rect ic = tdm__rect(24 * s, y, 32 * s, 32 * s);
+        tdm__canvas_fill(cv, ic, icon_col[i]);
+        tdm__canvas_outline(cv, ic, s, tdm__shade(icon_col[i], 3, 5));
+        tdm__canvas_fill(cv, tdm__rect(ic.x + 8 * s, ic.y + 8 * s, 16 * s, 4 * s),
+                         tdm__shade(icon_col[i], 3, 5));
+        int tx = ic.x + ic.w / 2 - (int)strlen(icons[i]) * S->font.cw / 2;
+        tdm_rect all = tdm__canvas_bounds(cv);
+        tdm__glyphs_draw_str(&S->font, cv, all, tx + s, y + 35 * s, icons[i], 0xFF202020u);
+        tdm__glyphs_draw_str(&S->font, cv, all, tx, y + 34 * s, icons[i], 0xFFFFFFFFu);
     }
 
-    tdm_rect bar = rect(0, D, W, cv->h - D);
-    fill(cv, bar, 0xFF1E2430u);
-    fill(cv, rect(0, D, W, s), 0xFF3A4250u);
-    fill(cv, rect(6 * s, D + 5 * s, 22 * s, bar.h - 10 * s), S->accent);
+    tdm_rect bar = tdm__rect(0, D, W, cv->h - D);
+    tdm__canvas_fill(cv, bar, 0xFF1E2430u);
+    tdm__canvas_fill(cv, tdm__rect(0, D, W, s), 0xFF3A4250u);
+    tdm__canvas_fill(cv, tdm__rect(6 * s, D + 5 * s, 22 * s, bar.h - 10 * s), S->accent);
     int x = 36 * s;
     for (int i = 0; i < S->nwins; i++) {
         const win *w = &S->wins[i];
-        tdm_rect b = rect(x, D + 4 * s, 150 * s, bar.h - 8 * s);
+        tdm_rect b = tdm__rect(x, D + 4 * s, 150 * s, bar.h - 8 * s);
         if (b.x + b.w > W - 90 * s)
             break;
-        fill(cv, b, w->active ? 0xFF3C4658u : 0xFF2A313Eu);
+        tdm__canvas_fill(cv, b, w->active ? 0xFF3C4658u : 0xFF2A313Eu);
         if (w->active)
-            fill(cv, rect(b.x, b.y + b.h - 2 * s, b.w, 2 * s), S->accent);
-        draw_str(S, cv, b, b.x + 8 * s, b.y + (b.h - S->lh) / 2 + s, w->title, 0xFFE8E8E8u);
+            tdm__canvas_fill(cv, tdm__rect(b.x, b.y + b.h - 2 * s, b.w, 2 * s), S->accent);
+        tdm__glyphs_draw_str(&S->font, cv, b, b.x + 8 * s, b.y + (b.h - S->font.lh) / 2 + s,
+                             w->title, 0xFFE8E8E8u);
         x += b.w + 4 * s;
     }
-    draw_str(S, cv, bar, W - 60 * s, D + (bar.h - S->lh) / 2 + s, "09:41", 0xFFE8E8E8u);
+    tdm__glyphs_draw_str(&S->font, cv, bar, W - 60 * s, D + (bar.h - S->font.lh) / 2 + s, "09:41",
+                         0xFFE8E8E8u);
     for (int i = 0; i < 3; i++)
-        fill(cv, rect(W - 90 * s + i * 9 * s, D + 12 * s, 6 * s, bar.h - 24 * s), 0xFF8892A0u);
+        tdm__canvas_fill(cv, tdm__rect(W - 90 * s + i * 9 * s, D + 12 * s, 6 * s, bar.h - 24 * s),
+                         0xFF8892A0u);
 
     for (int i = 0; i < S->nwins; i++)
         if (!S->wins[i].in_sprite)
@@ -997,16 +537,17 @@ static void draw_desktop(synth *S, canvas *cv)
 static void caret(synth *S, bool on)
 {
     textgrid *g = &S->typing.g;
-    tdm_rect r = rect(g->x0 + S->typing.col * S->cw, g->y0 + S->typing.row * S->lh, S->s, S->lh);
-    fill(&S->fb, r, on ? 0xFF101010u : EDITOR_BG);
+    tdm_rect r = tdm__rect(g->x0 + S->typing.col * S->font.cw, g->y0 + S->typing.row * S->font.lh,
+                           S->s, S->font.lh);
+    tdm__canvas_fill(&S->fb, r, on ? 0xFF101010u : EDITOR_BG);
     add_damage(S, r);
 }
 
 static void load_typed_line(synth *S)
 {
     int max = S->typing.g.cols + S->typing.g.cols / 2;
-    S->typing.len =
-        gen_line(S, STREAM_EDITOR, STYLE_CODE, S->typing.index, max, S->typing.line, S->typing.cls);
+    S->typing.len = tdm__text_line(S->cfg.seed, STREAM_EDITOR, TDM_TEXT_CODE, S->typing.index, max,
+                                   S->typing.line, S->typing.cls);
     S->typing.pos = 0;
 }
 
@@ -1019,15 +560,13 @@ static void next_row(synth *S)
     if (++S->typing.row < g->rows)
         return;
     S->typing.row = g->rows - 1;
-    canvas *fb = &S->fb;
-    tdm_rect moved = rect(g->area.x, g->y0, g->area.w, g->rows * S->lh);
-    for (int y = 0; y < moved.h - S->lh; y++)
-        memcpy(fb->px + (size_t)(moved.y + y) * (size_t)fb->pitch + moved.x,
-               fb->px + (size_t)(moved.y + y + S->lh) * (size_t)fb->pitch + moved.x,
-               (size_t)moved.w * 4);
-    int last = g->y0 + (g->rows - 1) * S->lh;
-    fill(fb, rect(g->area.x, last, g->area.w, S->lh), EDITOR_BG);
-    fill(fb, rect(g->gutter.x, last, g->gutter.w, S->lh), GUTTER_BG);
+    tdm_canvas *fb = &S->fb;
+    tdm_rect moved = tdm__rect(g->area.x, g->y0, g->area.w, g->rows * S->font.lh);
+    tdm__canvas_copy(fb, fb, tdm__rect(moved.x, moved.y, moved.w, moved.h - S->font.lh), moved.x,
+                     moved.y + S->font.lh);
+    int last = g->y0 + (g->rows - 1) * S->font.lh;
+    tdm__canvas_fill(fb, tdm__rect(g->area.x, last, g->area.w, S->font.lh), EDITOR_BG);
+    tdm__canvas_fill(fb, tdm__rect(g->gutter.x, last, g->gutter.w, S->font.lh), GUTTER_BG);
     add_damage(S, moved);
 }
 
@@ -1041,17 +580,18 @@ static void step_typing(synth *S)
         S->typing.index++;
         load_typed_line(S);
         draw_line_number(S, &S->fb, g, S->typing.row, S->typing.index + 1);
-        add_damage(S, rect(g->gutter.x, g->y0 + S->typing.row * S->lh, g->gutter.w, S->lh));
+        add_damage(
+            S, tdm__rect(g->gutter.x, g->y0 + S->typing.row * S->font.lh, g->gutter.w, S->font.lh));
     } else {
         if (S->typing.col >= g->cols)
             next_row(S); /* soft wrap */
-        tdm_rect cell =
-            rect(g->x0 + S->typing.col * S->cw, g->y0 + S->typing.row * S->lh, S->cw, S->lh);
-        fill(&S->fb, cell, EDITOR_BG);
+        tdm_rect cell = tdm__rect(g->x0 + S->typing.col * S->font.cw,
+                                  g->y0 + S->typing.row * S->font.lh, S->font.cw, S->font.lh);
+        tdm__canvas_fill(&S->fb, cell, EDITOR_BG);
         char ch = S->typing.line[S->typing.pos];
         if (ch != ' ')
-            draw_glyph(S, &S->fb, cell, cell.x, cell.y, ch,
-                       PAL_CODE[S->typing.cls[S->typing.pos] & 3]);
+            tdm__glyphs_draw_char(&S->font, &S->fb, cell, cell.x, cell.y, ch,
+                                  PAL_CODE[S->typing.cls[S->typing.pos] & 3]);
         add_damage(S, cell);
         S->typing.pos++;
         S->typing.col++;
@@ -1063,10 +603,8 @@ static void step_scroll(synth *S)
 {
     tdm_rect a = S->scroll.area;
     int sp = S->scroll.speed;
-    canvas *fb = &S->fb;
-    for (int y = a.y; y < a.y + a.h - sp; y++)
-        memcpy(fb->px + (size_t)y * (size_t)fb->pitch + a.x,
-               fb->px + (size_t)(y + sp) * (size_t)fb->pitch + a.x, (size_t)a.w * 4);
+    tdm_canvas *fb = &S->fb;
+    tdm__canvas_copy(fb, fb, tdm__rect(a.x, a.y, a.w, a.h - sp), a.x, a.y + sp);
     S->scroll.offset += (uint64_t)sp;
     reader_rows(S, fb, a.y + a.h - sp, a.y + a.h);
     add_damage(S, a);
@@ -1092,12 +630,12 @@ static void step_drag(synth *S)
     bounce(&S->drag.r.y, &S->drag.vy, S->drag.ymin, S->drag.ymax);
     tdm_rect now = S->drag.r;
     tdm_rect exposed[4];
-    int n = subtract(old, now, exposed);
+    int n = tdm__rect_subtract(old, now, exposed);
     for (int i = 0; i < n; i++) {
-        copy_rect(&S->fb, &S->base, exposed[i], exposed[i].x, exposed[i].y);
+        tdm__canvas_copy(&S->fb, &S->base, exposed[i], exposed[i].x, exposed[i].y);
         add_damage(S, exposed[i]);
     }
-    copy_rect(&S->fb, &S->sprite, now, 0, 0);
+    tdm__canvas_copy(&S->fb, &S->sprite, now, 0, 0);
     add_damage(S, now);
 }
 
@@ -1125,13 +663,14 @@ static void video_render(synth *S, uint64_t n)
                 int c = cl[((uint32_t)x + cloud_pan) & (TILE - 1)];
                 int k = c > 140 ? (c - 140) * 2 : 0;
                 k = k > 220 ? 220 : k;
-                p[x] = rgb(sr + ((255 - sr) * k >> 8), sg + ((255 - sg) * k >> 8),
-                           sb + ((255 - sb) * k >> 8));
+                p[x] = tdm__rgb(sr + ((255 - sr) * k >> 8), sg + ((255 - sg) * k >> 8),
+                                sb + ((255 - sb) * k >> 8));
             } else {
                 int d = y - h;
                 int t = (gr[((uint32_t)x + pan) & (TILE - 1)] - 128) >> 2;
                 int g = 150 - d * 90 / v.h + t;
-                p[x] = rgb(clamp255(g / 2 + 20 + t / 2), clamp255(g), clamp255(g / 4 + t / 3));
+                p[x] = tdm__rgb(tdm__clamp255(g / 2 + 20 + t / 2), tdm__clamp255(g),
+                                tdm__clamp255(g / 4 + t / 3));
             }
         }
     }
@@ -1154,8 +693,8 @@ static void video_render(synth *S, uint64_t n)
                 /* Lit from the upper left. */
                 int lx = dx + rad / 3, ly = dy + rad / 3;
                 int l = 255 - (lx * lx + ly * ly) * 200 / (rad * rad);
-                l = clamp255(l);
-                p[x] = rgb(clamp255(l + 40), l * 2 / 5, l / 5);
+                l = tdm__clamp255(l);
+                p[x] = tdm__rgb(tdm__clamp255(l + 40), l * 2 / 5, l / 5);
             }
         }
     }
@@ -1186,7 +725,7 @@ static void step_full(synth *S)
         for (int x = 0; x < sx; x++)
             dst[k + x] = src[x] ^ m;
     }
-    add_damage(S, rect(0, 0, W, H));
+    add_damage(S, tdm__rect(0, 0, W, H));
 }
 
 /* ---- video tables ---- */
@@ -1206,16 +745,16 @@ static void build_sine(int16_t sine[SINE_N])
 
 static void build_video_tables(synth *S)
 {
-    rng r = {hash3(S->cfg.seed, 0x7669u, 0)};
+    tdm_rng r = {tdm__hash3(S->cfg.seed, 0x7669u, 0)};
     for (int i = 0; i < TILE * TILE; i++)
-        S->video.grain[i] = (uint8_t)rnd(&r);
+        S->video.grain[i] = (uint8_t)tdm__rng_next(&r);
     /* Value noise on a 16x16 lattice, bilinear with smoothstep, two octaves:
      * tileable soft shapes for clouds. */
     uint8_t lat[2][16][16];
     for (int o = 0; o < 2; o++)
         for (int j = 0; j < 16; j++)
             for (int i = 0; i < 16; i++)
-                lat[o][j][i] = (uint8_t)rnd(&r);
+                lat[o][j][i] = (uint8_t)tdm__rng_next(&r);
     for (int y = 0; y < TILE; y++) {
         for (int x = 0; x < TILE; x++) {
             int sum = 0;
@@ -1253,9 +792,9 @@ static tdm_status synth_next(tdm_source *src, uint64_t now_us, tdm_frame *out, t
         return tdm_fail(err, TDM_ERR_INVALID, "synthetic source: no frame to fill");
     S->ndamage = 0;
     if (S->n == 0) {
-        add_damage(S, rect(0, 0, S->fb.w, S->fb.h));
+        add_damage(S, tdm__rect(0, 0, S->fb.w, S->fb.h));
     } else {
-        add_damage(S, rect(0, 0, TDM_STAMP_WIDTH, TDM_STAMP_HEIGHT));
+        add_damage(S, tdm__rect(0, 0, TDM_STAMP_WIDTH, TDM_STAMP_HEIGHT));
         switch (S->cfg.scenario) {
         case TDM_SCENARIO_TYPING: step_typing(S); break;
         case TDM_SCENARIO_SCROLL: step_scroll(S); break;
@@ -1333,7 +872,7 @@ static void pick_colours(synth *S)
                                        0xFF3A5A80u};
     static const uint32_t tops[] = {0xFF3C6E9Eu, 0xFF2F5D50u, 0xFF5A4A78u, 0xFF6B7B8Cu};
     static const uint32_t bottoms[] = {0xFF1F3550u, 0xFF18302Au, 0xFF2A2238u, 0xFF3A4350u};
-    uint32_t h = hash3(S->cfg.seed, 0x636f6cu, 0);
+    uint32_t h = tdm__hash3(S->cfg.seed, 0x636f6cu, 0);
     S->accent = accents[h % 5];
     S->bg_top = tops[(h >> 8) % 4];
     S->bg_bottom = bottoms[(h >> 8) % 4];
@@ -1372,8 +911,6 @@ tdm_status tdm_synthetic_open(const tdm_synthetic_config *cfg, tdm_source **out,
 
     int W = cfg->width, H = cfg->height;
     S->s = W >= 2560 && H >= 1440 ? 2 : 1;
-    S->cw = CELL_W * S->s;
-    S->lh = LINE_H * S->s;
     S->desk_h = H - TASKBAR_H * S->s;
     S->stride = (4 * W + 63) / 64 * 64;
     size_t bytes = (size_t)S->stride * (size_t)H;
@@ -1385,11 +922,10 @@ tdm_status tdm_synthetic_open(const tdm_synthetic_config *cfg, tdm_source **out,
         synth_close(&S->src);
         return tdm_fail(err, TDM_ERR_NOMEM, "synthetic source: no memory for %dx%d frames", W, H);
     }
-    S->fb = (canvas){(uint32_t *)(void *)S->mem, W, H, S->stride / 4};
-    S->base = (canvas){(uint32_t *)(void *)S->base_mem, W, H, S->stride / 4};
+    S->fb = (tdm_canvas){(uint32_t *)(void *)S->mem, W, H, S->stride / 4};
+    S->base = (tdm_canvas){(uint32_t *)(void *)S->base_mem, W, H, S->stride / 4};
 
-    for (int c = 0; c < 128; c++)
-        build_glyph(S->glyphs[c], c);
+    tdm__glyphs_init(&S->font, S->s);
     build_sine(S->sine);
     pick_colours(S);
     layout(S);
@@ -1402,7 +938,7 @@ tdm_status tdm_synthetic_open(const tdm_synthetic_config *cfg, tdm_source **out,
             synth_close(&S->src);
             return tdm_fail(err, TDM_ERR_NOMEM, "synthetic source: out of memory");
         }
-        S->sprite = (canvas){S->sprite_mem, w->r.w, w->r.h, w->r.w};
+        S->sprite = (tdm_canvas){S->sprite_mem, w->r.w, w->r.h, w->r.w};
         draw_desktop(S, &S->base);
         S->drag.r = w->r;
         S->drag.xmin = 0;
@@ -1419,7 +955,7 @@ tdm_status tdm_synthetic_open(const tdm_synthetic_config *cfg, tdm_source **out,
         at0.client.y -= w->r.y;
         draw_window(S, &S->sprite, &at0);
         memcpy(S->mem, S->base_mem, bytes);
-        copy_rect(&S->fb, &S->sprite, w->r, 0, 0);
+        tdm__canvas_copy(&S->fb, &S->sprite, w->r, 0, 0);
         break;
     }
     case TDM_SCENARIO_FULL:
