@@ -3,10 +3,12 @@
 #include "tdm_png.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* rows: a callback filling one RGB row, so both formats share the writer. */
 typedef void (*row_fn)(const void *img, int y, uint8_t *rgb);
@@ -14,9 +16,24 @@ typedef void (*row_fn)(const void *img, int y, uint8_t *rgb);
 static tdm_status write_png(const char *path, int w, int h, const void *img, row_fn fill,
                             tdm_error *err)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return tdm_fail(err, TDM_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    /* Only a file this call created is removed on failure: the path may name
+     * something that is not ours to delete (a device such as /dev/full, or
+     * a file the user wants kept). */
+    volatile bool created = true; /* read after libpng's longjmp */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) {
+        created = false;
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (created && fd >= 0)
+            unlink(path);
+        return tdm_fail(err, TDM_ERR_IO, "cannot create %s: %s", path, strerror(e));
+    }
     uint8_t *row = malloc((size_t)w * 3);
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -46,7 +63,8 @@ static tdm_status write_png(const char *path, int w, int h, const void *img, row
     if (fclose(f) != 0 && st == TDM_OK)
         st = TDM_ERR_IO;
     if (st != TDM_OK) {
-        remove(path);
+        if (created)
+            unlink(path);
         return tdm_fail(err, st, "writing %s failed (disk full?)", path);
     }
     return TDM_OK;
