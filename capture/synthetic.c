@@ -794,7 +794,8 @@ static tdm_status synth_next(tdm_source *src, uint64_t now_us, tdm_frame *out, t
     if (S->n == 0) {
         add_damage(S, tdm__rect(0, 0, S->fb.w, S->fb.h));
     } else {
-        add_damage(S, tdm__rect(0, 0, TDM_STAMP_WIDTH, TDM_STAMP_HEIGHT));
+        if (!S->cfg.frozen_stamp)
+            add_damage(S, tdm__rect(0, 0, TDM_STAMP_WIDTH, TDM_STAMP_HEIGHT));
         switch (S->cfg.scenario) {
         case TDM_SCENARIO_TYPING: step_typing(S); break;
         case TDM_SCENARIO_SCROLL: step_scroll(S); break;
@@ -804,10 +805,12 @@ static tdm_status synth_next(tdm_source *src, uint64_t now_us, tdm_frame *out, t
         default: break;
         }
     }
-    tdm_stamp st = {(uint32_t)S->n, now_us};
-    tdm_status rc = tdm_stamp_write_bgra(S->mem, S->stride, S->fb.w, S->fb.h, 0, 0, st);
-    if (rc != TDM_OK)
-        return tdm_fail(err, rc, "synthetic source: cannot place the stamp");
+    if (S->n == 0 || !S->cfg.frozen_stamp) {
+        tdm_stamp st = {(uint32_t)S->n, now_us};
+        tdm_status rc = tdm_stamp_write_bgra(S->mem, S->stride, S->fb.w, S->fb.h, 0, 0, st);
+        if (rc != TDM_OK)
+            return tdm_fail(err, rc, "synthetic source: cannot place the stamp");
+    }
     memset(out, 0, sizeof *out);
     out->format = TDM_PIXFMT_BGRA;
     out->bgra.data = S->mem;

@@ -31,6 +31,11 @@ typedef struct tdm_synthetic_config {
     uint32_t seed;                   /* varies text and colours; 0 is fine */
     double fps;                      /* nominal rate reported by the source,
                                         in [0, 1000]; 0 means 30 */
+    /* Freeze the stamp after frame 0: it is no longer rewritten nor
+     * reported as damage, so `idle` is truly idle. For measuring what
+     * screen content costs an encoder, where a stamp changing every frame
+     * would look like a ticking clock; frame numbers cannot be read back. */
+    bool frozen_stamp;
 } tdm_synthetic_config;
 
 #define TDM_SYNTHETIC_MIN_WIDTH 320

@@ -271,7 +271,7 @@ typedef struct codec_result {
 static codec_result code_stream(codec_run run)
 {
     codec_result res = {0, 0, 0, -1, TDM_OK, 0};
-    tdm_synthetic_config scfg = {LW, LH, run.sc, 3, 30.0};
+    tdm_synthetic_config scfg = {.width = LW, .height = LH, .scenario = run.sc, .seed = 3, .fps = 30.0};
     tdm_source *src = NULL;
     tdm_error err = {{0}};
     if (tdm_synthetic_open(&scfg, &src, &err) != TDM_OK)

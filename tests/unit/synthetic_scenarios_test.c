@@ -50,7 +50,7 @@ static bool in_stamp(int x, int y)
 
 static tdm_source *open_or_fail(tdm_synthetic_scenario sc, int w, int h, uint32_t seed)
 {
-    tdm_synthetic_config cfg = {w, h, sc, seed, 30.0};
+    tdm_synthetic_config cfg = {.width = w, .height = h, .scenario = sc, .seed = seed, .fps = 30.0};
     tdm_source *src = NULL;
     tdm_error err = {{0}};
     tdm_status st = tdm_synthetic_open(&cfg, &src, &err);
@@ -304,7 +304,7 @@ static void expect_rejected(tdm_synthetic_config cfg, tdm_status want, const cha
 static void test_bad_configs_rejected(void **state)
 {
     (void)state;
-    tdm_synthetic_config ok = {640, 480, TDM_SCENARIO_IDLE, 0, 30.0}, c;
+    tdm_synthetic_config ok = {.width = 640, .height = 480, .scenario = TDM_SCENARIO_IDLE, .fps = 30.0}, c;
     c = ok, c.width = 319;
     expect_rejected(c, TDM_ERR_RANGE, "319x480");
     c = ok, c.height = 239;
@@ -353,6 +353,42 @@ static void test_scenario_names(void **state)
     assert_false(tdm_synthetic_scenario_parse(NULL, &s));
 }
 
+/* With the stamp frozen, an idle desktop reports no damage and does not
+ * change at all after frame 0; typing still changes only its glyphs. */
+static void test_frozen_stamp_makes_idle_idle(void **state)
+{
+    (void)state;
+    tdm_synthetic_config cfg = {.width = 640, .height = 480, .scenario = TDM_SCENARIO_IDLE,
+                                .frozen_stamp = true};
+    tdm_source *src;
+    tdm_error err;
+    assert_int_equal(tdm_synthetic_open(&cfg, &src, &err), TDM_OK);
+    tdm_frame f;
+    assert_int_equal(tdm_source_next(src, 1, &f, &err), TDM_OK);
+    size_t size = (size_t)f.bgra.stride * f.bgra.height;
+    uint8_t *first = malloc(size);
+    assert_non_null(first);
+    memcpy(first, f.bgra.data, size);
+    for (int n = 1; n < 20; n++) {
+        assert_int_equal(tdm_source_next(src, 1000 + (uint64_t)n * 33333, &f, &err), TDM_OK);
+        assert_true(f.damage_known);
+        assert_int_equal(f.damage_count, 0);
+        assert_memory_equal(f.bgra.data, first, size);
+    }
+    tdm_source_close(src);
+    cfg.scenario = TDM_SCENARIO_TYPING;
+    assert_int_equal(tdm_synthetic_open(&cfg, &src, &err), TDM_OK);
+    assert_int_equal(tdm_source_next(src, 1, &f, &err), TDM_OK);
+    for (int n = 1; n < 20; n++) {
+        assert_int_equal(tdm_source_next(src, 1000 + (uint64_t)n * 33333, &f, &err), TDM_OK);
+        for (size_t i = 0; i < f.damage_count; i++)
+            assert_true(f.damage[i].y >= TDM_STAMP_HEIGHT || f.damage[i].x >= TDM_STAMP_WIDTH);
+        assert_true(f.damage_count > 0);
+    }
+    tdm_source_close(src);
+    free(first);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_seed_changes_content),
         cmocka_unit_test(test_bad_configs_rejected),
         cmocka_unit_test(test_scenario_names),
+        cmocka_unit_test(test_frozen_stamp_makes_idle_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
