@@ -74,7 +74,8 @@ static result run(tdm_synthetic_scenario sc, tdm_codec codec, int threads, bool 
     tdm_video_encoder *enc;
     if ((st = tdm_video_encoder_new(&ecfg, &enc, &err)) != TDM_OK)
         die("encoder", st, &err);
-    tdm_video_decoder_config dcfg = {.codec = codec, .threads = 1};
+    tdm_video_decoder_config dcfg;
+    tdm_video_decoder_config_init(&dcfg, codec);
     tdm_video_decoder *dec;
     if ((st = tdm_video_decoder_new(&dcfg, &dec, &err)) != TDM_OK)
         die("decoder", st, &err);

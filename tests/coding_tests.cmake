@@ -1,0 +1,5 @@
+# --- codec: encoders and decoders (libvpx, libopus) and PSNR ---
+tdm_unit_test(video_encoder_roundtrip_test)
+tdm_unit_test(video_decoder_rejects_corrupt_input_test)
+tdm_unit_test(opus_roundtrip_test)
+tdm_unit_test(psnr_known_answers_test)
