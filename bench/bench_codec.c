@@ -12,7 +12,10 @@
  * kbit/s; and PSNR of what a viewer sees (the latest decoded picture, also
  * when a frame was skipped) against the frame that was captured, pooled
  * over all frames and planes. Source generation, decoding and PSNR are not
- * timed. BENCH lines:
+ * timed. The synthetic stamp is frozen (tdm_synthetic_config.frozen_stamp):
+ * a frame counter ticking in the corner would make `idle` a clock, not an
+ * idle screen; `idle_stamped` keeps it ticking, to show what that costs.
+ * BENCH lines:
  *   codec.cpu.<vp8|vp9>.<scenario>.<1|2>t   ms/s, ratio tandem/anchor
  *   codec.psnr.<vp8|vp9>.<scenario>.<1|2>t  dB, ratio tandem/anchor
  *   codec.fps.<vp8|vp9>.typing.2160p.2t     frames/s at 3840x2160 */
@@ -54,12 +57,15 @@ static uint64_t cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static int warmup = 90;
+
 static result run(tdm_synthetic_scenario sc, tdm_codec codec, int threads, bool tandem, int w,
-                  int h, int frames)
+                  int h, int frames, bool stamped)
 {
     tdm_error err = {{0}};
     tdm_status st;
-    tdm_synthetic_config scfg = {.width = w, .height = h, .scenario = sc, .fps = VIDEO_FPS};
+    tdm_synthetic_config scfg = {.width = w, .height = h, .scenario = sc, .fps = VIDEO_FPS,
+                                 .frozen_stamp = !stamped};
     tdm_source *src;
     if ((st = tdm_synthetic_open(&scfg, &src, &err)) != TDM_OK)
         die("synthetic source", st, &err);
@@ -90,7 +96,11 @@ static result run(tdm_synthetic_scenario sc, tdm_codec codec, int threads, bool 
     bool have_picture = false;
     tdm_i420 picture = {0};
     result r = {0};
-    for (int n = 0; n < frames; n++) {
+    /* The first warmup frames (the opening keyframe and the encoder's
+     * settling after it) are encoded but not measured, for both pipelines:
+     * a support session lasts minutes, so its steady state is what costs. */
+    for (int n = 0; n < warmup + frames; n++) {
+        bool measured = n >= warmup;
         uint64_t pts = (uint64_t)n * 1000000u / VIDEO_FPS + 1;
         tdm_frame f;
         if ((st = tdm_source_next(src, pts, &f, &err)) != TDM_OK)
@@ -112,21 +122,25 @@ static result run(tdm_synthetic_scenario sc, tdm_codec codec, int threads, bool 
             img = &full;
             st = tdm_video_encoder_encode(enc, img, NULL, pts, &out, &produced, &err);
         }
-        cpu += cpu_ns() - c0;
-        wall += tdm_bench_now_ns() - w0;
+        if (measured) {
+            cpu += cpu_ns() - c0;
+            wall += tdm_bench_now_ns() - w0;
+        }
         if (st != TDM_OK)
             die("encode", st, &err);
 
         if (produced) {
-            bytes += out.len;
-            r.produced++;
+            if (measured) {
+                bytes += out.len;
+                r.produced++;
+            }
             bool shown = false;
             if ((st = tdm_video_decoder_decode(dec, out.data, out.len, &picture, &shown, &err)) !=
                 TDM_OK)
                 die("decode", st, &err);
             have_picture |= shown;
         }
-        if (have_picture) {
+        if (have_picture && measured) {
             tdm_psnr p;
             if ((st = tdm_psnr_compute(&picture, img, &p, &err)) != TDM_OK)
                 die("psnr", st, &err);
@@ -154,8 +168,9 @@ static void usage(FILE *out)
             "usage: bench_codec [--quick] [--frames N] [--codec vp8|vp9] [--scenario NAME]\n"
             "Compares Tandem's capture+encode pipeline with plain libvpx at 1920x1080,\n"
             "30 fps of video, 1 and 2 threads, and 3840x2160 typing on 2 threads.\n"
-            "  --quick       60 frames per run instead of 150\n"
-            "  --frames N    frames per run\n"
+            "  --quick       30 warm-up and 60 measured frames per run\n"
+            "  --frames N    measured frames per run                [150]\n"
+            "  --warmup N    frames encoded before measuring starts [90]\n"
             "  --codec C     only this codec\n"
             "  --scenario S  only this scenario (idle typing scroll drag video full)\n");
 }
@@ -167,15 +182,24 @@ int main(int argc, char **argv)
     int only_scenario = -1;
     static const struct option opts[] = {{"quick", no_argument, NULL, 'q'},
                                          {"frames", required_argument, NULL, 'n'},
+                                         {"warmup", required_argument, NULL, 'w'},
                                          {"codec", required_argument, NULL, 'c'},
                                          {"scenario", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "qn:c:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "qn:w:c:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 'q':
             frames = 60;
+            warmup = 30;
+            break;
+        case 'w':
+            warmup = atoi(optarg);
+            if (warmup < 0) {
+                fprintf(stderr, "bench_codec: --warmup wants a number from 0\n");
+                return 2;
+            }
             break;
         case 'n':
             frames = atoi(optarg);
@@ -211,11 +235,12 @@ int main(int argc, char **argv)
         }
     }
     const tdm_codec codecs[] = {TDM_CODEC_VP8, TDM_CODEC_VP9};
-    printf("codec benchmark: 1920x1080, %d frames (%.1f s of video) per run\n", frames,
-           (double)frames / VIDEO_FPS);
-    printf("%-4s %-7s %2s | %9s %7s %8s %6s | %9s %7s %8s %6s %5s\n", "", "", "th", "anchor",
+    printf("codec benchmark: 1920x1080, %d frames (%.1f s of video) measured per run after %d "
+           "warm-up frames\n",
+           frames, (double)frames / VIDEO_FPS, warmup);
+    printf("%-4s %-12s %2s | %9s %7s %8s %6s | %9s %7s %8s %6s %5s\n", "", "", "th", "anchor",
            "fps", "kbit/s", "PSNR", "tandem", "fps", "kbit/s", "PSNR", "coded");
-    printf("%-4s %-7s %2s | %9s %7s %8s %6s | %9s %7s %8s %6s %5s\n", "", "", "", "CPU ms/s", "",
+    printf("%-4s %-12s %2s | %9s %7s %8s %6s | %9s %7s %8s %6s %5s\n", "", "", "", "CPU ms/s", "",
            "", "dB", "CPU ms/s", "", "", "dB", "");
     for (size_t ci = 0; ci < 2; ci++) {
         if (only_codec && (int)codecs[ci] != only_codec)
@@ -223,12 +248,16 @@ int main(int argc, char **argv)
         for (int s = 0; s < TDM_SCENARIO_COUNT; s++) {
             if (only_scenario >= 0 && s != only_scenario)
                 continue;
-            for (int th = 1; th <= 2; th++) {
-                result a = run((tdm_synthetic_scenario)s, codecs[ci], th, false, 1920, 1080, frames);
-                result t = run((tdm_synthetic_scenario)s, codecs[ci], th, true, 1920, 1080, frames);
+            for (int th = 1; th <= 2; th++)
+                for (int stamped = 0; stamped <= (s == TDM_SCENARIO_IDLE); stamped++) {
+                result a = run((tdm_synthetic_scenario)s, codecs[ci], th, false, 1920, 1080, frames,
+                               stamped);
+                result t = run((tdm_synthetic_scenario)s, codecs[ci], th, true, 1920, 1080, frames,
+                               stamped);
                 const char *cn = tdm_codec_name(codecs[ci]);
-                const char *sn = tdm_synthetic_scenario_name((tdm_synthetic_scenario)s);
-                printf("%-4s %-7s %2d | %9.1f %7.1f %8.0f %6.2f | %9.1f %7.1f %8.0f %6.2f %5lu\n",
+                const char *sn = stamped ? "idle_stamped"
+                                         : tdm_synthetic_scenario_name((tdm_synthetic_scenario)s);
+                printf("%-4s %-12s %2d | %9.1f %7.1f %8.0f %6.2f | %9.1f %7.1f %8.0f %6.2f %5lu\n",
                        cn, sn, th, a.cpu_ms_per_s, a.fps, a.kbps, a.psnr, t.cpu_ms_per_s, t.fps,
                        t.kbps, t.psnr, t.produced);
                 char name[96];
@@ -244,8 +273,8 @@ int main(int argc, char **argv)
             if (only_codec && (int)codecs[ci] != only_codec)
                 continue;
             int n = frames < 90 ? frames : 90;
-            result a = run(TDM_SCENARIO_TYPING, codecs[ci], 2, false, 3840, 2160, n);
-            result t = run(TDM_SCENARIO_TYPING, codecs[ci], 2, true, 3840, 2160, n);
+            result a = run(TDM_SCENARIO_TYPING, codecs[ci], 2, false, 3840, 2160, n, false);
+            result t = run(TDM_SCENARIO_TYPING, codecs[ci], 2, true, 3840, 2160, n, false);
             const char *cn = tdm_codec_name(codecs[ci]);
             printf("%-4s typing 2160p 2 threads: anchor %.1f fps, tandem %.1f fps\n", cn, a.fps,
                    t.fps);

@@ -51,6 +51,16 @@ typedef struct tdm_video_encoder_config {
      * lets libvpx change it with the measured encode time (so runs are not
      * reproducible). VP9 [5, 9] (the realtime speeds). */
     int speed;
+    /* cpu-used while an active map is on, i.e. while only a few
+     * macroblocks are coded: a slower search over a handful of blocks buys
+     * nothing, and libvpx's per-frame cost is what remains. Same range as
+     * speed; 0 keeps speed. */
+    int sparse_speed;
+    /* ... and only while at most this percentage of the tiles changed in
+     * the frame (tiles still settling do not count: they are static): a
+     * moving video region, a tenth of the frame, needs the full search or
+     * loses several dB. [0, 100]. */
+    unsigned sparse_max_pct;
     int threads;                 /* [1, 64]; VP9 uses row multithreading and tile columns */
     unsigned keyframe_interval;  /* most frames between keyframes, [1, 100000] */
     bool error_resilient;        /* no cross-frame entropy dependencies */
@@ -77,10 +87,11 @@ typedef struct tdm_video_encoder_config {
 /* Fills cfg with the defaults for codec at width x height, in the manner
  * of a browser's screen share: 30 fps, 1 thread, a bitrate of 0.04 bit per
  * pixel per frame (about 2.5 Mbit/s at 1080p30, at least 100 kbit/s),
- * VP8 speed -6 / VP9 speed 8, a keyframe at most every 3000 frames
+ * VP8 speed -6 / VP9 speed 8 (-16 / 9 under an active map), a keyframe at
+ * most every 3000 frames
  * (receivers ask for keyframes; periodic ones only cost bandwidth),
  * quantisers 2..56, a 1000/500/600 ms buffer, no frame dropping, not error
- * resilient, and content-aware encoding on: refresh 1 s, settle at 50 dB or
+ * resilient, and content-aware encoding on: refresh 1 s, settle at 60 dB or
  * after 4 codings without a gain, map up to 30 % (VP8) / 60 % (VP9) of the
  * frame. Nothing is validated here: tdm_video_encoder_new does that. */
 void tdm_video_encoder_config_init(tdm_video_encoder_config *cfg, tdm_codec codec, int width,
