@@ -87,7 +87,7 @@ typedef struct tdm_video_encoder_config {
 /* Fills cfg with the defaults for codec at width x height, in the manner
  * of a browser's screen share: 30 fps, 1 thread, a bitrate of 0.04 bit per
  * pixel per frame (about 2.5 Mbit/s at 1080p30, at least 100 kbit/s),
- * VP8 speed -6 / VP9 speed 8 (-16 / 9 under an active map), a keyframe at
+ * VP8 speed -6 (-16 while few tiles change) / VP9 speed 8, a keyframe at
  * most every 3000 frames
  * (receivers ask for keyframes; periodic ones only cost bandwidth),
  * quantisers 2..56, a 1000/500/600 ms buffer, no frame dropping, not error

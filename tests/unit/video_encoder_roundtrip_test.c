@@ -9,15 +9,16 @@
  *   Measured here (libvpx 1.12, x86-64), 40 frames, average / lowest
  *   frame, YUV pooled, in dB (kbit/s actually spent):
  *                 VP8                  VP9
- *     idle     42.25 / 35.16 (383)   46.09 / 40.44 (392)
- *     typing   44.04 / 36.42 (371)   47.41 / 41.45 (332)
- *     scroll   38.35 / 34.07 (447)   43.27 / 37.65 (498)
- *     drag     37.41 / 34.19 (427)   41.88 / 37.50 (486)
+ *     idle     43.16 / 35.23 (356)   46.12 / 40.44 (391)
+ *     typing   44.60 / 36.52 (344)   47.10 / 41.45 (317)
+ *     scroll   38.35 / 34.07 (447)   43.37 / 37.65 (502)
+ *     drag     37.42 / 34.19 (428)   40.71 / 36.04 (479)
  *     video    35.84 / 32.63 (433)   37.18 / 34.92 (489)
  *     full     32.30 / 31.33 (768)   30.25 / 28.81 (579)
  *   The lowest frame is the first, a keyframe, coarse by design; over
  *   longer runs the text scenarios climb to 50 dB and more (a tile settles
- *   at settle_psnr, 50 dB). The thresholds are the worst of each group,
+ *   at settle_psnr, 60 dB; at this starved rate, settling static tiles
+ *   that high costs VP9's dragged window about a dB). The thresholds are the worst of each group,
  *   text (idle, typing, scroll, drag) and motion (video, full), less
  *   1.5 dB on the average and 1 dB on the lowest frame.
  * - Nothing changed: nothing is produced, except a refresh so that
@@ -194,8 +195,8 @@ static void roundtrip(tdm_codec codec, tdm_synthetic_scenario sc, double min_avg
 #define VP8_TEXT_LOW 33.0
 #define VP8_MOTION_AVG 30.8
 #define VP8_MOTION_LOW 30.3
-#define VP9_TEXT_AVG 40.3
-#define VP9_TEXT_LOW 36.5
+#define VP9_TEXT_AVG 39.2
+#define VP9_TEXT_LOW 35.0
 #define VP9_MOTION_AVG 28.7
 #define VP9_MOTION_LOW 27.8
 
