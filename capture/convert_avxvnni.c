@@ -11,14 +11,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "convert_avx2_common.h"
 #include "convert_internal.h"
-
-static inline __m256i broadcast4(const void *bytes)
-{
-    int32_t w;
-    memcpy(&w, bytes, 4);
-    return _mm256_set1_epi32(w);
-}
 
 static inline __m256i luma32(__m256i p0, __m256i p1, __m256i p2, __m256i p3, __m256i ky,
                              __m256i flip, __m256i bias, __m256i order)
@@ -33,18 +27,10 @@ static inline __m256i luma32(__m256i p0, __m256i p1, __m256i p2, __m256i p3, __m
     return _mm256_permutevar8x32_epi32(_mm256_packus_epi16(lo, hi), order);
 }
 
-static inline __m256i pair_avg(__m256i m0, __m256i m1)
-{
-    __m256 f0 = _mm256_castsi256_ps(m0), f1 = _mm256_castsi256_ps(m1);
-    __m256i even = _mm256_castps_si256(_mm256_shuffle_ps(f0, f1, 0x88));
-    __m256i odd = _mm256_castps_si256(_mm256_shuffle_ps(f0, f1, 0xDD));
-    return _mm256_avg_epu8(even, odd);
-}
-
 void tdm__convert_rows_avxvnni(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, uint8_t *y1,
                                uint8_t *u, uint8_t *v, int n, const tdm_yuv_coeffs *k)
 {
-    const __m256i ky = broadcast4(k->y), ku = broadcast4(k->u), kv = broadcast4(k->v);
+    const __m256i ky = tdm__broadcast4(k->y), ku = tdm__broadcast4(k->u), kv = tdm__broadcast4(k->v);
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     const __m256i ybias = _mm256_set1_epi32(0x7E80);
     const __m256i cbias = _mm256_set1_epi32(0x8080);
@@ -62,8 +48,8 @@ void tdm__convert_rows_avxvnni(const uint8_t *s0, const uint8_t *s1, uint8_t *y0
         _mm256_storeu_si256((__m256i *)(y0 + x), luma32(a0, a1, a2, a3, ky, flip, ybias, order));
         _mm256_storeu_si256((__m256i *)(y1 + x), luma32(b0, b1, b2, b3, ky, flip, ybias, order));
 
-        __m256i h0 = pair_avg(_mm256_avg_epu8(a0, b0), _mm256_avg_epu8(a1, b1));
-        __m256i h1 = pair_avg(_mm256_avg_epu8(a2, b2), _mm256_avg_epu8(a3, b3));
+        __m256i h0 = tdm__pair_avg(_mm256_avg_epu8(a0, b0), _mm256_avg_epu8(a1, b1));
+        __m256i h1 = tdm__pair_avg(_mm256_avg_epu8(a2, b2), _mm256_avg_epu8(a3, b3));
         /* Chroma sums are in [0x10F0, 0xF010]: packus is exact here too. */
         __m256i u16 = _mm256_packus_epi32(_mm256_dpbusd_avx_epi32(cbias, h0, ku),
                                           _mm256_dpbusd_avx_epi32(cbias, h1, ku));
