@@ -1,0 +1,3 @@
+# Fuzz targets of the relay's SDP parser/answer builder and token verifier.
+tdm_fuzz_target(fuzz_sdp)
+tdm_fuzz_target(fuzz_token)
