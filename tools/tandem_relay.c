@@ -1,11 +1,12 @@
 /* tandem-relay: the media plane's process. `serve` runs the WHIP/WHEP HTTP
- * API (relay/tdm_whip.h over relay/tdm_http.h); `token` mints an access
- * token from the shared secret, standing in for the signaling service until
- * it exists. The peer transport (ICE, DTLS, SRTP, rooms) is not wired in
- * yet, so `serve` needs --no-media: the API, tokens, /healthz and /metrics
- * are real, and creating an endpoint answers 503. */
+ * API (relay/tdm_whip.h over relay/tdm_http.h) on the main thread and the
+ * media plane (relay/tdm_relay.h: ICE, DTLS-SRTP, forwarding rooms) on its
+ * own thread; `token` mints an access token from the shared secret,
+ * standing in for the signaling service until it exists. With --no-media
+ * only the API runs and creating an endpoint answers 503. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "tdm_http.h"
+#include "tdm_relay.h"
 #include "tdm_token.h"
 #include "tdm_whip.h"
 
@@ -41,7 +43,8 @@ static void usage_main(FILE *out)
 static void usage_serve(FILE *out)
 {
     fprintf(out,
-            "usage: tandem-relay serve --node-id ID --secret-file PATH --no-media [options]\n"
+            "usage: tandem-relay serve --node-id ID --secret-file PATH\n"
+            "                          (--local-address ADDR... | --no-media) [options]\n"
             "Serves the relay's HTTP API over plain HTTP (no TLS: keep it on loopback or\n"
             "behind a TLS-terminating proxy):\n"
             "  POST /whip/SESSION, POST /whep/SESSION  publish / subscribe (SDP offer)\n"
@@ -56,9 +59,11 @@ static void usage_serve(FILE *out)
             "  -s, --secret-file PATH   the token secret shared with signaling: the file's\n"
             "                           bytes, trailing newlines removed, at least %d\n"
             "                           (required)\n"
-            "      --no-media           run without the media plane: the peer transport is\n"
-            "                           not built into this relay yet, so this is required;\n"
-            "                           POST answers 503 \"media plane not available\"\n"
+            "  -a, --local-address ADDR numeric address ICE gathers candidates on\n"
+            "                           (repeatable, at most %d; required with the media\n"
+            "                           plane: ICE must not gather on every interface)\n"
+            "      --no-media           run without the media plane: POST answers 503\n"
+            "                           \"media plane not available\"\n"
             "      --cors-origin ORIGIN Access-Control-Allow-Origin for browser pages [*]\n"
             "      --no-cors            send no CORS headers\n"
             "      --ice-server URL     advertise a STUN/TURN server to clients in Link\n"
@@ -68,7 +73,8 @@ static void usage_serve(FILE *out)
             "Prints 'listening on http://ADDR:PORT' once ready; SIGINT or SIGTERM stop it.\n"
             "Exit status: 0 after a signal, 1 on a runtime error (secret file, listen),\n"
             "2 on bad usage.\n",
-            DEFAULT_PORT, TDM_TOKEN_SECRET_MIN, TDM_WHIP_MAX_ICE_SERVERS);
+            DEFAULT_PORT, TDM_TOKEN_SECRET_MIN, TDM_ICE_MAX_LOCAL_ADDRESSES,
+            TDM_WHIP_MAX_ICE_SERVERS);
 }
 
 static void usage_token(FILE *out)
@@ -337,6 +343,7 @@ static int cmd_serve(int argc, char **argv)
         {"node-id", required_argument, NULL, 'n'},
         {"secret-file", required_argument, NULL, 's'},
         {"no-media", no_argument, NULL, O_NO_MEDIA},
+        {"local-address", required_argument, NULL, 'a'},
         {"cors-origin", required_argument, NULL, O_CORS},
         {"no-cors", no_argument, NULL, O_NO_CORS},
         {"ice-server", required_argument, NULL, O_ICE},
@@ -347,11 +354,13 @@ static int cmd_serve(int argc, char **argv)
     uint16_t port = DEFAULT_PORT;
     const char *node = NULL, *secret_file = NULL, *cors = "*";
     bool no_media = false;
+    tdm_relay_config rcfg;
+    memset(&rcfg, 0, sizeof rcfg);
     tdm_whip_ice_server ice[TDM_WHIP_MAX_ICE_SERVERS];
     size_t n_ice = 0;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":l:n:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":l:n:s:a:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             if (!parse_listen(optarg, addr, sizeof addr, &port))
@@ -366,6 +375,12 @@ static int cmd_serve(int argc, char **argv)
             break;
         case O_NO_MEDIA:
             no_media = true;
+            break;
+        case 'a':
+            if (rcfg.n_local_addresses == TDM_ICE_MAX_LOCAL_ADDRESSES)
+                return bad_usage("serve", "at most %d --local-address options",
+                                 TDM_ICE_MAX_LOCAL_ADDRESSES);
+            rcfg.local_addresses[rcfg.n_local_addresses++] = optarg;
             break;
         case O_CORS:
             cors = optarg;
@@ -399,9 +414,12 @@ static int cmd_serve(int argc, char **argv)
         return bad_usage("serve", "--node-id is required");
     if (!secret_file)
         return bad_usage("serve", "--secret-file is required");
-    if (!no_media)
-        return bad_usage("serve", "the media plane is not built into this relay yet; "
-                                  "run with --no-media");
+    if (!no_media && rcfg.n_local_addresses == 0)
+        return bad_usage("serve", "the media plane needs --local-address: ICE must not "
+                                  "gather on every interface, so name the address(es) "
+                                  "clients reach this relay on (or run with --no-media)");
+    if (no_media && rcfg.n_local_addresses > 0)
+        return bad_usage("serve", "--local-address and --no-media exclude each other");
 
     uint8_t secret[SECRET_FILE_MAX + 1];
     size_t secret_len = 0;
@@ -415,19 +433,33 @@ static int cmd_serve(int argc, char **argv)
         .ice_servers = ice,
         .n_ice_servers = n_ice,
     };
-    const tdm_whip_backend backend = {
+    tdm_whip_backend backend = {
         .create_endpoint = nomedia_create,
         .lookup_endpoint = nomedia_lookup,
         .patch_endpoint = nomedia_patch,
         .delete_endpoint = nomedia_delete,
         .write_metrics = nomedia_metrics,
     };
-    tdm_whip *whip = NULL;
     tdm_error e = {{0}};
-    tdm_status st = tdm_whip_new(&wcfg, &backend, &whip, &e);
+    tdm_status st;
+    tdm_relay *relay = NULL;
+    if (!no_media) {
+        st = tdm_relay_new(&rcfg, &relay, &e);
+        if (st != TDM_OK) {
+            memset(secret, 0, sizeof secret);
+            if (st == TDM_ERR_INVALID)
+                return bad_usage("serve", "%s", e.msg);
+            fprintf(stderr, "tandem-relay: %s\n", e.msg);
+            return 1;
+        }
+        tdm_relay_backend(relay, &backend);
+    }
+    tdm_whip *whip = NULL;
+    st = tdm_whip_new(&wcfg, &backend, &whip, &e);
     memset(secret, 0, sizeof secret); /* tdm_whip keeps its own copy */
     if (st != TDM_OK) {
         /* Bad node id, origin or ICE URL: what the user typed. */
+        tdm_relay_free(relay);
         if (st == TDM_ERR_INVALID)
             return bad_usage("serve", "%s", e.msg);
         fprintf(stderr, "tandem-relay: %s\n", e.msg);
@@ -444,12 +476,31 @@ static int cmd_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up is a write error, not a death */
 
+    if (relay) {
+        /* The media thread inherits a mask without SIGINT/SIGTERM, so the
+         * signals land on this thread and interrupt lws's poll(). */
+        sigset_t stop_set, old_set;
+        sigemptyset(&stop_set);
+        sigaddset(&stop_set, SIGINT);
+        sigaddset(&stop_set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
+        st = tdm_relay_start(relay, &e);
+        pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+        if (st != TDM_OK) {
+            fprintf(stderr, "tandem-relay: %s\n", e.msg);
+            tdm_whip_free(whip);
+            tdm_relay_free(relay);
+            return 1;
+        }
+    }
+
     tdm_http_config hcfg = {.address = addr, .port = port};
     tdm_http_server *http = NULL;
     st = tdm_http_new(&hcfg, whip, &http, &e);
     if (st != TDM_OK) {
         fprintf(stderr, "tandem-relay: %s\n", e.msg);
         tdm_whip_free(whip);
+        tdm_relay_free(relay);
         return st == TDM_ERR_INVALID ? 2 : 1;
     }
     bool v6 = strchr(addr, ':') != NULL;
@@ -467,6 +518,7 @@ static int cmd_serve(int argc, char **argv)
     }
     tdm_http_free(http);
     tdm_whip_free(whip);
+    tdm_relay_free(relay); /* closes every peer, then stops the media thread */
     if (stop_requested) {
         fprintf(stderr, "tandem-relay: stopped\n");
     }
