@@ -348,6 +348,21 @@ tdm_ice *tdm_peer_ice(tdm_peer *p)
     return p ? p->ice : NULL;
 }
 
+tdm_status tdm_peer_set_remote_dtls(tdm_peer *p, tdm_dtls_role role,
+                                    const uint8_t fp[TDM_DTLS_FINGERPRINT_LEN], tdm_error *err)
+{
+    if (!p || !fp)
+        return tdm_fail(err, TDM_ERR_INVALID, "peer: NULL argument");
+    if (p->state != TDM_PEER_NEW || p->ice_was_up ||
+        (p->dtls && tdm_dtls_get_stats(p->dtls)->datagrams_in > 0))
+        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "peer: DTLS already started");
+    tdm_dtls_free(p->dtls); /* a server endpoint that has heard nothing yet */
+    p->dtls = NULL;
+    p->dtls_cfg.role = role;
+    memcpy(p->dtls_cfg.peer_fingerprint, fp, TDM_DTLS_FINGERPRINT_LEN);
+    return role == TDM_DTLS_SERVER ? start_dtls(p, err) : TDM_OK;
+}
+
 static tdm_status send_protected(tdm_peer *p, uint8_t *buf, size_t len, size_t cap, bool rtcp)
 {
     if (!p || !buf)

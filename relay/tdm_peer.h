@@ -126,6 +126,14 @@ void tdm_peer_free(tdm_peer *p);
  * the peer owns it. */
 tdm_ice *tdm_peer_ice(tdm_peer *p);
 
+/* For the offerer (a native client), which learns its DTLS role and the
+ * peer's fingerprint from the answer, after its ICE agent and so its offer
+ * exist: replaces what the config said. Only before DTLS has started (ICE
+ * not yet up): TDM_ERR_UNAVAILABLE afterwards. A server role starts the
+ * endpoint at once, as tdm_peer_new would have. */
+tdm_status tdm_peer_set_remote_dtls(tdm_peer *p, tdm_dtls_role role,
+                                    const uint8_t fp[TDM_DTLS_FINGERPRINT_LEN], tdm_error *err);
+
 /* The core entry point: one datagram as ICE received it. The ICE callback
  * calls it; tests and fuzzers may too. buf is decrypted in place. Never
  * fails: whatever cannot be used is dropped and counted. */

@@ -1,0 +1,558 @@
+/* tandem-share: publishes the synthetic desktop to a relay over WHIP.
+ *
+ * Owns the publisher's media loop: synthetic source (stamped with the frame
+ * number and CLOCK_MONOTONIC microseconds) -> incremental conversion ->
+ * VP8/VP9 encoder -> RTP packetizer -> tdm_peer. It answers the relay's
+ * RTCP: PLI and FIR force a keyframe, NACKs are served from a small cache
+ * of the packets it sent (the relay answers its subscribers from its own
+ * cache, but the leg from here to the relay can lose packets too), and
+ * REMB becomes the encoder's bitrate, clamped to [100, --bitrate] kbit/s. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "tdm_incremental.h"
+#include "tdm_rtcp.h"
+#include "tdm_rtp.h"
+#include "tdm_sdp_offer.h"
+#include "tdm_synthetic.h"
+#include "tdm_video_encoder.h"
+#include "tdm_vp8_rtp.h"
+#include "tdm_vp9_rtp.h"
+#include "whip_client.h"
+
+#define PROG "tandem-share"
+/* RTP packet (header + payload) at most this big, so that with SRTP's tag
+ * a datagram stays within 1200 bytes: safe on any path, TURN included. */
+#define RTP_MAX (1200 - TDM_PEER_MAX_SRTP_OVERHEAD)
+#define CACHE_SLOTS 1024 /* a power of two; about a second of 8 Mbit/s */
+#define PAYLOAD_TYPE 96
+#define MIN_KBPS 100
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct cached {
+    bool used;
+    uint16_t seq;
+    size_t len;
+    uint8_t buf[RTP_MAX];
+} cached;
+
+typedef struct share {
+    /* options */
+    const char *url, *token;
+    const char *local[TDM_ICE_MAX_LOCAL_ADDRESSES];
+    size_t n_local;
+    tdm_synthetic_scenario scenario;
+    int width, height;
+    double fps;
+    tdm_codec codec;
+    unsigned max_kbps; /* 0: the encoder's default for the size */
+    double duration_s; /* 0: until SIGINT */
+    double drop_pct;   /* test aid: RTP dropped before sending */
+
+    tdm_client_session *sess;
+    tdm_peer *peer;
+    tdm_source *src;
+    tdm_incremental *inc;
+    tdm_video_encoder *enc;
+    tdm_vp8_packetizer vp8;
+    tdm_vp9_packetizer vp9;
+    uint32_t ssrc;
+    uint16_t seq;
+    cached *cache;
+    bool keyframe_pending;
+    unsigned kbps;
+
+    uint64_t frames, keyframes, bytes, packets, send_errors, dropped;
+    uint64_t nacks_served, nacks_missed, plis, firs, rembs;
+    uint64_t sec_frames, sec_bytes;
+} share;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: " PROG " --url URL --token TOKEN --local-address ADDR [options]\n"
+               "\n"
+               "Publishes a synthetic desktop (each frame stamped with its number and the\n"
+               "CLOCK_MONOTONIC time in microseconds, which tandem-view reads back) to a\n"
+               "Tandem relay over WHIP.\n"
+               "\n"
+               "  --url URL            http://HOST:PORT/whip/SESSION (HOST numeric or localhost)\n"
+               "  --token TOKEN        bearer token with the publish role for SESSION\n"
+               "  --local-address ADDR numeric address ICE gathers on; required, repeatable\n"
+               "                       (ICE never enumerates this machine's interfaces)\n"
+               "  --scenario NAME      idle|typing|scroll|drag|video|full (default typing)\n"
+               "  --size WxH           picture size (default 1280x720, at least 320x240)\n"
+               "  --fps N              frames per second, 1..120 (default 30)\n"
+               "  --codec vp8|vp9      (default vp8)\n"
+               "  --bitrate KBPS       target and ceiling for REMB, 100..200000 (default: the\n"
+               "                       encoder's for the size, about 0.04 bit per pixel)\n"
+               "  --duration S         stop after S seconds (default: run until SIGINT)\n"
+               "  --drop-percent P     test aid: drop P%% of outgoing RTP packets at random\n"
+               "                       (retransmissions too) to exercise loss repair on the\n"
+               "                       publisher-to-relay leg\n"
+               "  --help               this text\n"
+               "\n"
+               "Prints a status line every second. Exits 0 after --duration or SIGINT (the\n"
+               "WHIP resource is DELETEd), 1 if the relay cannot be reached, refuses the\n"
+               "token or the media connection fails, 2 for bad options.\n");
+}
+
+static bool parse_size(const char *s, int *w, int *h)
+{
+    char *x;
+    long a = strtol(s, &x, 10);
+    if (x == s || (*x != 'x' && *x != 'X'))
+        return false;
+    char *end;
+    long b = strtol(x + 1, &end, 10);
+    if (end == x + 1 || *end || a < TDM_SYNTHETIC_MIN_WIDTH || b < TDM_SYNTHETIC_MIN_HEIGHT ||
+        a > TDM_MAX_DIMENSION || b > TDM_MAX_DIMENSION)
+        return false;
+    *w = (int)a;
+    *h = (int)b;
+    return true;
+}
+
+static bool parse_number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* 0 ok, 1 --help shown, 2 bad usage (message printed). */
+static int parse_options(share *sh, int argc, char **argv)
+{
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"local-address", required_argument, NULL, 'l'},
+                                         {"scenario", required_argument, NULL, 's'},
+                                         {"size", required_argument, NULL, 'z'},
+                                         {"fps", required_argument, NULL, 'f'},
+                                         {"codec", required_argument, NULL, 'c'},
+                                         {"bitrate", required_argument, NULL, 'b'},
+                                         {"duration", required_argument, NULL, 'd'},
+                                         {"drop-percent", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    double v;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'u': sh->url = optarg; break;
+        case 't': sh->token = optarg; break;
+        case 'l':
+            if (sh->n_local == TDM_ICE_MAX_LOCAL_ADDRESSES) {
+                fprintf(stderr, PROG ": at most %d --local-address\n", TDM_ICE_MAX_LOCAL_ADDRESSES);
+                return 2;
+            }
+            sh->local[sh->n_local++] = optarg;
+            break;
+        case 's':
+            if (!tdm_synthetic_scenario_parse(optarg, &sh->scenario)) {
+                fprintf(stderr, PROG ": unknown scenario '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'z':
+            if (!parse_size(optarg, &sh->width, &sh->height)) {
+                fprintf(stderr, PROG ": bad --size '%s' (want WxH, at least 320x240)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'f':
+            if (!parse_number(optarg, 1, 120, &sh->fps)) {
+                fprintf(stderr, PROG ": bad --fps '%s' (1..120)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'c':
+            if (strcmp(optarg, "vp8") == 0)
+                sh->codec = TDM_CODEC_VP8;
+            else if (strcmp(optarg, "vp9") == 0)
+                sh->codec = TDM_CODEC_VP9;
+            else {
+                fprintf(stderr, PROG ": bad --codec '%s' (vp8 or vp9)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'b':
+            if (!parse_number(optarg, MIN_KBPS, 200000, &v)) {
+                fprintf(stderr, PROG ": bad --bitrate '%s' (%d..200000 kbit/s)\n", optarg,
+                        MIN_KBPS);
+                return 2;
+            }
+            sh->max_kbps = (unsigned)v;
+            break;
+        case 'd':
+            if (!parse_number(optarg, 0.001, 1e7, &sh->duration_s)) {
+                fprintf(stderr, PROG ": bad --duration '%s' (seconds, > 0)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'p':
+            if (!parse_number(optarg, 0, 100, &sh->drop_pct)) {
+                fprintf(stderr, PROG ": bad --drop-percent '%s' (0..100)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 1;
+        default:
+            fprintf(stderr, PROG ": unknown or incomplete option '%s' (see --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!sh->url || !sh->token || sh->n_local == 0) {
+        fprintf(stderr, PROG ": --url, --token and --local-address are required (see --help)\n");
+        return 2;
+    }
+    return 0;
+}
+
+static uint32_t random_u32(void)
+{
+    uint32_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != sizeof v)
+        v = (uint32_t)tdm_client_now_us() * 2654435761u; /* never fails on Linux >= 3.17 */
+    return v;
+}
+
+static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char *out, size_t cap,
+                              size_t *len, tdm_error *err)
+{
+    share *sh = user;
+    tdm_sdp_offer_config oc = {.role = TDM_SDP_ROLE_PUBLISH,
+                               .ice_ufrag = p->ice_ufrag,
+                               .ice_pwd = p->ice_pwd,
+                               .session_id = ((uint64_t)random_u32() << 32 | random_u32()) >> 1,
+                               .video_pt = PAYLOAD_TYPE,
+                               .video_ssrc = sh->ssrc,
+                               .cname = "tandem-share",
+                               .candidates = p->candidates,
+                               .n_candidates = p->n_candidates,
+                               .candidates_complete = true};
+    memcpy(oc.fingerprint, p->fingerprint, sizeof oc.fingerprint);
+    tdm_status st = tdm_sdp_offer_write(&oc, out, cap, len, err);
+    if (st == TDM_OK && sh->codec == TDM_CODEC_VP9) {
+        /* The offer writer offers VP8 only; VP9 on the same payload type is
+         * the same text with one letter changed (same length, in place),
+         * and the relay answers VP9 profile 0 as readily. */
+        char *m = strstr(out, " VP8/90000");
+        if (!m)
+            return tdm_fail(err, TDM_ERR_FORMAT, "offer has no VP8 rtpmap to turn into VP9");
+        m[3] = '9';
+    }
+    return st;
+}
+
+/* --- sending --------------------------------------------------------------- */
+
+static void send_packet(share *sh, const uint8_t *pkt, size_t len)
+{
+    sh->packets++;
+    sh->bytes += len;
+    sh->sec_bytes += len;
+    if (sh->drop_pct > 0 && random_u32() % 10000 < (uint32_t)(sh->drop_pct * 100)) {
+        sh->dropped++;
+        return;
+    }
+    uint8_t wire[RTP_MAX + TDM_PEER_MAX_SRTP_OVERHEAD];
+    memcpy(wire, pkt, len); /* SRTP encrypts in place; the cache keeps plaintext */
+    tdm_status st = tdm_peer_send_rtp(tdm_client_session_peer(sh->sess), wire, len, sizeof wire);
+    if (st != TDM_OK)
+        sh->send_errors++; /* a full socket: the relay's NACK brings it back */
+}
+
+static tdm_status send_frame(share *sh, const tdm_encoded_frame *ef, tdm_error *err)
+{
+    size_t max_payload = RTP_MAX - TDM_RTP_FIXED_HEADER;
+    tdm_status st = sh->codec == TDM_CODEC_VP8
+                        ? tdm_vp8_packetizer_start(&sh->vp8, ef, max_payload)
+                        : tdm_vp9_packetizer_start(&sh->vp9, ef, max_payload);
+    if (st != TDM_OK)
+        return tdm_fail(err, st, "packetizer refused a frame of %zu bytes", ef->len);
+    bool last = false;
+    while (!last) {
+        cached *c = &sh->cache[sh->seq & (CACHE_SLOTS - 1)];
+        tdm_rtp_header h = {.payload_type = PAYLOAD_TYPE,
+                            .seq = sh->seq,
+                            .timestamp = ef->rtp_timestamp,
+                            .ssrc = sh->ssrc};
+        size_t hlen = 0, plen = 0;
+        st = tdm_rtp_write_header(&h, c->buf, sizeof c->buf, &hlen);
+        if (st == TDM_OK)
+            st = sh->codec == TDM_CODEC_VP8
+                     ? tdm_vp8_packetizer_next(&sh->vp8, c->buf + hlen, sizeof c->buf - hlen, &plen,
+                                               &last)
+                     : tdm_vp9_packetizer_next(&sh->vp9, c->buf + hlen, sizeof c->buf - hlen, &plen,
+                                               &last);
+        if (st != TDM_OK)
+            return tdm_fail(err, st, "packetizing: %s", tdm_status_str(st));
+        if (last)
+            c->buf[1] |= 0x80; /* the marker bit, known only once the last payload is out */
+        c->used = true;
+        c->seq = sh->seq++;
+        c->len = hlen + plen;
+        send_packet(sh, c->buf, c->len);
+    }
+    return TDM_OK;
+}
+
+static tdm_status capture_and_send(share *sh, tdm_error *err)
+{
+    uint64_t now = tdm_client_now_us();
+    tdm_frame f;
+    tdm_status st = tdm_source_next(sh->src, now, &f, err);
+    const tdm_tilemap *changed = NULL;
+    if (st == TDM_OK)
+        st = tdm_incremental_convert(sh->inc, &f, &changed);
+    if (st != TDM_OK)
+        return tdm_fail(err, st, "capture: %s", err->msg[0] ? err->msg : tdm_status_str(st));
+    if (sh->keyframe_pending) {
+        tdm_video_encoder_force_keyframe(sh->enc);
+        sh->keyframe_pending = false;
+    }
+    tdm_encoded_frame ef;
+    bool produced = false;
+    st = tdm_video_encoder_encode(sh->enc, tdm_incremental_image(sh->inc), changed, now, &ef,
+                                  &produced, err);
+    if (st != TDM_OK || !produced)
+        return st;
+    sh->frames++;
+    sh->sec_frames++;
+    if (ef.keyframe)
+        sh->keyframes++;
+    return send_frame(sh, &ef, err);
+}
+
+/* --- RTCP from the relay ---------------------------------------------------- */
+
+static void serve_nack(share *sh, const tdm_rtcp_nack *n)
+{
+    uint16_t seqs[256];
+    size_t count = tdm_rtcp_nack_seqs(n, seqs, 256);
+    for (size_t i = 0; i < count && i < 256; i++) {
+        const cached *c = &sh->cache[seqs[i] & (CACHE_SLOTS - 1)];
+        if (!c->used || c->seq != seqs[i]) {
+            sh->nacks_missed++; /* too old: the relay's PLI will follow */
+            continue;
+        }
+        send_packet(sh, c->buf, c->len);
+        sh->nacks_served++;
+    }
+}
+
+static void apply_remb(share *sh, uint64_t bps)
+{
+    uint64_t kbps = bps / 1000;
+    unsigned ceiling = sh->max_kbps;
+    if (kbps < MIN_KBPS)
+        kbps = MIN_KBPS;
+    if (kbps > ceiling)
+        kbps = ceiling;
+    sh->rembs++;
+    /* Small wobbles are not worth a libvpx reconfiguration. */
+    unsigned diff =
+        (unsigned)kbps > sh->kbps ? (unsigned)kbps - sh->kbps : sh->kbps - (unsigned)kbps;
+    if (diff * 20 < sh->kbps)
+        return;
+    if (tdm_video_encoder_set_bitrate(sh->enc, (unsigned)kbps, NULL) == TDM_OK)
+        sh->kbps = (unsigned)kbps;
+}
+
+static void on_rtcp(void *user, uint8_t *buf, size_t len)
+{
+    share *sh = user;
+    tdm_rtcp_iter it;
+    if (tdm_rtcp_iter_init(&it, buf, len, NULL) != TDM_OK)
+        return;
+    tdm_rtcp_item item;
+    while (tdm_rtcp_iter_next(&it, &item) == TDM_OK) {
+        switch (item.type) {
+        case TDM_RTCP_PLI:
+            sh->plis++;
+            sh->keyframe_pending = true;
+            break;
+        case TDM_RTCP_FIR:
+            for (size_t i = 0; i < item.u.fir.entry_count; i++)
+                if (tdm_rtcp_fir_entry_at(&item.u.fir, i).ssrc == sh->ssrc) {
+                    sh->firs++;
+                    sh->keyframe_pending = true;
+                }
+            break;
+        case TDM_RTCP_NACK:
+            if (item.u.nack.media_ssrc == sh->ssrc)
+                serve_nack(sh, &item.u.nack);
+            break;
+        case TDM_RTCP_REMB: apply_remb(sh, item.u.remb.bitrate_bps); break;
+        default: break;
+        }
+    }
+}
+
+/* --- main ------------------------------------------------------------------ */
+
+static int setup_media(share *sh)
+{
+    tdm_error err = {{0}};
+    tdm_synthetic_config scfg = {
+        .width = sh->width, .height = sh->height, .scenario = sh->scenario, .fps = sh->fps};
+    tdm_status st = tdm_synthetic_open(&scfg, &sh->src, &err);
+    if (st == TDM_OK)
+        st = tdm_incremental_new(sh->width, sh->height, TDM_MATRIX_BT601, &sh->inc);
+    if (st != TDM_OK) {
+        fprintf(stderr, PROG ": cannot set up capture: %s\n",
+                err.msg[0] ? err.msg : tdm_status_str(st));
+        return 1;
+    }
+    tdm_video_encoder_config ecfg;
+    tdm_video_encoder_config_init(&ecfg, sh->codec, sh->width, sh->height);
+    ecfg.max_fps = sh->fps;
+    if (sh->max_kbps)
+        ecfg.bitrate_kbps = sh->max_kbps;
+    else
+        sh->max_kbps = ecfg.bitrate_kbps;
+    sh->kbps = ecfg.bitrate_kbps;
+    st = tdm_video_encoder_new(&ecfg, &sh->enc, &err);
+    if (st != TDM_OK) {
+        fprintf(stderr, PROG ": cannot set up the encoder: %s\n", err.msg);
+        return 1;
+    }
+    tdm_vp8_packetizer_init(&sh->vp8, (uint16_t)random_u32(), (uint8_t)random_u32());
+    tdm_vp9_packetizer_init(&sh->vp9, (uint16_t)random_u32(), (uint8_t)random_u32(), false);
+    sh->cache = calloc(CACHE_SLOTS, sizeof *sh->cache);
+    if (!sh->cache) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    return 0;
+}
+
+static void print_status(share *sh, double t)
+{
+    printf("share: t=%.0fs frames %llu (+%llu) %.0f kbit/s keyframes %llu nacks_served %llu "
+           "plis %llu firs %llu bitrate %u kbit/s send_errors %llu\n",
+           t, (unsigned long long)sh->frames, (unsigned long long)sh->sec_frames,
+           (double)sh->sec_bytes * 8 / 1000, (unsigned long long)sh->keyframes,
+           (unsigned long long)sh->nacks_served, (unsigned long long)sh->plis,
+           (unsigned long long)sh->firs, sh->kbps, (unsigned long long)sh->send_errors);
+    fflush(stdout);
+    sh->sec_frames = sh->sec_bytes = 0;
+}
+
+static int run(share *sh)
+{
+    uint64_t start = tdm_client_now_us();
+    uint64_t period = (uint64_t)(1e6 / sh->fps);
+    uint64_t end = sh->duration_s > 0 ? start + (uint64_t)(sh->duration_s * 1e6) : UINT64_MAX;
+    uint64_t next_frame = start, next_status = start + 1000000u;
+    /* The relay asks for a keyframe when a subscriber joins; the first
+     * frame is one anyway. */
+    while (!stop_requested) {
+        uint64_t now = tdm_client_now_us();
+        if (now >= end)
+            break;
+        const char *reason = "";
+        tdm_peer_state ps = tdm_peer_get_state(sh->peer, NULL, &reason);
+        if (ps == TDM_PEER_FAILED || ps == TDM_PEER_CLOSED) {
+            fprintf(stderr, PROG ": media connection %s: %s\n", tdm_peer_state_name(ps), reason);
+            return 1;
+        }
+        if (now >= next_frame) {
+            tdm_error err = {{0}};
+            if (capture_and_send(sh, &err) != TDM_OK) {
+                fprintf(stderr, PROG ": %s\n", err.msg);
+                return 1;
+            }
+            next_frame += period;
+            if (next_frame + period < now)
+                next_frame = now; /* fell behind (slow encode): skip, don't burst */
+        }
+        if (now >= next_status) {
+            print_status(sh, (double)(now - start) / 1e6);
+            next_status += 1000000u;
+        }
+        now = tdm_client_now_us();
+        uint64_t wake = next_frame < next_status ? next_frame : next_status;
+        if (end < wake)
+            wake = end;
+        unsigned wait_ms = wake > now ? (unsigned)((wake - now) / 1000) : 0;
+        tdm_client_session_iterate(sh->sess, wait_ms);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    share sh = {.scenario = TDM_SCENARIO_TYPING,
+                .width = 1280,
+                .height = 720,
+                .fps = 30,
+                .codec = TDM_CODEC_VP8};
+    int rc = parse_options(&sh, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    sh.ssrc = random_u32() | 1u; /* nonzero */
+    sh.seq = (uint16_t)random_u32();
+    rc = setup_media(&sh);
+    if (rc == 0) {
+        tdm_client_session_config cfg = {.url = sh.url,
+                                         .token = sh.token,
+                                         .kind = TDM_CLIENT_PUBLISH,
+                                         .build_offer = build_offer,
+                                         .offer_user = &sh,
+                                         .on_rtcp = on_rtcp,
+                                         .media_user = &sh};
+        for (size_t i = 0; i < sh.n_local; i++)
+            cfg.local_addresses[cfg.n_local_addresses++] = sh.local[i];
+        tdm_error err = {{0}};
+        tdm_status st = tdm_client_session_open(&cfg, &sh.sess, &err);
+        if (st != TDM_OK) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            rc = st == TDM_ERR_INVALID ? 2 : 1;
+        }
+    }
+    if (rc == 0) {
+        sh.peer = tdm_client_session_peer(sh.sess);
+        printf("share: connected %s, %s %dx%d@%g, ssrc %08x\n", tdm_client_session_pair(sh.sess),
+               tdm_codec_name(sh.codec), sh.width, sh.height, sh.fps, sh.ssrc);
+        fflush(stdout);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        rc = run(&sh);
+        printf("share: done frames %llu keyframes %llu packets %llu dropped %llu nacks_served %llu "
+               "nacks_missed %llu plis %llu firs %llu rembs %llu\n",
+               (unsigned long long)sh.frames, (unsigned long long)sh.keyframes,
+               (unsigned long long)sh.packets, (unsigned long long)sh.dropped,
+               (unsigned long long)sh.nacks_served, (unsigned long long)sh.nacks_missed,
+               (unsigned long long)sh.plis, (unsigned long long)sh.firs,
+               (unsigned long long)sh.rembs);
+    }
+    tdm_client_session_close(sh.sess); /* DELETEs the resource */
+    tdm_video_encoder_free(sh.enc);
+    tdm_incremental_free(sh.inc);
+    tdm_source_close(sh.src);
+    free(sh.cache);
+    return rc;
+}

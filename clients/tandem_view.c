@@ -1,0 +1,482 @@
+/* tandem-view: subscribes to a session on a relay over WHEP, decodes it and
+ * checks it.
+ *
+ * Owns the subscriber's media loop: decrypted RTP -> tdm_assembler (whose
+ * NACKs and keyframe requests go back to the relay as RTCP NACK and PLI)
+ * -> VP8/VP9 decoder -> the stamp tandem-share draws into every frame
+ * (frame number, CLOCK_MONOTONIC microseconds). From the stamps it counts
+ * frames out of order and missing and measures latency (meaningful only
+ * when share and view run on one machine, which shares that clock). It can
+ * write the decoded pictures to a Y4M file. The last line it prints is the
+ * summary tests parse:
+ *   frames N first F last L out_of_order O missing M */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "tdm_assembler.h"
+#include "tdm_rtcp.h"
+#include "tdm_rtp.h"
+#include "tdm_sdp_offer.h"
+#include "tdm_stamp.h"
+#include "tdm_video_decoder.h"
+#include "tdm_y4m.h"
+#include "whip_client.h"
+
+#define PROG "tandem-view"
+#define PAYLOAD_TYPE 96
+#define RTCP_MAX 1200
+#define STAMP_CLOCK_MASK ((UINT64_C(1) << 56) - 1) /* the stamp keeps 56 bits */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct view {
+    /* options */
+    const char *url, *token, *y4m_path;
+    const char *local[TDM_ICE_MAX_LOCAL_ADDRESSES];
+    size_t n_local;
+    double duration_s;
+    long expect_frames; /* 0: none */
+    tdm_codec offer_codec;
+
+    tdm_client_session *sess;
+    tdm_peer *peer;
+    uint32_t ssrc; /* ours, as the sender of RTCP */
+    tdm_assembler *asm_;
+    tdm_video_decoder *dec;
+    tdm_codec codec;
+    uint32_t media_ssrc;
+    bool stream_failed; /* a packet type we cannot decode: reported once */
+    tdm_y4m_writer *y4m;
+    bool y4m_failed;
+
+    uint64_t frames, out_of_order, missing, unreadable, decode_errors, plis;
+    int64_t first, last;
+    uint64_t rtp_packets, rtp_bytes;
+    uint64_t sec_frames, sec_bytes, sec_latency_n;
+    double sec_latency_sum, sec_latency_max;
+    uint64_t last_pli_us;
+} view;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: " PROG " --url URL --token TOKEN --local-address ADDR [options]\n"
+               "\n"
+               "Subscribes to a Tandem session over WHEP, decodes the video and reads the\n"
+               "stamp tandem-share draws into each frame (frame number and CLOCK_MONOTONIC\n"
+               "microseconds), so it can tell frames out of order or missing, and the\n"
+               "latency when both programs run on one machine.\n"
+               "\n"
+               "  --url URL            http://HOST:PORT/whep/SESSION (HOST numeric or localhost)\n"
+               "  --token TOKEN        bearer token with the subscribe role for SESSION\n"
+               "  --local-address ADDR numeric address ICE gathers on; required, repeatable\n"
+               "                       (ICE never enumerates this machine's interfaces)\n"
+               "  --codec vp8|vp9      codec to offer (default vp8; must match the sharer's)\n"
+               "  --y4m FILE           write the decoded frames to FILE (YUV4MPEG2, 30 fps tag)\n"
+               "  --duration S         stop after S seconds (default: run until SIGINT)\n"
+               "  --expect-frames N    succeed only if at least N frames were decoded; stops as\n"
+               "                       soon as N have been\n"
+               "  --help               this text\n"
+               "\n"
+               "Prints stats every second (fps, kbit/s, packets lost and recovered, frames out\n"
+               "of order, latency), then a summary line:\n"
+               "  frames N first F last L out_of_order O missing M\n"
+               "Exits 0 if at least one frame (with --expect-frames, N) was decoded and none\n"
+               "came out of order; 1 otherwise, or if the relay cannot be reached, refuses the\n"
+               "token or the media connection fails; 2 for bad options.\n");
+}
+
+static bool parse_number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_options(view *v, int argc, char **argv)
+{
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"local-address", required_argument, NULL, 'l'},
+                                         {"codec", required_argument, NULL, 'c'},
+                                         {"y4m", required_argument, NULL, 'y'},
+                                         {"duration", required_argument, NULL, 'd'},
+                                         {"expect-frames", required_argument, NULL, 'e'},
+                                                                          {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    double d;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'u': v->url = optarg; break;
+        case 't': v->token = optarg; break;
+        case 'l':
+            if (v->n_local == TDM_ICE_MAX_LOCAL_ADDRESSES) {
+                fprintf(stderr, PROG ": at most %d --local-address\n", TDM_ICE_MAX_LOCAL_ADDRESSES);
+                return 2;
+            }
+            v->local[v->n_local++] = optarg;
+            break;
+        case 'c':
+            if (strcmp(optarg, "vp8") == 0)
+                v->offer_codec = TDM_CODEC_VP8;
+            else if (strcmp(optarg, "vp9") == 0)
+                v->offer_codec = TDM_CODEC_VP9;
+            else {
+                fprintf(stderr, PROG ": bad --codec '%s' (vp8 or vp9)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'y': v->y4m_path = optarg; break;
+        case 'd':
+            if (!parse_number(optarg, 0.001, 1e7, &v->duration_s)) {
+                fprintf(stderr, PROG ": bad --duration '%s' (seconds, > 0)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'e':
+            if (!parse_number(optarg, 1, 1e9, &d) || d != (long)d) {
+                fprintf(stderr, PROG ": bad --expect-frames '%s' (a whole number >= 1)\n", optarg);
+                return 2;
+            }
+            v->expect_frames = (long)d;
+            break;
+        case 'h': usage(stdout); return 1;
+        default:
+            fprintf(stderr, PROG ": unknown or incomplete option '%s' (see --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!v->url || !v->token || v->n_local == 0) {
+        fprintf(stderr, PROG ": --url, --token and --local-address are required (see --help)\n");
+        return 2;
+    }
+    return 0;
+}
+
+static uint32_t random_u32(void)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r)
+        r = (uint32_t)tdm_client_now_us() * 2654435761u;
+    return r;
+}
+
+static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char *out, size_t cap,
+                              size_t *len, tdm_error *err)
+{
+    view *v = user;
+    tdm_sdp_offer_config oc = {.role = TDM_SDP_ROLE_SUBSCRIBE,
+                               .ice_ufrag = p->ice_ufrag,
+                               .ice_pwd = p->ice_pwd,
+                               .session_id = ((uint64_t)random_u32() << 32 | random_u32()) >> 1,
+                               .video_pt = PAYLOAD_TYPE,
+                               .candidates = p->candidates,
+                               .n_candidates = p->n_candidates,
+                               .candidates_complete = true};
+    memcpy(oc.fingerprint, p->fingerprint, sizeof oc.fingerprint);
+    tdm_status st = tdm_sdp_offer_write(&oc, out, cap, len, err);
+    if (st == TDM_OK && v->offer_codec == TDM_CODEC_VP9) {
+        /* The offer writer offers VP8 only; see tandem_share.c. */
+        char *m = strstr(out, " VP8/90000");
+        if (!m)
+            return tdm_fail(err, TDM_ERR_FORMAT, "offer has no VP8 rtpmap to turn into VP9");
+        m[3] = '9';
+    }
+    return st;
+}
+
+/* The codec the answer gives payload type pt, if we decode it. */
+static bool codec_for_pt(view *v, uint8_t pt, tdm_codec *out)
+{
+    size_t mi;
+    const tdm_sdp_session *a = tdm_client_session_answer(v->sess, &mi);
+    const tdm_sdp_media *m = &a->media[mi];
+    for (size_t i = 0; i < m->n_codecs; i++) {
+        if (m->codecs[i].pt != pt)
+            continue;
+        if (strcasecmp(m->codecs[i].encoding, "VP8") == 0)
+            *out = TDM_CODEC_VP8;
+        else if (strcasecmp(m->codecs[i].encoding, "VP9") == 0)
+            *out = TDM_CODEC_VP9;
+        else
+            return false;
+        return true;
+    }
+    return false;
+}
+
+static bool start_stream(view *v, uint8_t pt, uint32_t ssrc)
+{
+    tdm_codec codec;
+    if (!codec_for_pt(v, pt, &codec)) {
+        if (!v->stream_failed)
+            fprintf(stderr,
+                    PROG ": RTP with payload type %u, which the answer does not map to "
+                         "VP8 or VP9; ignored\n",
+                    pt);
+        v->stream_failed = true;
+        return false;
+    }
+    tdm_assembler_config acfg;
+    tdm_assembler_config_default(&acfg, codec);
+    acfg.payload_type = pt;
+    tdm_video_decoder_config dcfg;
+    tdm_video_decoder_config_init(&dcfg, codec);
+    tdm_error err = {{0}};
+    if (tdm_assembler_new(&acfg, &v->asm_) != TDM_OK ||
+        tdm_video_decoder_new(&dcfg, &v->dec, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": cannot set up decoding: %s\n",
+                err.msg[0] ? err.msg : "out of memory");
+        tdm_assembler_free(v->asm_);
+        v->asm_ = NULL;
+        v->stream_failed = true;
+        return false;
+    }
+    v->codec = codec;
+    v->media_ssrc = ssrc;
+    return true;
+}
+
+static void on_rtp(void *user, uint8_t *buf, size_t len)
+{
+    view *v = user;
+    tdm_rtp_packet pkt;
+    if (tdm_rtp_parse(buf, len, &pkt, NULL) != TDM_OK)
+        return;
+    v->rtp_packets++;
+    v->rtp_bytes += len;
+    v->sec_bytes += len;
+    if (!v->asm_ &&
+        (v->stream_failed || !start_stream(v, pkt.header.payload_type, pkt.header.ssrc)))
+        return;
+    tdm_assembler_push(v->asm_, tdm_client_now_us(), buf, len, NULL);
+}
+
+static void send_rtcp(view *v, uint8_t *buf, size_t len)
+{
+    uint8_t wire[RTCP_MAX + TDM_PEER_MAX_SRTP_OVERHEAD];
+    memcpy(wire, buf, len);
+    /* Lost: the assembler asks again. */
+    tdm_peer_send_rtcp(tdm_client_session_peer(v->sess), wire, len, sizeof wire);
+}
+
+static void send_pli(view *v, uint64_t now)
+{
+    uint8_t rtcp[RTCP_MAX];
+    size_t len;
+    if (tdm_rtcp_write_pli(v->ssrc, v->media_ssrc, rtcp, sizeof rtcp, &len) == TDM_OK) {
+        send_rtcp(v, rtcp, len);
+        v->plis++;
+        v->last_pli_us = now;
+    }
+}
+
+static void take_picture(view *v, const tdm_i420 *pic, uint64_t now)
+{
+    tdm_stamp st;
+    v->frames++;
+    v->sec_frames++;
+    if (tdm_stamp_read_luma(pic->y, pic->stride_y, pic->width, pic->height, 0, 0, &st) != TDM_OK) {
+        v->unreadable++;
+    } else {
+        int64_t number = st.frame_number;
+        if (v->last >= 0 && number <= v->last) {
+            v->out_of_order++;
+        } else {
+            if (v->last >= 0)
+                v->missing += (uint64_t)(number - v->last - 1);
+            if (v->first < 0)
+                v->first = number;
+            v->last = number;
+        }
+        uint64_t sent = st.capture_us, got = now & STAMP_CLOCK_MASK;
+        if (got >= sent) { /* else the stamp came from another machine's clock */
+            double ms = (double)(got - sent) / 1000.0;
+            v->sec_latency_sum += ms;
+            v->sec_latency_n++;
+            if (ms > v->sec_latency_max)
+                v->sec_latency_max = ms;
+        }
+    }
+    if (v->y4m_path && !v->y4m_failed) {
+        tdm_error err = {{0}};
+        if (!v->y4m && tdm_y4m_writer_open(v->y4m_path, pic->width, pic->height, 30, 1, &v->y4m,
+                                           &err) != TDM_OK) {
+            fprintf(stderr, PROG ": cannot write %s: %s\n", v->y4m_path, err.msg);
+            v->y4m_failed = true;
+        } else if (tdm_y4m_writer_write(v->y4m, pic, &err) != TDM_OK) {
+            fprintf(stderr, PROG ": writing %s: %s\n", v->y4m_path, err.msg);
+            v->y4m_failed = true;
+        }
+    }
+}
+
+/* Drives the assembler after the loop ran: timers, NACKs, keyframe
+ * requests, frames out. */
+static void pump(view *v)
+{
+    if (!v->asm_)
+        return;
+    uint64_t now = tdm_client_now_us();
+    if (tdm_assembler_poll_timeout(v->asm_) <= now)
+        tdm_assembler_handle_timeout(v->asm_, now);
+    uint16_t seqs[128];
+    size_t count;
+    uint8_t rtcp[RTCP_MAX];
+    size_t len;
+    while (tdm_assembler_poll_nack(v->asm_, seqs, 128, &count) == TDM_OK && count > 0)
+        if (tdm_rtcp_write_nack(v->ssrc, v->media_ssrc, seqs, count, rtcp, sizeof rtcp, &len) ==
+            TDM_OK)
+            send_rtcp(v, rtcp, len);
+    tdm_assembler_event ev;
+    while (tdm_assembler_poll_event(v->asm_, &ev) == TDM_OK)
+        send_pli(v, now);
+    tdm_encoded_frame f;
+    while (tdm_assembler_poll_frame(v->asm_, &f, NULL) == TDM_OK) {
+        tdm_i420 pic;
+        bool produced = false;
+        tdm_error err = {{0}};
+        if (tdm_video_decoder_decode(v->dec, f.data, f.len, &pic, &produced, &err) != TDM_OK) {
+            v->decode_errors++;
+            /* The decoder now waits for a keyframe; ask unless we just did. */
+            if (now - v->last_pli_us > 200000u)
+                send_pli(v, now);
+            continue;
+        }
+        if (produced)
+            take_picture(v, &pic, now);
+    }
+}
+
+static void print_status(view *v, double t)
+{
+    const tdm_assembler_stats *as = v->asm_ ? tdm_assembler_get_stats(v->asm_) : NULL;
+    double avg = v->sec_latency_n ? v->sec_latency_sum / (double)v->sec_latency_n : 0;
+    printf("view: t=%.0fs fps %llu %.0f kbit/s frames %llu lost %llu recovered %llu nacks %llu "
+           "plis %llu out_of_order %llu missing %llu latency_ms avg %.1f max %.1f\n",
+           t, (unsigned long long)v->sec_frames, (double)v->sec_bytes * 8 / 1000,
+           (unsigned long long)v->frames, (unsigned long long)(as ? as->packets_given_up : 0),
+           (unsigned long long)(as ? as->packets_recovered : 0),
+           (unsigned long long)(as ? as->nacks_sent : 0), (unsigned long long)v->plis,
+           (unsigned long long)v->out_of_order, (unsigned long long)v->missing, avg,
+           v->sec_latency_max);
+    fflush(stdout);
+    v->sec_frames = v->sec_bytes = v->sec_latency_n = 0;
+    v->sec_latency_sum = v->sec_latency_max = 0;
+}
+
+static int run(view *v)
+{
+    uint64_t start = tdm_client_now_us();
+    uint64_t end = v->duration_s > 0 ? start + (uint64_t)(v->duration_s * 1e6) : UINT64_MAX;
+    uint64_t next_status = start + 1000000u;
+    while (!stop_requested) {
+        uint64_t now = tdm_client_now_us();
+        if (now >= end)
+            break;
+        if (v->expect_frames && v->frames >= (uint64_t)v->expect_frames)
+            break;
+        const char *reason = "";
+        tdm_peer_state ps = tdm_peer_get_state(v->peer, NULL, &reason);
+        if (ps == TDM_PEER_FAILED || ps == TDM_PEER_CLOSED) {
+            fprintf(stderr, PROG ": media connection %s: %s\n", tdm_peer_state_name(ps), reason);
+            return 1;
+        }
+        if (now >= next_status) {
+            print_status(v, (double)(now - start) / 1e6);
+            next_status += 1000000u;
+        }
+        uint64_t wake = next_status < end ? next_status : end;
+        if (v->asm_) {
+            uint64_t d = tdm_assembler_poll_timeout(v->asm_);
+            if (d < wake)
+                wake = d;
+        }
+        now = tdm_client_now_us();
+        unsigned wait_ms = wake > now ? (unsigned)((wake - now + 999) / 1000) : 0;
+        tdm_client_session_iterate(v->sess, wait_ms);
+        pump(v);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    view v = {.first = -1, .last = -1, .offer_codec = TDM_CODEC_VP8};
+    int rc = parse_options(&v, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    v.ssrc = random_u32() | 1u;
+    tdm_client_session_config cfg = {.url = v.url,
+                                     .token = v.token,
+                                     .kind = TDM_CLIENT_SUBSCRIBE,
+                                     .build_offer = build_offer,
+                                     .offer_user = &v,
+                                     .on_rtp = on_rtp,
+                                     .media_user = &v};
+    for (size_t i = 0; i < v.n_local; i++)
+        cfg.local_addresses[cfg.n_local_addresses++] = v.local[i];
+    tdm_error err = {{0}};
+    tdm_status st = tdm_client_session_open(&cfg, &v.sess, &err);
+    if (st != TDM_OK) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return st == TDM_ERR_INVALID ? 2 : 1;
+    }
+    v.peer = tdm_client_session_peer(v.sess);
+    printf("view: connected %s\n", tdm_client_session_pair(v.sess));
+    fflush(stdout);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    rc = run(&v);
+    tdm_client_session_close(v.sess); /* DELETEs the resource */
+    if (v.y4m && tdm_y4m_writer_close(v.y4m, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": writing %s: %s\n", v.y4m_path, err.msg);
+        rc = 1;
+    }
+    const tdm_assembler_stats *as = v.asm_ ? tdm_assembler_get_stats(v.asm_) : NULL;
+    printf("view: packets %llu bytes %llu recovered %llu given_up %llu "
+           "unreadable_stamps %llu decode_errors %llu plis %llu\n",
+           (unsigned long long)v.rtp_packets, (unsigned long long)v.rtp_bytes, (unsigned long long)(as ? as->packets_recovered : 0),
+           (unsigned long long)(as ? as->packets_given_up : 0), (unsigned long long)v.unreadable,
+           (unsigned long long)v.decode_errors, (unsigned long long)v.plis);
+    printf("frames %llu first %lld last %lld out_of_order %llu missing %llu\n",
+           (unsigned long long)v.frames, (long long)v.first, (long long)v.last,
+           (unsigned long long)v.out_of_order, (unsigned long long)v.missing);
+    fflush(stdout);
+    tdm_assembler_free(v.asm_);
+    tdm_video_decoder_free(v.dec);
+    if (rc == 0 && v.out_of_order > 0) {
+        fprintf(stderr, PROG ": %llu frames came out of order\n",
+                (unsigned long long)v.out_of_order);
+        rc = 1;
+    } else if (rc == 0 && v.frames == 0) {
+        fprintf(stderr, PROG ": no frame was decoded (is anyone publishing?)\n");
+        rc = 1;
+    } else if (rc == 0 && v.expect_frames && v.frames < (uint64_t)v.expect_frames) {
+        fprintf(stderr, PROG ": %llu frames decoded, fewer than the %ld expected\n",
+                (unsigned long long)v.frames, v.expect_frames);
+        rc = 1;
+    }
+    return rc;
+}
