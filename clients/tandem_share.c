@@ -246,6 +246,7 @@ static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char
                                .ice_ufrag = p->ice_ufrag,
                                .ice_pwd = p->ice_pwd,
                                .session_id = ((uint64_t)random_u32() << 32 | random_u32()) >> 1,
+                               .video_codec = sh->codec,
                                .video_pt = PAYLOAD_TYPE,
                                .video_ssrc = sh->ssrc,
                                .cname = "tandem-share",
@@ -254,15 +255,6 @@ static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char
                                .candidates_complete = true};
     memcpy(oc.fingerprint, p->fingerprint, sizeof oc.fingerprint);
     tdm_status st = tdm_sdp_offer_write(&oc, out, cap, len, err);
-    if (st == TDM_OK && sh->codec == TDM_CODEC_VP9) {
-        /* The offer writer offers VP8 only; VP9 on the same payload type is
-         * the same text with one letter changed (same length, in place),
-         * and the relay answers VP9 profile 0 as readily. */
-        char *m = strstr(out, " VP8/90000");
-        if (!m)
-            return tdm_fail(err, TDM_ERR_FORMAT, "offer has no VP8 rtpmap to turn into VP9");
-        m[3] = '9';
-    }
     return st;
 }
 

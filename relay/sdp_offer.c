@@ -52,6 +52,10 @@ tdm_status tdm_sdp_offer_write(const tdm_sdp_offer_config *cfg, char *out, size_
         return tdm_fail(err, TDM_ERR_INVALID, "sdp_offer: role must be publish or subscribe");
     if (!ice_chars(cfg->ice_ufrag, 4, 256) || !ice_chars(cfg->ice_pwd, 22, 256))
         return tdm_fail(err, TDM_ERR_INVALID, "sdp_offer: bad ICE ufrag or pwd");
+    if (cfg->video_codec != 0 && cfg->video_codec != TDM_CODEC_VP8 &&
+        cfg->video_codec != TDM_CODEC_VP9)
+        return tdm_fail(err, TDM_ERR_INVALID, "sdp_offer: video_codec %s is not VP8 or VP9",
+                        tdm_codec_name(cfg->video_codec));
     if (cfg->video_pt < 96 || cfg->video_pt > 127)
         return tdm_fail(err, TDM_ERR_INVALID, "sdp_offer: video payload type must be 96..127");
     if (publish && cfg->video_ssrc == 0)
@@ -76,8 +80,15 @@ tdm_status tdm_sdp_offer_write(const tdm_sdp_offer_config *cfg, char *out, size_
         w_fmt(&w, "%02X%s", cfg->fingerprint[i], i + 1 < TDM_SDP_FINGERPRINT_LEN ? ":" : "\r\n");
     w_fmt(&w, "a=setup:actpass\r\na=%s\r\na=rtcp-mux\r\na=rtcp-rsize\r\n",
           publish ? "sendonly" : "recvonly");
-    w_fmt(&w, "a=rtpmap:%u VP8/90000\r\na=rtcp-fb:%u nack\r\na=rtcp-fb:%u nack pli\r\n", pt, pt,
-          pt);
+    bool vp9 = cfg->video_codec == TDM_CODEC_VP9;
+    w_fmt(&w, "a=rtpmap:%u %s/90000\r\n", pt, vp9 ? "VP9" : "VP8");
+    if (vp9)
+        w_fmt(&w, "a=fmtp:%u profile-id=0\r\n", pt);
+    /* All the feedback the relay answers: NACK, PLI, FIR and REMB (so the
+     * relay can pass its subscribers' bandwidth estimate on). */
+    w_fmt(&w, "a=rtcp-fb:%u nack\r\na=rtcp-fb:%u nack pli\r\na=rtcp-fb:%u ccm fir\r\n"
+              "a=rtcp-fb:%u goog-remb\r\n",
+          pt, pt, pt, pt);
     if (publish)
         w_fmt(&w, "a=ssrc:%" PRIu32 " cname:%s\r\n", cfg->video_ssrc, cname);
     for (size_t i = 0; i < cfg->n_candidates; i++)

@@ -1,7 +1,8 @@
 /* tdm_sdp_offer: writes the SDP offer of a WHIP/WHEP client, sans-IO.
  *
  * Owns the client side of the offer/answer exchange that tdm_sdp.h answers:
- * one BUNDLEd video m-line (VP8 with NACK and PLI feedback), rtcp-mux, the
+ * one BUNDLEd video m-line (VP8 or VP9 profile 0 with NACK, PLI, FIR and REMB
+ * feedback), rtcp-mux, the
  * client's ICE credentials and candidates, its DTLS fingerprint with
  * setup:actpass, sendonly for publish (with its SSRC) or recvonly for
  * subscribe. Native clients and tests use it; browsers write their own. */
@@ -21,7 +22,8 @@ typedef struct tdm_sdp_offer_config {
     const char *ice_pwd;   /* 22..256 ice-chars */
     uint8_t fingerprint[TDM_SDP_FINGERPRINT_LEN]; /* sha-256 of our certificate */
     uint64_t session_id;   /* o= sess-id (top bit cleared) */
-    uint8_t video_pt;      /* VP8's payload type, 96..127 */
+    tdm_codec video_codec; /* TDM_CODEC_VP8 (also when 0) or TDM_CODEC_VP9 */
+    uint8_t video_pt;      /* the codec's payload type, 96..127 */
     uint32_t video_ssrc;   /* publish: the SSRC we send with (nonzero) */
     const char *cname;     /* publish: a token; NULL means "tandem" */
     /* Candidate attribute values ("candidate:..."), borrowed for the call. */

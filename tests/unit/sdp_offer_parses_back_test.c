@@ -64,7 +64,7 @@ static void offer_parses_back(tdm_sdp_role role)
     assert_int_equal(m->codecs[0].pt, 100);
     assert_string_equal(m->codecs[0].encoding, "VP8");
     assert_int_equal(m->codecs[0].clock_hz, 90000);
-    assert_int_equal(m->codecs[0].feedback, TDM_SDP_FB_NACK | TDM_SDP_FB_NACK_PLI);
+    assert_int_equal(m->codecs[0].feedback, TDM_SDP_FB_SUPPORTED);
     assert_int_equal(m->n_candidates, 2);
     assert_int_equal(m->candidates[1].port, 40002);
     assert_true(m->end_of_candidates);
@@ -146,12 +146,40 @@ static void bad_configs_are_refused(void **state)
     assert_int_equal(len, full);
 }
 
+/* A VP9 offer names VP9 with profile 0 and the same feedback. */
+static void vp9_offer_names_vp9(void **state)
+{
+    (void)state;
+    tdm_sdp_offer_config c = {.role = TDM_SDP_ROLE_SUBSCRIBE,
+                              .ice_ufrag = "abcd",
+                              .ice_pwd = "0123456789abcdefghijkl",
+                              .session_id = 7,
+                              .video_codec = TDM_CODEC_VP9,
+                              .video_pt = 98};
+    char out[4096];
+    size_t len;
+    tdm_error err;
+    assert_int_equal(tdm_sdp_offer_write(&c, out, sizeof out, &len, &err), TDM_OK);
+    tdm_sdp_session *s = tdm_sdp_new();
+    assert_non_null(s);
+    assert_int_equal(tdm_sdp_parse((const uint8_t *)out, len, s, &err), TDM_OK);
+    const tdm_sdp_media *m = &s->media[0];
+    assert_int_equal(m->n_codecs, 1);
+    assert_string_equal(m->codecs[0].encoding, "VP9");
+    assert_int_equal(m->codecs[0].feedback, TDM_SDP_FB_SUPPORTED);
+    assert_non_null(strstr(out, "a=fmtp:98 profile-id=0"));
+    c.video_codec = TDM_CODEC_OPUS;
+    assert_int_equal(tdm_sdp_offer_write(&c, out, sizeof out, &len, &err), TDM_ERR_INVALID);
+    tdm_sdp_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(publish_offer_parses_back),
         cmocka_unit_test(subscribe_offer_parses_back),
         cmocka_unit_test(bad_configs_are_refused),
+        cmocka_unit_test(vp9_offer_names_vp9),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
