@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 
+#include "tdm_assembler.h"
 #include "tdm_dtls.h"
 #include "tdm_keyframe_throttle.h"
 #include "tdm_nack_cache.h"
@@ -61,6 +62,13 @@ struct session {
     size_t n_streams;
     tdm_room_stream streams[TDM_ROOM_MAX_STREAMS];
     tdm_nack_cache *cache[TDM_ROOM_MAX_STREAMS];
+    /* Ingest side of each video stream: finds what the publisher -> relay
+     * leg lost and asks the publisher again (NACK), or for a keyframe when a
+     * frame cannot be saved. It reuses the frame assembler for its NACK
+     * logic (one copy of each packet into its ring; the frames it completes
+     * are dropped): the relay forwards packets as they come, never waiting
+     * for a frame. */
+    tdm_assembler *ingest[TDM_ROOM_MAX_STREAMS];
     tdm_keyframe_throttle *throttle;
     uint32_t relay_ssrc; /* sender SSRC of the RTCP the relay writes */
     uint64_t remb_sent_bps;
@@ -73,6 +81,7 @@ typedef struct relay_metrics {
     uint64_t drops_unlatched, drops_room, drops_send;
     uint64_t nacks_in, retransmissions, retransmission_misses;
     uint64_t plis_in, firs_in, plis_out, rembs_out;
+    uint64_t nacks_out; /* sequence numbers asked of publishers */
     uint64_t endpoints_created, endpoints_failed;
     /* Counters of peers already freed, so totals survive them. */
     uint64_t srtp_fail_gone;
@@ -158,8 +167,10 @@ static session *session_find(tdm_relay *r, const char *id)
 static void session_free(session *s)
 {
     tdm_room_free(s->room);
-    for (size_t i = 0; i < TDM_ROOM_MAX_STREAMS; i++)
+    for (size_t i = 0; i < TDM_ROOM_MAX_STREAMS; i++) {
         tdm_nack_cache_free(s->cache[i]);
+        tdm_assembler_free(s->ingest[i]);
+    }
     tdm_keyframe_throttle_free(s->throttle);
     memset(s, 0, sizeof *s);
 }
@@ -228,6 +239,8 @@ static void endpoint_end(tdm_relay *r, endpoint *ep)
             for (size_t i = 0; i < TDM_ROOM_MAX_STREAMS; i++) {
                 tdm_nack_cache_free(s->cache[i]);
                 s->cache[i] = NULL;
+                tdm_assembler_free(s->ingest[i]);
+                s->ingest[i] = NULL;
             }
         } else if (ep->sub_id >= 0) {
             tdm_room_remove_subscriber(s->room, ep->sub_id);
@@ -292,6 +305,35 @@ static void drain_events(tdm_relay *r, session *s)
     }
 }
 
+/* The ingest tracker's output: NACKs and keyframe requests to the
+ * publisher; completed frames are not needed here. */
+static void drain_ingest(tdm_relay *r, session *s, size_t k, uint64_t now)
+{
+    tdm_assembler *a = s->ingest[k];
+    if (!a || !s->publisher || !s->publisher->peer)
+        return;
+    if (tdm_assembler_poll_timeout(a) <= now)
+        tdm_assembler_handle_timeout(a, now);
+    tdm_encoded_frame f;
+    tdm_assembler_frame_info info;
+    while (tdm_assembler_poll_frame(a, &f, &info) == TDM_OK)
+        ;
+    uint16_t seqs[128];
+    size_t n;
+    while (tdm_assembler_poll_nack(a, seqs, 128, &n) == TDM_OK && n > 0) {
+        uint8_t buf[600];
+        size_t len;
+        if (tdm_rtcp_write_nack(s->relay_ssrc, s->streams[k].ssrc, seqs, n, buf,
+                                sizeof buf - TDM_PEER_MAX_SRTP_OVERHEAD, &len) == TDM_OK &&
+            tdm_peer_send_rtcp(s->publisher->peer, buf, len, sizeof buf) == TDM_OK)
+            r->m.nacks_out += n;
+    }
+    tdm_assembler_event ev;
+    while (tdm_assembler_poll_event(a, &ev) == TDM_OK)
+        if (tdm_keyframe_throttle_request(s->throttle, TDM_KEYFRAME_TRIGGER_PLI, now))
+            send_pli(r, s, s->streams[k].ssrc);
+}
+
 static gboolean tick(gpointer p)
 {
     tdm_relay *r = p;
@@ -301,6 +343,8 @@ static gboolean tick(gpointer p)
         if (!s->used)
             continue;
         drain_events(r, s); /* the room repeats KEYFRAME_WANTED for waiting subscribers */
+        for (size_t k = 0; k < s->n_streams; k++)
+            drain_ingest(r, s, k, now);
         if (tdm_keyframe_throttle_poll_timeout(s->throttle) <= now &&
             tdm_keyframe_throttle_handle_timeout(s->throttle, now))
             send_pli(r, s, first_video_ssrc(s));
@@ -356,6 +400,15 @@ static int latch_stream(tdm_relay *r, endpoint *ep, uint32_t ssrc, uint8_t pt)
             return -1;
         if (!s->cache[k] && tdm_nack_cache_new(NULL, &s->cache[k]) != TDM_OK)
             return -1;
+        if (ep->pts[i].codec != TDM_CODEC_OPUS && !s->ingest[k]) {
+            tdm_assembler_config ac;
+            tdm_assembler_config_default(&ac, ep->pts[i].codec);
+            ac.payload_type = pt;
+            ac.lock_ssrc = true;
+            ac.ssrc = ssrc;
+            if (tdm_assembler_new(&ac, &s->ingest[k]) != TDM_OK)
+                return -1;
+        }
         s->n_streams = k + 1;
         (void)r;
         return (int)k;
@@ -398,6 +451,12 @@ static void publisher_rtp(endpoint *ep, uint8_t *buf, size_t len)
     }
     tdm_nack_cache_put(s->cache[k], pkt.header.seq, buf, len);
     uint64_t now = now_us();
+    if (s->ingest[k]) {
+        /* Malformed packets are counted by the room below; the tracker's own
+         * verdict adds nothing, so it is not asked for. */
+        tdm_assembler_push(s->ingest[k], now, buf, len, NULL);
+        drain_ingest(r, s, (size_t)k, now);
+    }
     if (starts_keyframe(s->streams[k].codec, &pkt))
         tdm_keyframe_throttle_on_keyframe(s->throttle, now); /* answers deferred requests */
     tdm_room_output out;
@@ -1021,12 +1080,13 @@ static void metrics_run(void *p)
         "# TYPE tandem_relay_firs_in_total counter\ntandem_relay_firs_in_total %" PRIu64 "\n"
         "# TYPE tandem_relay_plis_out_total counter\ntandem_relay_plis_out_total %" PRIu64 "\n"
         "# TYPE tandem_relay_rembs_out_total counter\ntandem_relay_rembs_out_total %" PRIu64 "\n"
+        "# TYPE tandem_relay_nacks_out_total counter\ntandem_relay_nacks_out_total %" PRIu64 "\n"
         "# TYPE tandem_relay_srtp_failures_total counter\n"
         "tandem_relay_srtp_failures_total %" PRIu64 "\n",
         sessions, endpoints, m->endpoints_created, m->endpoints_failed, m->packets_in,
         m->bytes_in, m->packets_out, m->bytes_out, m->drops_unlatched, m->drops_room,
         m->drops_send, m->nacks_in, m->retransmissions, m->retransmission_misses, m->plis_in,
-        m->firs_in, m->plis_out, m->rembs_out, srtp_fail);
+        m->firs_in, m->plis_out, m->rembs_out, m->nacks_out, srtp_fail);
     if (n < 0 || (size_t)n >= a->cap) {
         a->st = TDM_ERR_RANGE;
         return;

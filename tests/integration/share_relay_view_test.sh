@@ -87,5 +87,34 @@ if [ -n "$metrics" ]; then
   echo "$metrics" | grep -q '^tandem_relay_endpoints 0' && ok "every resource was deleted" || bad "endpoints left on the relay"
 fi
 
+# --- loss on the publisher -> relay leg ----------------------------------------
+# The share drops 5 % of its packets on purpose; the relay must notice the
+# gaps, NACK the publisher, and forward the retransmissions, so the view
+# still sees every frame in order.
+lossy_tok() { "$relay" token --secret-file "$work/secret" --session lossy --participant "$1" --role "$2" --node n1; }
+lp=$(lossy_tok lp publish)
+lv=$(lossy_tok lv subscribe)
+ip netns exec "$ns" "$share" --url "http://$addr/whip/lossy" --token "$lp" --local-address 127.0.0.1 \
+  --size 640x360 --duration 8 --drop-percent 5 >"$work/lshare.out" 2>"$work/lshare.err" &
+lshare_pid=$!
+pids+=($lshare_pid)
+sleep 1
+in_ns "$view" --url "http://$addr/whep/lossy" --token "$lv" --local-address 127.0.0.1 \
+  --duration 6 --expect-frames 90 >"$work/lv.out" 2>"$work/lv.err"
+st=$?
+summary=$(tail -1 "$work/lv.out")
+echo "  lossy view: $summary"
+if [ $st -eq 0 ] && echo "$summary" | grep -Eq '^frames ([0-9]+) first [0-9]+ last [0-9]+ out_of_order 0 missing 0$'; then
+  ok "lossy publisher: the view still gets every frame in order"
+else
+  bad "lossy view (status $st)"; cat "$work/lv.err"
+fi
+wait "$lshare_pid"
+grep -Eq 'dropped [1-9][0-9]* nacks_served [1-9]' "$work/lshare.out" && ok "the relay NACKed what the share dropped" \
+  || { bad "no NACKs reached the share"; tail -2 "$work/lshare.out"; }
+metrics=$(in_ns curl -s "http://$addr/metrics" 2>/dev/null || true)
+echo "$metrics" | grep -Eq '^tandem_relay_nacks_out_total [1-9]' && ok "metrics count NACKs to publishers" \
+  || bad "tandem_relay_nacks_out_total"
+
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]
