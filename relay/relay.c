@@ -82,6 +82,7 @@ typedef struct relay_metrics {
     uint64_t nacks_in, retransmissions, retransmission_misses;
     uint64_t plis_in, firs_in, plis_out, rembs_out;
     uint64_t nacks_out; /* sequence numbers asked of publishers */
+    uint64_t ingest_keyframe_events; /* frames the ingest tracker could not complete */
     uint64_t endpoints_created, endpoints_failed;
     /* Counters of peers already freed, so totals survive them. */
     uint64_t srtp_fail_gone;
@@ -328,10 +329,13 @@ static void drain_ingest(tdm_relay *r, session *s, size_t k, uint64_t now)
             tdm_peer_send_rtcp(s->publisher->peer, buf, len, sizeof buf) == TDM_OK)
             r->m.nacks_out += n;
     }
+    /* Its keyframe-needed events are not passed on: the relay forwards what
+     * it has, and a subscriber that cannot complete a frame asks for the
+     * keyframe itself (measured: passing these on made the publisher send
+     * keyframes that overtook frames still being repaired at the views). */
     tdm_assembler_event ev;
     while (tdm_assembler_poll_event(a, &ev) == TDM_OK)
-        if (tdm_keyframe_throttle_request(s->throttle, TDM_KEYFRAME_TRIGGER_PLI, now))
-            send_pli(r, s, s->streams[k].ssrc);
+        r->m.ingest_keyframe_events++;
 }
 
 static gboolean tick(gpointer p)
@@ -502,10 +506,17 @@ static void answer_nack(tdm_relay *r, endpoint *ep, const tdm_rtcp_nack *nack)
                 cache = s->cache[k];
         const uint8_t *pkt;
         size_t plen;
-        if (!cache || tdm_nack_cache_get(cache, pub_seq, &pkt, &plen, NULL) != TDM_OK) {
+        tdm_nack_miss miss = TDM_NACK_MISS_NOT_SEEN;
+        if (!cache || tdm_nack_cache_get(cache, pub_seq, &pkt, &plen, &miss) != TDM_OK) {
             r->m.retransmission_misses++;
-            tdm_room_request_keyframe(s->room, ep->sub_id, nack->media_ssrc,
-                                      TDM_ROOM_KEYFRAME_LOSS);
+            /* Not seen yet is usually a packet the publisher -> relay leg
+             * lost, which the ingest tracker is already asking for: the
+             * subscriber asks again and gets it then. A keyframe now would
+             * overtake the frames being repaired (measured: views skipped
+             * frames). Only a packet too old to ever be had needs one. */
+            if (miss == TDM_NACK_MISS_TOO_OLD)
+                tdm_room_request_keyframe(s->room, ep->sub_id, nack->media_ssrc,
+                                          TDM_ROOM_KEYFRAME_LOSS);
             continue;
         }
         uint8_t out[PKT_CAP];
@@ -1081,12 +1092,15 @@ static void metrics_run(void *p)
         "# TYPE tandem_relay_plis_out_total counter\ntandem_relay_plis_out_total %" PRIu64 "\n"
         "# TYPE tandem_relay_rembs_out_total counter\ntandem_relay_rembs_out_total %" PRIu64 "\n"
         "# TYPE tandem_relay_nacks_out_total counter\ntandem_relay_nacks_out_total %" PRIu64 "\n"
+        "# TYPE tandem_relay_ingest_broken_frames_total counter\n"
+        "tandem_relay_ingest_broken_frames_total %" PRIu64 "\n"
         "# TYPE tandem_relay_srtp_failures_total counter\n"
         "tandem_relay_srtp_failures_total %" PRIu64 "\n",
         sessions, endpoints, m->endpoints_created, m->endpoints_failed, m->packets_in,
         m->bytes_in, m->packets_out, m->bytes_out, m->drops_unlatched, m->drops_room,
         m->drops_send, m->nacks_in, m->retransmissions, m->retransmission_misses, m->plis_in,
-        m->firs_in, m->plis_out, m->rembs_out, m->nacks_out, srtp_fail);
+        m->firs_in, m->plis_out, m->rembs_out, m->nacks_out, m->ingest_keyframe_events,
+        srtp_fail);
     if (n < 0 || (size_t)n >= a->cap) {
         a->st = TDM_ERR_RANGE;
         return;
