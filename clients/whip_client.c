@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -309,7 +311,24 @@ uint64_t tdm_client_now_us(void)
 static int ms_left(uint64_t deadline_us)
 {
     uint64_t now = tdm_client_now_us();
-    return now >= deadline_us ? 0 : (int)((deadline_us - now + 999) / 1000);
+    if (now >= deadline_us)
+        return 0;
+    uint64_t ms = (deadline_us - now + 999) / 1000;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* snprintf at *n into buf; false (and *n unchanged) when it does not fit. */
+__attribute__((format(printf, 4, 5))) static bool append(char *buf, size_t cap, size_t *n,
+                                                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= cap - *n)
+        return false;
+    *n += (size_t)k;
+    return true;
 }
 
 /* Connects with a deadline; returns the socket or -1 with err filled. */
@@ -343,7 +362,9 @@ static int connect_to(const tdm_client_url *url, uint64_t deadline_us, tdm_error
     int r = connect(fd, (struct sockaddr *)&ss, sl);
     if (r != 0 && errno == EINPROGRESS) {
         struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        r = poll(&pfd, 1, ms_left(deadline_us));
+        do
+            r = poll(&pfd, 1, ms_left(deadline_us));
+        while (r < 0 && errno == EINTR);
         if (r == 0) {
             close(fd);
             *st = tdm_fail(err, TDM_ERR_UNAVAILABLE, "cannot connect to %s:%u: timed out",
@@ -409,20 +430,24 @@ tdm_status tdm_client_http(const tdm_client_url *url, const char *method, const 
     if (fd < 0)
         return st;
 
-    char head[2048];
+    /* 8 KiB: a token may be up to 4 KiB and a path up to 512 bytes. Every
+     * append is checked, so a long token is an error, never an overflow. */
+    char head[8192];
+    size_t n = 0;
     bool v6 = strchr(url->host, ':') != NULL;
-    int n = snprintf(head, sizeof head,
-                     "%s %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUser-Agent: tandem-client\r\n"
-                     "Connection: close\r\n",
-                     method, path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port);
-    if (token)
-        n += snprintf(head + n, sizeof head - (size_t)n, "Authorization: Bearer %s\r\n", token);
-    if (body)
-        n += snprintf(head + n, sizeof head - (size_t)n,
-                      "Content-Type: %s\r\nAccept: application/sdp\r\n", content_type);
-    n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n\r\n",
-                  body ? body_len : 0);
-    if (n <= 0 || (size_t)n >= sizeof head) {
+    bool fits = append(head, sizeof head, &n,
+                       "%s %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUser-Agent: tandem-client\r\n"
+                       "Connection: close\r\n",
+                       method, path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port);
+    if (fits && token)
+        fits = append(head, sizeof head, &n, "Authorization: Bearer %s\r\n", token);
+    if (fits && body)
+        fits = append(head, sizeof head, &n, "Content-Type: %s\r\nAccept: application/sdp\r\n",
+                      content_type);
+    if (fits)
+        fits = append(head, sizeof head, &n, "Content-Length: %zu\r\n\r\n",
+                      body ? body_len : 0);
+    if (!fits) {
         close(fd);
         return tdm_fail(err, TDM_ERR_INVALID, "HTTP: request head too long (token?)");
     }

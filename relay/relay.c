@@ -236,6 +236,7 @@ static void endpoint_end(tdm_relay *r, endpoint *ep)
         if (s->publisher == ep) {
             s->publisher = NULL;
             s->n_streams = 0;
+            s->remb_sent_bps = 0; /* a new publisher must hear the estimate again */
             tdm_room_set_publisher(s->room, NULL);
             for (size_t i = 0; i < TDM_ROOM_MAX_STREAMS; i++) {
                 tdm_nack_cache_free(s->cache[i]);
@@ -396,6 +397,12 @@ static int latch_stream(tdm_relay *r, endpoint *ep, uint32_t ssrc, uint8_t pt)
     for (size_t i = 0; i < ep->n_pts; i++) {
         if (ep->pts[i].pt != pt)
             continue;
+        /* One stream per codec: subscribers have one SSRC per kind, and two
+         * latched VP8 streams would interleave in it. A publisher that
+         * restarts its encoder with a new SSRC reconnects. */
+        for (size_t j = 0; j < s->n_streams; j++)
+            if (s->streams[j].codec == ep->pts[i].codec)
+                return -1;
         size_t k = s->n_streams;
         s->streams[k] = (tdm_room_stream){.codec = ep->pts[i].codec, .ssrc = ssrc,
                                           .payload_type = pt};
@@ -490,8 +497,13 @@ static void answer_nack(tdm_relay *r, endpoint *ep, const tdm_rtcp_nack *nack)
 {
     session *s = ep->sess;
     uint16_t seqs[512];
+    /* At most 64 retransmissions per NACK: one small RTCP packet must not
+     * make the relay send hundreds of times its size (a NACK may name the
+     * same packets over and over). */
     size_t n = tdm_rtcp_nack_seqs(nack, seqs, 512);
-    for (size_t i = 0; i < n && i < 512; i++) {
+    if (n > 64)
+        n = 64;
+    for (size_t i = 0; i < n; i++) {
         r->m.nacks_in++;
         uint32_t pub_ssrc;
         uint16_t pub_seq;
