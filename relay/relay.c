@@ -358,6 +358,8 @@ static gboolean tick(gpointer p)
 }
 
 /* The lowest REMB of the session's subscribers, passed on when it changed. */
+#define REMB_FLOOR_BPS 150000u
+
 static void forward_remb(tdm_relay *r, session *s)
 {
     uint64_t low = 0;
@@ -366,6 +368,10 @@ static void forward_remb(tdm_relay *r, session *s)
         if (s->eps[i] != s->publisher && b && (!low || b < low))
             low = b;
     }
+    /* A floor, so that one viewer's estimate (a bad link, or a lie) cannot
+     * starve everyone's picture: below it a screen is unreadable anyway. */
+    if (low && low < REMB_FLOOR_BPS)
+        low = REMB_FLOOR_BPS;
     if (!low || low == s->remb_sent_bps || !s->publisher || !s->n_streams)
         return;
     uint32_t ssrcs[TDM_ROOM_MAX_STREAMS];

@@ -596,6 +596,14 @@ static void relay_forwards_between_peers(void **state)
     assert_int_equal(tdm_peer_send_rtcp(sub2.peer, rtcp, rlen, sizeof rtcp), TDM_OK);
     rw.value = 300000;
     assert_true(loopback_run_until(ctx, remb_is, &rw, 5000));
+    /* An estimate below the relay's floor is passed on as the floor, so one
+     * viewer cannot starve the others' picture. */
+    assert_int_equal(tdm_rtcp_write_remb(0x0b5e0002u, 20000, &ssrc, 1, rtcp, sizeof rtcp - 32,
+                                         &rlen),
+                     TDM_OK);
+    assert_int_equal(tdm_peer_send_rtcp(sub2.peer, rtcp, rlen, sizeof rtcp), TDM_OK);
+    rw.value = 150000;
+    assert_true(loopback_run_until(ctx, remb_is, &rw, 5000));
 
     /* The relay counted it all. */
     static http_reply rep;
