@@ -124,17 +124,6 @@ static bool parse_size(const char *s, int *w, int *h)
     return true;
 }
 
-static bool parse_number(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* 0 ok, 1 --help shown, 2 bad usage (message printed). */
 static int parse_options(share *sh, int argc, char **argv)
 {
@@ -177,7 +166,7 @@ static int parse_options(share *sh, int argc, char **argv)
             }
             break;
         case 'f':
-            if (!parse_number(optarg, 1, 120, &sh->fps)) {
+            if (!tdm_client_parse_number(optarg, 1, 120, &sh->fps)) {
                 fprintf(stderr, PROG ": bad --fps '%s' (1..120)\n", optarg);
                 return 2;
             }
@@ -193,7 +182,7 @@ static int parse_options(share *sh, int argc, char **argv)
             }
             break;
         case 'b':
-            if (!parse_number(optarg, MIN_KBPS, 200000, &v)) {
+            if (!tdm_client_parse_number(optarg, MIN_KBPS, 200000, &v)) {
                 fprintf(stderr, PROG ": bad --bitrate '%s' (%d..200000 kbit/s)\n", optarg,
                         MIN_KBPS);
                 return 2;
@@ -201,13 +190,13 @@ static int parse_options(share *sh, int argc, char **argv)
             sh->max_kbps = (unsigned)v;
             break;
         case 'd':
-            if (!parse_number(optarg, 0.001, 1e7, &sh->duration_s)) {
+            if (!tdm_client_parse_number(optarg, 0.001, 1e7, &sh->duration_s)) {
                 fprintf(stderr, PROG ": bad --duration '%s' (seconds, > 0)\n", optarg);
                 return 2;
             }
             break;
         case 'p':
-            if (!parse_number(optarg, 0, 100, &sh->drop_pct)) {
+            if (!tdm_client_parse_number(optarg, 0, 100, &sh->drop_pct)) {
                 fprintf(stderr, PROG ": bad --drop-percent '%s' (0..100)\n", optarg);
                 return 2;
             }
@@ -230,14 +219,6 @@ static int parse_options(share *sh, int argc, char **argv)
     return 0;
 }
 
-static uint32_t random_u32(void)
-{
-    uint32_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != sizeof v)
-        v = (uint32_t)tdm_client_now_us() * 2654435761u; /* never fails on Linux >= 3.17 */
-    return v;
-}
-
 static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char *out, size_t cap,
                               size_t *len, tdm_error *err)
 {
@@ -245,7 +226,7 @@ static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char
     tdm_sdp_offer_config oc = {.role = TDM_SDP_ROLE_PUBLISH,
                                .ice_ufrag = p->ice_ufrag,
                                .ice_pwd = p->ice_pwd,
-                               .session_id = ((uint64_t)random_u32() << 32 | random_u32()) >> 1,
+                               .session_id = ((uint64_t)tdm_client_random_u32() << 32 | tdm_client_random_u32()) >> 1,
                                .video_codec = sh->codec,
                                .video_pt = PAYLOAD_TYPE,
                                .video_ssrc = sh->ssrc,
@@ -265,7 +246,7 @@ static void send_packet(share *sh, const uint8_t *pkt, size_t len)
     sh->packets++;
     sh->bytes += len;
     sh->sec_bytes += len;
-    if (sh->drop_pct > 0 && random_u32() % 10000 < (uint32_t)(sh->drop_pct * 100)) {
+    if (sh->drop_pct > 0 && tdm_client_random_u32() % 10000 < (uint32_t)(sh->drop_pct * 100)) {
         sh->dropped++;
         return;
     }
@@ -431,8 +412,8 @@ static int setup_media(share *sh)
         fprintf(stderr, PROG ": cannot set up the encoder: %s\n", err.msg);
         return 1;
     }
-    tdm_vp8_packetizer_init(&sh->vp8, (uint16_t)random_u32(), (uint8_t)random_u32());
-    tdm_vp9_packetizer_init(&sh->vp9, (uint16_t)random_u32(), (uint8_t)random_u32(), false);
+    tdm_vp8_packetizer_init(&sh->vp8, (uint16_t)tdm_client_random_u32(), (uint8_t)tdm_client_random_u32());
+    tdm_vp9_packetizer_init(&sh->vp9, (uint16_t)tdm_client_random_u32(), (uint8_t)tdm_client_random_u32(), false);
     sh->cache = calloc(CACHE_SLOTS, sizeof *sh->cache);
     if (!sh->cache) {
         fprintf(stderr, PROG ": out of memory\n");
@@ -505,8 +486,8 @@ int main(int argc, char **argv)
     int rc = parse_options(&sh, argc, argv);
     if (rc)
         return rc == 1 ? 0 : 2;
-    sh.ssrc = random_u32() | 1u; /* nonzero */
-    sh.seq = (uint16_t)random_u32();
+    sh.ssrc = tdm_client_random_u32() | 1u; /* nonzero */
+    sh.seq = (uint16_t)tdm_client_random_u32();
     rc = setup_media(&sh);
     if (rc == 0) {
         tdm_client_session_config cfg = {.url = sh.url,

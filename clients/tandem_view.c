@@ -96,17 +96,6 @@ static void usage(FILE *f)
                "token or the media connection fails; 2 for bad options.\n");
 }
 
-static bool parse_number(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static int parse_options(view *v, int argc, char **argv)
 {
     static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
@@ -144,13 +133,13 @@ static int parse_options(view *v, int argc, char **argv)
             break;
         case 'y': v->y4m_path = optarg; break;
         case 'd':
-            if (!parse_number(optarg, 0.001, 1e7, &v->duration_s)) {
+            if (!tdm_client_parse_number(optarg, 0.001, 1e7, &v->duration_s)) {
                 fprintf(stderr, PROG ": bad --duration '%s' (seconds, > 0)\n", optarg);
                 return 2;
             }
             break;
         case 'e':
-            if (!parse_number(optarg, 1, 1e9, &d) || d != (long)d) {
+            if (!tdm_client_parse_number(optarg, 1, 1e9, &d) || d != (long)d) {
                 fprintf(stderr, PROG ": bad --expect-frames '%s' (a whole number >= 1)\n", optarg);
                 return 2;
             }
@@ -174,14 +163,6 @@ static int parse_options(view *v, int argc, char **argv)
     return 0;
 }
 
-static uint32_t random_u32(void)
-{
-    uint32_t r = 0;
-    if (getrandom(&r, sizeof r, 0) != sizeof r)
-        r = (uint32_t)tdm_client_now_us() * 2654435761u;
-    return r;
-}
-
 static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char *out, size_t cap,
                               size_t *len, tdm_error *err)
 {
@@ -189,7 +170,7 @@ static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char
     tdm_sdp_offer_config oc = {.role = TDM_SDP_ROLE_SUBSCRIBE,
                                .ice_ufrag = p->ice_ufrag,
                                .ice_pwd = p->ice_pwd,
-                               .session_id = ((uint64_t)random_u32() << 32 | random_u32()) >> 1,
+                               .session_id = ((uint64_t)tdm_client_random_u32() << 32 | tdm_client_random_u32()) >> 1,
                                .video_codec = v->offer_codec,
                                .video_pt = PAYLOAD_TYPE,
                                .candidates = p->candidates,
@@ -421,7 +402,7 @@ int main(int argc, char **argv)
     int rc = parse_options(&v, argc, argv);
     if (rc)
         return rc == 1 ? 0 : 2;
-    v.ssrc = random_u32() | 1u;
+    v.ssrc = tdm_client_random_u32() | 1u;
     tdm_client_session_config cfg = {.url = v.url,
                                      .token = v.token,
                                      .kind = TDM_CLIENT_SUBSCRIBE,

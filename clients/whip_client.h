@@ -186,4 +186,11 @@ const char *tdm_client_session_pair(const tdm_client_session *s);
  * measure with, so latency is meaningful when they share a machine. */
 uint64_t tdm_client_now_us(void);
 
+/* 32 random bits (getrandom), for SSRCs and SDP session ids. */
+uint32_t tdm_client_random_u32(void);
+
+/* Parses a whole string as a number in [lo, hi]; false otherwise. For the
+ * programs' command-line options. */
+bool tdm_client_parse_number(const char *s, double lo, double hi, double *out);
+
 #endif
