@@ -1,1150 +1,235 @@
-/* relay.c: the media plane of one worker (tdm_relay.h): sessions and
- * endpoints, the WHIP/WHEP backend over tdm_peer, and the forwarding path
- * that ties peers to the room, NACK cache and keyframe throttle. */
+/* relay.c: the relay node (tdm_relay.h) — the DTLS identity, the worker
+ * threads, which worker holds which session, and /metrics summed over
+ * the workers. No media passes through here. */
 #include "tdm_relay.h"
 
 #include <glib.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
-#include "tdm_assembler.h"
+#include "relay_worker.h"
 #include "tdm_dtls.h"
-#include "tdm_keyframe_throttle.h"
-#include "tdm_nack_cache.h"
-#include "tdm_peer.h"
-#include "tdm_room.h"
-#include "tdm_rtcp.h"
-#include "tdm_rtp.h"
-#include "tdm_sdp.h"
-#include "tdm_vp8_rtp.h"
-#include "tdm_vp9_rtp.h"
-
-#define GATHER_TIMEOUT_MS 2000
-#define MAX_SUBS_DEFAULT 16
-/* A session holds its publisher and its subscribers. */
-#define MAX_SESSION_EPS (TDM_RELAY_MAX_ENDPOINTS)
-#define MAX_PT_CODECS 16
-#define PKT_CAP (1500 + TDM_ROOM_MAX_EXT_ELEMENTS + 4 + TDM_ROOM_TRAILER_ROOM)
-#define THROTTLE_TICK_MS 50
-
-typedef struct session session;
-
-typedef struct endpoint {
-    bool used;
-    bool dead; /* the peer failed or closed; reaped outside its callbacks */
-    tdm_relay *relay;
-    session *sess;
-    tdm_whip_endpoint info;
-    tdm_peer *peer;
-    bool gathered;
-    int sub_id; /* room subscriber id, -1 for the publisher */
-    uint32_t ssrc_video, ssrc_audio; /* subscriber: what the relay sends with */
-    /* Publisher: the offer's payload types, to latch a stream's codec. */
-    size_t n_pts;
-    struct {
-        uint8_t pt;
-        tdm_codec codec;
-    } pts[MAX_PT_CODECS];
-    char mid[TDM_SDP_MID_MAX + 1];
-    char kind_name[16];
-    uint64_t remb_bps; /* subscriber's last REMB, 0 if none */
-} endpoint;
-
-struct session {
-    bool used;
-    char id[TDM_TOKEN_ID_MAX + 1];
-    tdm_room *room;
-    endpoint *publisher;
-    size_t n_streams;
-    tdm_room_stream streams[TDM_ROOM_MAX_STREAMS];
-    tdm_nack_cache *cache[TDM_ROOM_MAX_STREAMS];
-    /* Ingest side of each video stream: finds what the publisher -> relay
-     * leg lost and asks the publisher again (NACK), or for a keyframe when a
-     * frame cannot be saved. It reuses the frame assembler for its NACK
-     * logic (one copy of each packet into its ring; the frames it completes
-     * are dropped): the relay forwards packets as they come, never waiting
-     * for a frame. */
-    tdm_assembler *ingest[TDM_ROOM_MAX_STREAMS];
-    tdm_keyframe_throttle *throttle;
-    uint32_t relay_ssrc; /* sender SSRC of the RTCP the relay writes */
-    uint64_t remb_sent_bps;
-    size_t n_eps;
-    endpoint *eps[MAX_SESSION_EPS];
-};
-
-typedef struct relay_metrics {
-    uint64_t packets_in, bytes_in, packets_out, bytes_out;
-    uint64_t drops_unlatched, drops_room, drops_send;
-    uint64_t nacks_in, retransmissions, retransmission_misses;
-    uint64_t plis_in, firs_in, plis_out, rembs_out;
-    uint64_t nacks_out; /* sequence numbers asked of publishers */
-    uint64_t ingest_keyframe_events; /* frames the ingest tracker could not complete */
-    uint64_t endpoints_created, endpoints_failed;
-    /* Counters of peers already freed, so totals survive them. */
-    uint64_t srtp_fail_gone;
-} relay_metrics;
 
 struct tdm_relay {
-    GMainContext *ctx;
-    GMainLoop *loop;
-    GThread *thread;
-    gint running; /* atomic */
-    GMutex hop_mutex;
-    GCond hop_cond;
-    GSource *tick;
-    GSource *reaper;
     tdm_dtls_identity *identity;
-    char local_addr[TDM_ICE_MAX_LOCAL_ADDRESSES][64];
-    size_t n_local;
-    size_t max_subscribers;
-    session sessions[TDM_RELAY_MAX_SESSIONS];
-    endpoint eps[TDM_RELAY_MAX_ENDPOINTS];
-    relay_metrics m;
+    size_t n_workers;
+    tdm_relay_worker *workers[TDM_RELAY_MAX_WORKERS];
+    bool running;
 };
 
-static uint64_t now_us(void)
+size_t tdm_relay_workers(const tdm_relay *r)
 {
-    return (uint64_t)g_get_monotonic_time();
+    return r ? r->n_workers : 0;
 }
 
-static uint32_t random_u32(void)
+/* --- placement ---------------------------------------------------------- */
+
+/* The worker that holds the session, or the one with the fewest sessions
+ * for a new one. Only the HTTP thread creates endpoints, so no other
+ * creation can slip in between this choice and the create that follows.
+ * Asking each worker costs a hop per worker per WHIP/WHEP request, which
+ * is control-path work; a shared session map would put a lock on the
+ * workers' path instead (they free sessions). */
+static tdm_relay_worker *worker_for_session(tdm_relay *r, const char *session)
 {
-    uint32_t v = 0;
-    while (v == 0)
-        if (RAND_bytes((uint8_t *)&v, sizeof v) != 1)
-            v = g_random_int();
-    return v;
-}
-
-/* --- hopping onto the media thread -------------------------------------- */
-
-typedef struct hop {
-    tdm_relay *r;
-    void (*run)(void *arg);
-    void *arg;
-    bool done;
-} hop;
-
-static gboolean hop_dispatch(gpointer p)
-{
-    hop *h = p;
-    h->run(h->arg);
-    g_mutex_lock(&h->r->hop_mutex);
-    h->done = true;
-    g_cond_broadcast(&h->r->hop_cond);
-    g_mutex_unlock(&h->r->hop_mutex);
-    return G_SOURCE_REMOVE;
-}
-
-/* Runs run(arg) on the media thread and waits for it. false when the media
- * thread is not running (nothing ran). */
-static bool run_on_media(tdm_relay *r, void (*run)(void *), void *arg)
-{
-    if (!g_atomic_int_get(&r->running))
-        return false;
-    hop h = {.r = r, .run = run, .arg = arg};
-    g_main_context_invoke(r->ctx, hop_dispatch, &h);
-    g_mutex_lock(&r->hop_mutex);
-    while (!h.done)
-        g_cond_wait(&r->hop_cond, &r->hop_mutex);
-    g_mutex_unlock(&r->hop_mutex);
-    return true;
-}
-
-/* --- tables ------------------------------------------------------------- */
-
-static session *session_find(tdm_relay *r, const char *id)
-{
-    for (size_t i = 0; i < TDM_RELAY_MAX_SESSIONS; i++)
-        if (r->sessions[i].used && strcmp(r->sessions[i].id, id) == 0)
-            return &r->sessions[i];
-    return NULL;
-}
-
-static void session_free(session *s)
-{
-    tdm_room_free(s->room);
-    for (size_t i = 0; i < TDM_ROOM_MAX_STREAMS; i++) {
-        tdm_nack_cache_free(s->cache[i]);
-        tdm_assembler_free(s->ingest[i]);
-    }
-    tdm_keyframe_throttle_free(s->throttle);
-    memset(s, 0, sizeof *s);
-}
-
-static tdm_status session_get(tdm_relay *r, const char *id, session **out, tdm_error *err)
-{
-    session *s = session_find(r, id);
-    if (s) {
-        *out = s;
-        return TDM_OK;
-    }
-    for (size_t i = 0; i < TDM_RELAY_MAX_SESSIONS; i++) {
-        if (r->sessions[i].used)
-            continue;
-        s = &r->sessions[i];
-        tdm_room_config rc;
-        tdm_room_config_default(&rc);
-        rc.max_subscribers = r->max_subscribers;
-        if (tdm_room_new(&rc, &s->room) != TDM_OK ||
-            tdm_keyframe_throttle_new(NULL, &s->throttle) != TDM_OK) {
-            session_free(s);
-            return tdm_fail(err, TDM_ERR_NOMEM, "relay is out of memory");
-        }
-        s->used = true;
-        snprintf(s->id, sizeof s->id, "%s", id);
-        s->relay_ssrc = random_u32();
-        *out = s;
-        return TDM_OK;
-    }
-    return tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay is full");
-}
-
-static endpoint *endpoint_find(tdm_relay *r, const char *rid)
-{
-    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++)
-        if (r->eps[i].used && !r->eps[i].dead && strcmp(r->eps[i].info.resource_id, rid) == 0)
-            return &r->eps[i];
-    return NULL;
-}
-
-static endpoint *session_subscriber(session *s, int sub_id)
-{
-    for (size_t i = 0; i < s->n_eps; i++)
-        if (s->eps[i]->sub_id == sub_id && s->eps[i] != s->publisher)
-            return s->eps[i];
-    return NULL;
-}
-
-/* Ends an endpoint: tells the peer (close_notify), takes it out of its
- * session, frees the session once empty. Never from a peer callback. */
-static void endpoint_end(tdm_relay *r, endpoint *ep)
-{
-    session *s = ep->sess;
-    if (ep->peer) {
-        const tdm_peer_stats *ps = tdm_peer_get_stats(ep->peer);
-        for (size_t k = 0; k < TDM_SRTP_FAIL_COUNT; k++)
-            r->m.srtp_fail_gone += ps->srtp_in_fail[k];
-        tdm_peer_close(ep->peer);
-        tdm_peer_free(ep->peer);
-    }
-    if (s) {
-        if (s->publisher == ep) {
-            s->publisher = NULL;
-            s->n_streams = 0;
-            s->remb_sent_bps = 0; /* a new publisher must hear the estimate again */
-            tdm_room_set_publisher(s->room, NULL);
-            for (size_t i = 0; i < TDM_ROOM_MAX_STREAMS; i++) {
-                tdm_nack_cache_free(s->cache[i]);
-                s->cache[i] = NULL;
-                tdm_assembler_free(s->ingest[i]);
-                s->ingest[i] = NULL;
-            }
-        } else if (ep->sub_id >= 0) {
-            tdm_room_remove_subscriber(s->room, ep->sub_id);
-        }
-        for (size_t i = 0; i < s->n_eps; i++)
-            if (s->eps[i] == ep) {
-                s->eps[i] = s->eps[--s->n_eps];
-                break;
-            }
-        if (s->n_eps == 0)
-            session_free(s);
-    }
-    memset(ep, 0, sizeof *ep);
-}
-
-static gboolean reap(gpointer p)
-{
-    tdm_relay *r = p;
-    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++)
-        if (r->eps[i].used && r->eps[i].dead)
-            endpoint_end(r, &r->eps[i]);
-    g_source_unref(r->reaper);
-    r->reaper = NULL;
-    return G_SOURCE_REMOVE;
-}
-
-/* --- keyframe requests and feedback towards the publisher --------------- */
-
-static void send_pli(tdm_relay *r, session *s, uint32_t media_ssrc)
-{
-    if (!s->publisher || !s->publisher->peer)
-        return;
-    uint8_t buf[64];
-    size_t len;
-    if (tdm_rtcp_write_pli(s->relay_ssrc, media_ssrc, buf, sizeof buf - TDM_PEER_MAX_SRTP_OVERHEAD,
-                           &len) != TDM_OK)
-        return;
-    if (tdm_peer_send_rtcp(s->publisher->peer, buf, len, sizeof buf) == TDM_OK)
-        r->m.plis_out++;
-}
-
-static uint32_t first_video_ssrc(const session *s)
-{
-    for (size_t i = 0; i < s->n_streams; i++)
-        if (s->streams[i].codec != TDM_CODEC_OPUS)
-            return s->streams[i].ssrc;
-    return 0;
-}
-
-/* Room events -> throttle -> PLI. One throttle per session: a publisher
- * sends one video stream today; per-stream throttles come with simulcast. */
-static void drain_events(tdm_relay *r, session *s)
-{
-    tdm_room_event ev;
-    while (tdm_room_poll_event(s->room, &ev) == TDM_OK) {
-        if (ev.type != TDM_ROOM_EVENT_KEYFRAME_WANTED)
-            continue;
-        tdm_keyframe_trigger t = ev.reason == TDM_ROOM_KEYFRAME_JOIN ? TDM_KEYFRAME_TRIGGER_JOIN
-                                                                     : TDM_KEYFRAME_TRIGGER_PLI;
-        if (tdm_keyframe_throttle_request(s->throttle, t, now_us()))
-            send_pli(r, s, ev.publisher_ssrc ? ev.publisher_ssrc : first_video_ssrc(s));
-    }
-}
-
-/* The ingest tracker's output: NACKs and keyframe requests to the
- * publisher; completed frames are not needed here. */
-static void drain_ingest(tdm_relay *r, session *s, size_t k, uint64_t now)
-{
-    tdm_assembler *a = s->ingest[k];
-    if (!a || !s->publisher || !s->publisher->peer)
-        return;
-    if (tdm_assembler_poll_timeout(a) <= now)
-        tdm_assembler_handle_timeout(a, now);
-    tdm_encoded_frame f;
-    tdm_assembler_frame_info info;
-    while (tdm_assembler_poll_frame(a, &f, &info) == TDM_OK)
-        ;
-    uint16_t seqs[128];
-    size_t n;
-    while (tdm_assembler_poll_nack(a, seqs, 128, &n) == TDM_OK && n > 0) {
-        uint8_t buf[600];
-        size_t len;
-        if (tdm_rtcp_write_nack(s->relay_ssrc, s->streams[k].ssrc, seqs, n, buf,
-                                sizeof buf - TDM_PEER_MAX_SRTP_OVERHEAD, &len) == TDM_OK &&
-            tdm_peer_send_rtcp(s->publisher->peer, buf, len, sizeof buf) == TDM_OK)
-            r->m.nacks_out += n;
-    }
-    /* Its keyframe-needed events are not passed on: the relay forwards what
-     * it has, and a subscriber that cannot complete a frame asks for the
-     * keyframe itself (measured: passing these on made the publisher send
-     * keyframes that overtook frames still being repaired at the views). */
-    tdm_assembler_event ev;
-    while (tdm_assembler_poll_event(a, &ev) == TDM_OK)
-        r->m.ingest_keyframe_events++;
-}
-
-static gboolean tick(gpointer p)
-{
-    tdm_relay *r = p;
-    uint64_t now = now_us();
-    for (size_t i = 0; i < TDM_RELAY_MAX_SESSIONS; i++) {
-        session *s = &r->sessions[i];
-        if (!s->used)
-            continue;
-        drain_events(r, s); /* the room repeats KEYFRAME_WANTED for waiting subscribers */
-        for (size_t k = 0; k < s->n_streams; k++)
-            drain_ingest(r, s, k, now);
-        if (tdm_keyframe_throttle_poll_timeout(s->throttle) <= now &&
-            tdm_keyframe_throttle_handle_timeout(s->throttle, now))
-            send_pli(r, s, first_video_ssrc(s));
-    }
-    return G_SOURCE_CONTINUE;
-}
-
-/* The lowest REMB of the session's subscribers, passed on when it changed. */
-#define REMB_FLOOR_BPS 150000u
-
-static void forward_remb(tdm_relay *r, session *s)
-{
-    uint64_t low = 0;
-    for (size_t i = 0; i < s->n_eps; i++) {
-        uint64_t b = s->eps[i]->remb_bps;
-        if (s->eps[i] != s->publisher && b && (!low || b < low))
-            low = b;
-    }
-    /* A floor, so that one viewer's estimate (a bad link, or a lie) cannot
-     * starve everyone's picture: below it a screen is unreadable anyway. */
-    if (low && low < REMB_FLOOR_BPS)
-        low = REMB_FLOOR_BPS;
-    if (!low || low == s->remb_sent_bps || !s->publisher || !s->n_streams)
-        return;
-    uint32_t ssrcs[TDM_ROOM_MAX_STREAMS];
-    for (size_t i = 0; i < s->n_streams; i++)
-        ssrcs[i] = s->streams[i].ssrc;
-    uint8_t buf[128];
-    size_t len;
-    if (tdm_rtcp_write_remb(s->relay_ssrc, low, ssrcs, s->n_streams, buf,
-                            sizeof buf - TDM_PEER_MAX_SRTP_OVERHEAD, &len) != TDM_OK)
-        return;
-    if (tdm_peer_send_rtcp(s->publisher->peer, buf, len, sizeof buf) == TDM_OK) {
-        s->remb_sent_bps = low;
-        r->m.rembs_out++;
-    }
-}
-
-/* --- the media path ----------------------------------------------------- */
-
-/* The first packet of an SSRC not yet known names a new publisher stream;
- * its codec is what the offer's rtpmap gave its payload type. */
-static int latch_stream(tdm_relay *r, endpoint *ep, uint32_t ssrc, uint8_t pt)
-{
-    session *s = ep->sess;
-    for (size_t i = 0; i < s->n_streams; i++)
-        if (s->streams[i].ssrc == ssrc)
-            return (int)i;
-    if (s->n_streams == TDM_ROOM_MAX_STREAMS)
-        return -1;
-    for (size_t i = 0; i < ep->n_pts; i++) {
-        if (ep->pts[i].pt != pt)
-            continue;
-        /* One stream per codec: subscribers have one SSRC per kind, and two
-         * latched VP8 streams would interleave in it. A publisher that
-         * restarts its encoder with a new SSRC reconnects. */
-        for (size_t j = 0; j < s->n_streams; j++)
-            if (s->streams[j].codec == ep->pts[i].codec)
-                return -1;
-        size_t k = s->n_streams;
-        s->streams[k] = (tdm_room_stream){.codec = ep->pts[i].codec, .ssrc = ssrc,
-                                          .payload_type = pt};
-        tdm_room_publisher_config pc = {.streams = s->streams, .stream_count = k + 1};
-        if (tdm_room_set_publisher(s->room, &pc) != TDM_OK)
-            return -1;
-        if (!s->cache[k] && tdm_nack_cache_new(NULL, &s->cache[k]) != TDM_OK)
-            return -1;
-        if (ep->pts[i].codec != TDM_CODEC_OPUS && !s->ingest[k]) {
-            tdm_assembler_config ac;
-            tdm_assembler_config_default(&ac, ep->pts[i].codec);
-            ac.payload_type = pt;
-            ac.lock_ssrc = true;
-            ac.ssrc = ssrc;
-            if (tdm_assembler_new(&ac, &s->ingest[k]) != TDM_OK)
-                return -1;
-        }
-        s->n_streams = k + 1;
-        (void)r;
-        return (int)k;
-    }
-    return -1;
-}
-
-/* Whether a publisher packet starts a keyframe, for the throttle. */
-static bool starts_keyframe(tdm_codec codec, const tdm_rtp_packet *pkt)
-{
-    tdm_rtp_drop why;
-    if (codec == TDM_CODEC_VP8) {
-        tdm_vp8_payload p;
-        return tdm_vp8_depacketize(pkt->payload, pkt->payload_len, &p, &why) == TDM_OK &&
-               p.keyframe;
-    }
-    if (codec == TDM_CODEC_VP9) {
-        tdm_vp9_payload p;
-        return tdm_vp9_depacketize(pkt->payload, pkt->payload_len, &p, &why) == TDM_OK &&
-               p.keyframe && p.frame_start;
-    }
-    return false;
-}
-
-static void publisher_rtp(endpoint *ep, uint8_t *buf, size_t len)
-{
-    tdm_relay *r = ep->relay;
-    session *s = ep->sess;
-    r->m.packets_in++;
-    r->m.bytes_in += len;
-    tdm_rtp_packet pkt;
-    if (tdm_rtp_parse(buf, len, &pkt, NULL) != TDM_OK) {
-        r->m.drops_room++;
-        return;
-    }
-    int k = latch_stream(r, ep, pkt.header.ssrc, pkt.header.payload_type);
-    if (k < 0) {
-        r->m.drops_unlatched++;
-        return;
-    }
-    tdm_nack_cache_put(s->cache[k], pkt.header.seq, buf, len);
-    uint64_t now = now_us();
-    if (s->ingest[k]) {
-        /* Malformed packets are counted by the room below; the tracker's own
-         * verdict adds nothing, so it is not asked for. */
-        tdm_assembler_push(s->ingest[k], now, buf, len, NULL);
-        drain_ingest(r, s, (size_t)k, now);
-    }
-    if (starts_keyframe(s->streams[k].codec, &pkt))
-        tdm_keyframe_throttle_on_keyframe(s->throttle, now); /* answers deferred requests */
-    tdm_room_output out;
-    if (tdm_room_forward(s->room, now, buf, len, &out) != TDM_OK) {
-        r->m.drops_room++;
-        return;
-    }
-    if (out.drop)
-        r->m.drops_room++;
-    for (size_t i = 0; i < out.count; i++) {
-        const tdm_room_packet *p = &out.packets[i];
-        endpoint *sub = session_subscriber(s, p->subscriber);
-        if (!sub || !sub->peer)
-            continue;
-        size_t plen = p->len;
-        if (tdm_peer_send_rtp(sub->peer, p->data, plen, p->cap) == TDM_OK) {
-            r->m.packets_out++;
-            r->m.bytes_out += plen;
-        } else {
-            r->m.drops_send++;
+    tdm_relay_worker *least = NULL;
+    size_t least_n = SIZE_MAX;
+    for (size_t i = 0; i < r->n_workers; i++) {
+        if (tdm_relay_worker_has_session(r->workers[i], session))
+            return r->workers[i];
+        size_t n = tdm_relay_worker_session_count(r->workers[i]);
+        if (n < least_n) {
+            least_n = n;
+            least = r->workers[i];
         }
     }
-    drain_events(r, s);
+    return least;
 }
 
-static void answer_nack(tdm_relay *r, endpoint *ep, const tdm_rtcp_nack *nack)
-{
-    session *s = ep->sess;
-    uint16_t seqs[512];
-    /* At most 64 retransmissions per NACK: one small RTCP packet must not
-     * make the relay send hundreds of times its size (a NACK may name the
-     * same packets over and over). */
-    size_t n = tdm_rtcp_nack_seqs(nack, seqs, 512);
-    if (n > 64)
-        n = 64;
-    for (size_t i = 0; i < n; i++) {
-        r->m.nacks_in++;
-        uint32_t pub_ssrc;
-        uint16_t pub_seq;
-        if (tdm_room_map_nack(s->room, ep->sub_id, nack->media_ssrc, seqs[i], &pub_ssrc,
-                              &pub_seq) != TDM_OK) {
-            r->m.retransmission_misses++;
-            continue;
-        }
-        tdm_nack_cache *cache = NULL;
-        for (size_t k = 0; k < s->n_streams; k++)
-            if (s->streams[k].ssrc == pub_ssrc)
-                cache = s->cache[k];
-        const uint8_t *pkt;
-        size_t plen;
-        tdm_nack_miss miss = TDM_NACK_MISS_NOT_SEEN;
-        if (!cache || tdm_nack_cache_get(cache, pub_seq, &pkt, &plen, &miss) != TDM_OK) {
-            r->m.retransmission_misses++;
-            /* Not seen yet is usually a packet the publisher -> relay leg
-             * lost, which the ingest tracker is already asking for: the
-             * subscriber asks again and gets it then. A keyframe now would
-             * overtake the frames being repaired (measured: views skipped
-             * frames). Only a packet too old to ever be had needs one. */
-            if (miss == TDM_NACK_MISS_TOO_OLD)
-                tdm_room_request_keyframe(s->room, ep->sub_id, nack->media_ssrc,
-                                          TDM_ROOM_KEYFRAME_LOSS);
-            continue;
-        }
-        uint8_t out[PKT_CAP];
-        size_t olen;
-        if (tdm_room_write_retransmission(s->room, ep->sub_id, nack->media_ssrc, seqs[i], pkt,
-                                          plen, out, sizeof out - TDM_ROOM_TRAILER_ROOM,
-                                          &olen) != TDM_OK) {
-            r->m.retransmission_misses++;
-            continue;
-        }
-        if (tdm_peer_send_rtp(ep->peer, out, olen, sizeof out) == TDM_OK) {
-            r->m.retransmissions++;
-            r->m.packets_out++;
-            r->m.bytes_out += olen;
-        }
-    }
-}
-
-static void subscriber_rtcp(endpoint *ep, const uint8_t *buf, size_t len)
-{
-    tdm_relay *r = ep->relay;
-    session *s = ep->sess;
-    tdm_rtcp_iter it;
-    tdm_rtcp_drop why;
-    if (tdm_rtcp_iter_init(&it, buf, len, &why) != TDM_OK)
-        return;
-    tdm_rtcp_item item;
-    bool remb = false;
-    while (tdm_rtcp_iter_next(&it, &item) == TDM_OK) {
-        switch (item.type) {
-        case TDM_RTCP_NACK:
-            answer_nack(r, ep, &item.u.nack);
-            break;
-        case TDM_RTCP_PLI:
-            r->m.plis_in++;
-            tdm_room_request_keyframe(s->room, ep->sub_id, item.u.pli.media_ssrc,
-                                      TDM_ROOM_KEYFRAME_PLI);
-            break;
-        case TDM_RTCP_FIR:
-            r->m.firs_in++;
-            for (size_t i = 0; i < item.u.fir.entry_count; i++)
-                tdm_room_request_keyframe(s->room, ep->sub_id,
-                                          tdm_rtcp_fir_entry_at(&item.u.fir, i).ssrc,
-                                          TDM_ROOM_KEYFRAME_PLI);
-            break;
-        case TDM_RTCP_REMB:
-            ep->remb_bps = item.u.remb.bitrate_bps;
-            remb = true;
-            break;
-        default:
-            break; /* SR/RR/SDES/BYE: the relay writes no reports of its own yet */
-        }
-    }
-    drain_events(r, s);
-    if (remb)
-        forward_remb(r, s);
-}
-
-/* --- peer callbacks ----------------------------------------------------- */
-
-static void on_state(void *user, tdm_peer_state state, tdm_peer_fail fail, const char *reason)
-{
-    endpoint *ep = user;
-    (void)fail, (void)reason;
-    if (state != TDM_PEER_FAILED && state != TDM_PEER_CLOSED)
-        return;
-    if (state == TDM_PEER_FAILED)
-        ep->relay->m.endpoints_failed++;
-    ep->dead = true;
-    /* Freeing the peer inside its own callback is not allowed: reap later. */
-    tdm_relay *r = ep->relay;
-    if (!r->reaper) {
-        r->reaper = g_idle_source_new();
-        g_source_set_callback(r->reaper, reap, r, NULL);
-        g_source_attach(r->reaper, r->ctx);
-    }
-}
-
-static void on_rtp(void *user, uint8_t *buf, size_t len)
-{
-    endpoint *ep = user;
-    if (ep->dead || !ep->sess)
-        return;
-    if (ep->sess->publisher == ep)
-        publisher_rtp(ep, buf, len);
-}
-
-static void on_rtcp(void *user, uint8_t *buf, size_t len)
-{
-    endpoint *ep = user;
-    if (ep->dead || !ep->sess)
-        return;
-    if (ep->sess->publisher != ep)
-        subscriber_rtcp(ep, buf, len);
-    /* The publisher's SR/RR need no answer from the relay yet. */
-}
-
-static void on_ice_event(void *user, const tdm_ice_event *ev)
-{
-    endpoint *ep = user;
-    if (ev->type == TDM_ICE_EV_GATHERING_DONE)
-        ep->gathered = true;
-}
-
-/* --- candidates between text and struct --------------------------------- */
-
-static void candidate_text(const tdm_sdp_candidate *c, char *out, size_t cap)
-{
-    int n = snprintf(out, cap, "candidate:%s %u %s %" PRIu32 " %s %u typ %s", c->foundation,
-                     (unsigned)c->component, c->transport == TDM_SDP_TCP ? "TCP" : "UDP",
-                     c->priority, c->address, (unsigned)c->port, tdm_sdp_cand_type_name(c->type));
-    if (n > 0 && (size_t)n < cap && c->has_raddr)
-        n += snprintf(out + n, cap - (size_t)n, " raddr %s rport %u", c->raddr,
-                      (unsigned)c->rport);
-    if (n > 0 && (size_t)n < cap && c->transport == TDM_SDP_TCP) {
-        static const char *const tt[] = {"", "active", "passive", "so"};
-        if (c->tcptype != TDM_SDP_TCPTYPE_NONE)
-            snprintf(out + n, cap - (size_t)n, " tcptype %s", tt[c->tcptype]);
-    }
-}
-
-typedef struct cand_list {
-    tdm_sdp_candidate c[TDM_SDP_MAX_CANDIDATES];
-    size_t n;
-} cand_list;
-
-/* Reads libnice's "candidate:F C TRANSPORT PRIO ADDR PORT typ TYPE ..." */
-static void collect_candidate(void *user, const char *text)
-{
-    cand_list *l = user;
-    if (l->n == TDM_SDP_MAX_CANDIDATES)
-        return;
-    tdm_sdp_candidate *c = &l->c[l->n];
-    memset(c, 0, sizeof *c);
-    char transport[8], type[8];
-    unsigned comp, port;
-    uint32_t prio;
-    if (strncmp(text, "candidate:", 10) != 0 ||
-        sscanf(text + 10, "%32s %u %7s %" SCNu32 " %63s %u typ %7s", c->foundation, &comp,
-               transport, &prio, c->address, &port, type) != 7)
-        return;
-    c->component = (uint16_t)comp;
-    c->port = (uint16_t)port;
-    c->priority = prio;
-    c->transport = g_ascii_strcasecmp(transport, "TCP") == 0 ? TDM_SDP_TCP : TDM_SDP_UDP;
-    c->type = strcmp(type, "srflx") == 0   ? TDM_SDP_CAND_SRFLX
-              : strcmp(type, "prflx") == 0 ? TDM_SDP_CAND_PRFLX
-              : strcmp(type, "relay") == 0 ? TDM_SDP_CAND_RELAY
-                                           : TDM_SDP_CAND_HOST;
-    const char *ra = strstr(text, " raddr ");
-    unsigned rport;
-    if (ra && sscanf(ra, " raddr %63s rport %u", c->raddr, &rport) == 2) {
-        c->has_raddr = true;
-        c->rport = (uint16_t)rport;
-    }
-    if (c->transport == TDM_SDP_TCP) {
-        if (strstr(text, "tcptype active"))
-            c->tcptype = TDM_SDP_TCPTYPE_ACTIVE;
-        else if (strstr(text, "tcptype passive"))
-            c->tcptype = TDM_SDP_TCPTYPE_PASSIVE;
-        else if (strstr(text, "tcptype so"))
-            c->tcptype = TDM_SDP_TCPTYPE_SO;
-    }
-    l->n++;
-}
-
-/* --- backend: create ---------------------------------------------------- */
-
-/* rtpmap encoding names are case-insensitive (RFC 4855 3); tdm_codec_parse
- * takes only our own spelling. */
-static bool codec_from_encoding(const char *enc, tdm_codec *out)
-{
-    static const struct {
-        const char *name;
-        tdm_codec codec;
-    } map[] = {{"VP8", TDM_CODEC_VP8}, {"VP9", TDM_CODEC_VP9}, {"opus", TDM_CODEC_OPUS}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (g_ascii_strcasecmp(enc, map[i].name) == 0) {
-            *out = map[i].codec;
-            return true;
-        }
-    return false;
-}
-
-/* Only there so the blocking iteration below wakes at the deadline. */
-static gboolean wake_cb(gpointer unused)
-{
-    (void)unused;
-    return G_SOURCE_CONTINUE;
-}
-
-/* Iterates the relay's context (we are on its thread, inside a dispatch)
- * until gathering is done or the bound passes. */
-static bool gather_sync(tdm_relay *r, endpoint *ep)
-{
-    gint64 deadline = g_get_monotonic_time() + (gint64)GATHER_TIMEOUT_MS * 1000;
-    GSource *t = g_timeout_source_new(GATHER_TIMEOUT_MS);
-    g_source_set_callback(t, wake_cb, NULL, NULL);
-    g_source_attach(t, r->ctx);
-    while (!ep->gathered && g_get_monotonic_time() < deadline)
-        g_main_context_iteration(r->ctx, TRUE);
-    g_source_destroy(t);
-    g_source_unref(t);
-    return ep->gathered;
-}
-
-/* The m-line whose transport the client uses: the first in use. */
-static const tdm_sdp_media *transport_media(const tdm_sdp_session *offer)
-{
-    for (size_t i = 0; i < offer->n_media; i++) {
-        const tdm_sdp_media *m = &offer->media[i];
-        if ((m->port != 0 || m->bundle_only) && m->ice.ufrag[0] &&
-            (m->kind == TDM_SDP_MEDIA_VIDEO || m->kind == TDM_SDP_MEDIA_AUDIO))
-            return m;
-    }
-    return NULL;
-}
-
-typedef struct create_args {
-    tdm_relay *r;
-    const tdm_whip_endpoint *ep;
-    const tdm_sdp_session *offer;
-    char *answer;
-    size_t cap;
-    size_t *answer_len;
-    tdm_error *err;
-    tdm_status st;
-} create_args;
-
-static tdm_status create_on_media(tdm_relay *r, const tdm_whip_endpoint *wep,
-                                  const tdm_sdp_session *offer, char *answer, size_t cap,
-                                  size_t *answer_len, tdm_error *err)
-{
-    const tdm_sdp_media *m = transport_media(offer);
-    if (!m || !m->dtls.has_fingerprint)
-        return tdm_fail(err, TDM_ERR_UNSUPPORTED, "offer has no usable audio or video m-line");
-    tdm_sdp_setup setup = tdm_sdp_answer_setup(m->dtls.setup);
-    if (setup == TDM_SDP_SETUP_NONE)
-        return tdm_fail(err, TDM_ERR_UNSUPPORTED, "offer's a=setup cannot be answered");
-    bool publish = wep->role == TDM_TOKEN_ROLE_PUBLISH;
-    session *existing = session_find(r, wep->session);
-    if (publish && existing && existing->publisher)
-        return tdm_fail(err, TDM_ERR_INVALID, "this session already has a publisher");
-
-    endpoint *ep = NULL;
-    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS && !ep; i++)
-        if (!r->eps[i].used)
-            ep = &r->eps[i];
-    if (!ep)
-        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay is full");
-    memset(ep, 0, sizeof *ep);
-    ep->used = true;
-    ep->relay = r;
-    ep->info = *wep;
-    ep->sub_id = -1;
-    snprintf(ep->info.remote_ufrag, sizeof ep->info.remote_ufrag, "%s", m->ice.ufrag);
-    snprintf(ep->info.remote_pwd, sizeof ep->info.remote_pwd, "%s", m->ice.pwd);
-    snprintf(ep->mid, sizeof ep->mid, "%s", m->mid);
-    snprintf(ep->kind_name, sizeof ep->kind_name, "%s", m->kind_name);
-
-    tdm_ice_config ice;
-    tdm_ice_config_init(&ice, r->ctx, false);
-    for (size_t i = 0; i < r->n_local; i++)
-        ice.local_addresses[i] = r->local_addr[i];
-    ice.n_local_addresses = r->n_local;
-    tdm_peer_config pc;
-    tdm_peer_config_init(&pc, &ice, r->identity,
-                         setup == TDM_SDP_SETUP_ACTIVE ? TDM_DTLS_CLIENT : TDM_DTLS_SERVER,
-                         m->dtls.fingerprint);
-    tdm_peer_callbacks cb = {.on_state = on_state, .on_rtp = on_rtp, .on_rtcp = on_rtcp,
-                             .on_ice_event = on_ice_event, .user = ep};
-    tdm_status st = tdm_peer_new(&pc, &cb, &ep->peer, err);
-    if (st != TDM_OK)
-        goto fail_unavailable;
-    tdm_ice *ia = tdm_peer_ice(ep->peer);
-    st = tdm_ice_gather(ia, err);
-    if (st != TDM_OK)
-        goto fail_unavailable;
-    if (!gather_sync(r, ep) && !tdm_ice_foreach_local_candidate(ia, NULL, NULL)) {
-        tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay could not gather ICE candidates");
-        goto fail_unavailable;
-    }
-    st = tdm_ice_set_remote_credentials(ia, m->ice.ufrag, m->ice.pwd, err);
-    if (st != TDM_OK) {
-        st = TDM_ERR_FORMAT;
-        goto fail;
-    }
-    for (size_t i = 0; i < m->n_candidates; i++) {
-        char text[TDM_ICE_CANDIDATE_MAX];
-        candidate_text(&m->candidates[i], text, sizeof text);
-        tdm_error ignored;
-        tdm_ice_add_remote_candidate(ia, text, &ignored); /* mDNS names are skipped */
-    }
-    if (m->end_of_candidates)
-        tdm_ice_remote_gathering_done(ia);
-
-    cand_list *cands = g_new0(cand_list, 1);
-    tdm_ice_foreach_local_candidate(ia, collect_candidate, cands);
-    const char *ufrag, *pwd;
-    tdm_ice_local_credentials(ia, &ufrag, &pwd);
-    tdm_sdp_local local = {
-        .ice_ufrag = ufrag,
-        .ice_pwd = pwd,
-        .session_id = ((uint64_t)random_u32() << 32) | random_u32(),
-        .codecs = TDM_SDP_CODECS_ALL,
-        .extensions = TDM_SDP_EXT_DEFAULT,
-        .candidates = cands->c,
-        .n_candidates = cands->n,
-        .candidates_complete = true,
-    };
-    memcpy(local.fingerprint, tdm_dtls_identity_fingerprint(r->identity), TDM_SDP_FINGERPRINT_LEN);
-    if (!publish) {
-        ep->ssrc_video = random_u32();
-        ep->ssrc_audio = random_u32();
-        local.ssrc_video = ep->ssrc_video;
-        local.ssrc_audio = ep->ssrc_audio;
-        local.cname = "tandem-relay";
-        local.msid_stream = "tandem";
-    }
-    tdm_sdp_answer_info info;
-    st = tdm_sdp_answer(offer, &local, publish ? TDM_SDP_ROLE_PUBLISH : TDM_SDP_ROLE_SUBSCRIBE,
-                        answer, cap, answer_len, &info, err);
-    g_free(cands);
-    if (st != TDM_OK)
-        goto fail;
-
-    /* The codecs of the accepted m-lines, by the offerer's payload types. */
-    tdm_room_subscriber_stream subs[TDM_ROOM_MAX_STREAMS];
-    size_t n_subs = 0;
-    for (size_t i = 0; i < offer->n_media; i++) {
-        if (!info.accepted[i])
-            continue;
-        const tdm_sdp_media *am = &offer->media[i];
-        for (size_t k = 0; k < am->n_codecs; k++) {
-            tdm_codec codec;
-            if (!am->codecs[k].has_rtpmap || !codec_from_encoding(am->codecs[k].encoding, &codec))
-                continue;
-            if (publish && ep->n_pts < MAX_PT_CODECS) {
-                ep->pts[ep->n_pts].pt = am->codecs[k].pt;
-                ep->pts[ep->n_pts].codec = codec;
-                ep->n_pts++;
-            }
-            bool have = false;
-            for (size_t j = 0; j < n_subs; j++)
-                have |= subs[j].codec == codec;
-            if (!publish && !have && n_subs < TDM_ROOM_MAX_STREAMS)
-                subs[n_subs++] = (tdm_room_subscriber_stream){
-                    .codec = codec, .payload_type = am->codecs[k].pt,
-                    .ssrc = codec == TDM_CODEC_OPUS ? ep->ssrc_audio : ep->ssrc_video,
-                    .first_seq = (uint16_t)random_u32()};
-        }
-    }
-
-    session *s = NULL;
-    st = session_get(r, wep->session, &s, err);
-    if (st != TDM_OK)
-        goto fail;
-    if (publish) {
-        s->publisher = ep;
-    } else {
-        tdm_room_subscriber_config sc = {.streams = subs, .stream_count = n_subs};
-        st = n_subs ? tdm_room_add_subscriber(s->room, &sc, &ep->sub_id) : TDM_ERR_UNSUPPORTED;
-        if (st != TDM_OK) {
-            if (s->n_eps == 0)
-                session_free(s);
-            if (st == TDM_ERR_UNSUPPORTED)
-                tdm_fail(err, st, "no codec the relay forwards");
-            else
-                tdm_fail(err, TDM_ERR_UNAVAILABLE, "session is full");
-            st = st == TDM_ERR_UNSUPPORTED ? st : TDM_ERR_UNAVAILABLE;
-            goto fail;
-        }
-    }
-    s->eps[s->n_eps++] = ep;
-    ep->sess = s;
-    r->m.endpoints_created++;
-    if (!publish)
-        drain_events(r, s); /* the join asks the publisher for a keyframe */
-    return TDM_OK;
-
-fail_unavailable:
-    st = TDM_ERR_UNAVAILABLE;
-fail:
-    tdm_peer_free(ep->peer);
-    memset(ep, 0, sizeof *ep);
-    return st;
-}
-
-static void create_run(void *p)
-{
-    create_args *a = p;
-    a->st = create_on_media(a->r, a->ep, a->offer, a->answer, a->cap, a->answer_len, a->err);
-}
+/* --- backend ------------------------------------------------------------ */
 
 static tdm_status be_create(void *ctx, const tdm_whip_endpoint *ep, const tdm_sdp_session *offer,
                             char *answer, size_t cap, size_t *answer_len, tdm_error *err)
 {
-    create_args a = {ctx, ep, offer, answer, cap, answer_len, err, TDM_ERR_UNAVAILABLE};
-    if (!run_on_media(ctx, create_run, &a))
+    tdm_relay *r = ctx;
+    if (!r->running)
         return tdm_fail(err, TDM_ERR_UNAVAILABLE, "media plane not running");
-    return a.st;
-}
-
-/* --- backend: lookup, patch, delete ------------------------------------- */
-
-typedef struct lookup_args {
-    tdm_relay *r;
-    const char *rid;
-    tdm_whip_endpoint *out;
-    bool found;
-} lookup_args;
-
-static void lookup_run(void *p)
-{
-    lookup_args *a = p;
-    endpoint *ep = endpoint_find(a->r, a->rid);
-    if (ep) {
-        *a->out = ep->info;
-        a->found = true;
-    }
+    tdm_relay_worker *w = worker_for_session(r, ep->session);
+    return tdm_relay_worker_create(w, ep, offer, answer, cap, answer_len, err);
 }
 
 static bool be_lookup(void *ctx, const char *rid, tdm_whip_endpoint *out)
 {
-    lookup_args a = {ctx, rid, out, false};
-    run_on_media(ctx, lookup_run, &a);
-    return a.found;
-}
-
-typedef struct patch_args {
-    tdm_relay *r;
-    const char *rid;
-    const tdm_sdp_frag *frag;
-    const char *new_etag;
-    char *out;
-    size_t cap;
-    size_t *out_len;
-    tdm_error *err;
-    tdm_status st;
-} patch_args;
-
-static tdm_status patch_on_media(patch_args *a)
-{
-    endpoint *ep = endpoint_find(a->r, a->rid);
-    if (!ep)
-        return tdm_fail(a->err, TDM_EOF, "not found");
-    tdm_ice *ia = tdm_peer_ice(ep->peer);
-    tdm_status st;
-    if (a->new_etag) {
-        st = tdm_ice_restart(ia, a->err);
-        if (st != TDM_OK)
-            return tdm_fail(a->err, TDM_ERR_UNSUPPORTED, "ICE restart refused");
-        st = tdm_ice_set_remote_credentials(ia, a->frag->ice.ufrag, a->frag->ice.pwd, a->err);
-        if (st != TDM_OK)
-            return tdm_fail(a->err, TDM_ERR_FORMAT, "bad ICE credentials");
-        snprintf(ep->info.etag, sizeof ep->info.etag, "%s", a->new_etag);
-        snprintf(ep->info.remote_ufrag, sizeof ep->info.remote_ufrag, "%s", a->frag->ice.ufrag);
-        snprintf(ep->info.remote_pwd, sizeof ep->info.remote_pwd, "%s", a->frag->ice.pwd);
-    }
-    for (size_t i = 0; i < a->frag->n_candidates; i++) {
-        char text[TDM_ICE_CANDIDATE_MAX];
-        candidate_text(&a->frag->candidates[i].c, text, sizeof text);
-        tdm_error ignored;
-        tdm_ice_add_remote_candidate(ia, text, &ignored);
-    }
-    if (a->frag->end_of_candidates)
-        tdm_ice_remote_gathering_done(ia);
-    if (!a->new_etag)
-        return TDM_OK;
-    cand_list *cands = g_new0(cand_list, 1);
-    tdm_ice_foreach_local_candidate(ia, collect_candidate, cands);
-    const char *ufrag, *pwd;
-    tdm_ice_local_credentials(ia, &ufrag, &pwd);
-    st = tdm_sdp_frag_write(ufrag, pwd, ep->kind_name, ep->mid, cands->c, cands->n, true, a->out,
-                            a->cap, a->out_len, a->err);
-    g_free(cands);
-    return st;
-}
-
-static void patch_run(void *p)
-{
-    patch_args *a = p;
-    a->st = patch_on_media(a);
+    tdm_relay *r = ctx;
+    for (size_t i = 0; i < r->n_workers; i++)
+        if (tdm_relay_worker_lookup(r->workers[i], rid, out))
+            return true;
+    return false;
 }
 
 static tdm_status be_patch(void *ctx, const char *rid, const tdm_sdp_frag *frag,
                            const char *new_etag, char *out, size_t cap, size_t *out_len,
                            tdm_error *err)
 {
-    patch_args a = {ctx, rid, frag, new_etag, out, cap, out_len, err, TDM_EOF};
-    if (!run_on_media(ctx, patch_run, &a))
-        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "media plane not running");
-    return a.st;
-}
-
-typedef struct delete_args {
-    tdm_relay *r;
-    const char *rid;
-    tdm_status st;
-} delete_args;
-
-static void delete_run(void *p)
-{
-    delete_args *a = p;
-    endpoint *ep = endpoint_find(a->r, a->rid);
-    if (!ep) {
-        a->st = TDM_EOF;
-        return;
-    }
-    endpoint_end(a->r, ep);
-    a->st = TDM_OK;
+    tdm_relay *r = ctx;
+    tdm_status st = tdm_fail(err, TDM_EOF, "not found");
+    for (size_t i = 0; i < r->n_workers && st == TDM_EOF; i++)
+        st = tdm_relay_worker_patch(r->workers[i], rid, frag, new_etag, out, cap, out_len, err);
+    return st;
 }
 
 static tdm_status be_delete(void *ctx, const char *rid)
 {
-    delete_args a = {ctx, rid, TDM_EOF};
-    run_on_media(ctx, delete_run, &a);
-    return a.st;
+    tdm_relay *r = ctx;
+    for (size_t i = 0; i < r->n_workers; i++)
+        if (tdm_relay_worker_delete(r->workers[i], rid) == TDM_OK)
+            return TDM_OK;
+    return TDM_EOF;
 }
 
-/* --- backend: metrics, health ------------------------------------------- */
+/* --- metrics ------------------------------------------------------------ */
 
-typedef struct metrics_args {
-    tdm_relay *r;
-    char *out;
-    size_t cap;
-    size_t *out_len;
-    tdm_status st;
-} metrics_args;
+typedef struct text_out {
+    char *buf;
+    size_t cap, len;
+    bool overflow;
+} text_out;
 
-static void metrics_run(void *p)
+static void put(text_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text_out *o, const char *fmt, ...)
 {
-    metrics_args *a = p;
-    tdm_relay *r = a->r;
-    size_t sessions = 0, endpoints = 0;
-    uint64_t srtp_fail = r->m.srtp_fail_gone;
-    for (size_t i = 0; i < TDM_RELAY_MAX_SESSIONS; i++)
-        sessions += r->sessions[i].used;
-    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++) {
-        if (!r->eps[i].used || !r->eps[i].peer)
-            continue;
-        endpoints++;
-        const tdm_peer_stats *ps = tdm_peer_get_stats(r->eps[i].peer);
-        for (size_t k = 0; k < TDM_SRTP_FAIL_COUNT; k++)
-            srtp_fail += ps->srtp_in_fail[k];
+    if (o->overflow)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->cap - o->len)
+        o->overflow = true;
+    else
+        o->len += (size_t)n;
+}
+
+static void counter(text_out *o, const char *name, uint64_t v)
+{
+    put(o, "# TYPE %s counter\n%s %" PRIu64 "\n", name, name, v);
+}
+
+static void gauge(text_out *o, const char *name, uint64_t v)
+{
+    put(o, "# TYPE %s gauge\n%s %" PRIu64 "\n", name, name, v);
+}
+
+static void add_metrics(tdm_relay_worker_metrics *sum, const tdm_relay_worker_metrics *m)
+{
+    /* Every field but cpu_seconds is a uint64_t. */
+    uint64_t *s = (uint64_t *)sum;
+    const uint64_t *a = (const uint64_t *)m;
+    size_t n = offsetof(tdm_relay_worker_metrics, cpu_seconds) / sizeof(uint64_t);
+    for (size_t i = 0; i < n; i++)
+        s[i] += a[i];
+    sum->cpu_seconds += m->cpu_seconds;
+}
+
+static tdm_status be_metrics(void *ctx, char *buf, size_t cap, size_t *out_len)
+{
+    tdm_relay *r = ctx;
+    text_out o = {buf, cap, 0, false};
+    tdm_relay_worker_metrics per[TDM_RELAY_MAX_WORKERS];
+    tdm_relay_worker_metrics m = {0};
+    bool up = r->running;
+    for (size_t i = 0; up && i < r->n_workers; i++) {
+        up = tdm_relay_worker_metrics_get(r->workers[i], &per[i]);
+        if (up)
+            add_metrics(&m, &per[i]);
     }
-    const relay_metrics *m = &r->m;
-    int n = snprintf(
-        a->out, a->cap,
-        "# TYPE tandem_relay_media_plane_up gauge\ntandem_relay_media_plane_up 1\n"
-        "# TYPE tandem_relay_sessions gauge\ntandem_relay_sessions %zu\n"
-        "# TYPE tandem_relay_endpoints gauge\ntandem_relay_endpoints %zu\n"
-        "# TYPE tandem_relay_endpoints_created_total counter\n"
-        "tandem_relay_endpoints_created_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_endpoints_failed_total counter\n"
-        "tandem_relay_endpoints_failed_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_packets_in_total counter\ntandem_relay_packets_in_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_bytes_in_total counter\ntandem_relay_bytes_in_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_packets_out_total counter\n"
-        "tandem_relay_packets_out_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_bytes_out_total counter\ntandem_relay_bytes_out_total %" PRIu64 "\n"
+    gauge(&o, "tandem_relay_media_plane_up", up ? 1 : 0);
+    if (!up)
+        goto done;
+    gauge(&o, "tandem_relay_workers", r->n_workers);
+    gauge(&o, "tandem_relay_sessions", m.sessions);
+    gauge(&o, "tandem_relay_endpoints", m.endpoints);
+    counter(&o, "tandem_relay_endpoints_created_total", m.endpoints_created);
+    uint64_t failed = 0;
+    for (size_t k = TDM_PEER_FAIL_ICE; k <= TDM_PEER_FAIL_SRTP; k++)
+        failed += m.endpoints_failed[k];
+    counter(&o, "tandem_relay_endpoints_failed_total", failed);
+    put(&o, "# TYPE tandem_relay_endpoint_failures_total counter\n");
+    for (size_t k = TDM_PEER_FAIL_ICE; k <= TDM_PEER_FAIL_SRTP; k++)
+        put(&o, "tandem_relay_endpoint_failures_total{reason=\"%s\"} %" PRIu64 "\n",
+            tdm_peer_fail_name((tdm_peer_fail)k), m.endpoints_failed[k]);
+    counter(&o, "tandem_relay_packets_in_total", m.packets_in);
+    counter(&o, "tandem_relay_bytes_in_total", m.bytes_in);
+    counter(&o, "tandem_relay_packets_out_total", m.packets_out);
+    counter(&o, "tandem_relay_bytes_out_total", m.bytes_out);
+    put(&o,
         "# TYPE tandem_relay_drops_total counter\n"
         "tandem_relay_drops_total{reason=\"unknown_stream\"} %" PRIu64 "\n"
         "tandem_relay_drops_total{reason=\"room\"} %" PRIu64 "\n"
         "tandem_relay_drops_total{reason=\"send\"} %" PRIu64 "\n"
-        "# TYPE tandem_relay_nacks_total counter\ntandem_relay_nacks_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_retransmissions_total counter\n"
-        "tandem_relay_retransmissions_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_retransmission_misses_total counter\n"
-        "tandem_relay_retransmission_misses_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_plis_in_total counter\ntandem_relay_plis_in_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_firs_in_total counter\ntandem_relay_firs_in_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_plis_out_total counter\ntandem_relay_plis_out_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_rembs_out_total counter\ntandem_relay_rembs_out_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_nacks_out_total counter\ntandem_relay_nacks_out_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_ingest_broken_frames_total counter\n"
-        "tandem_relay_ingest_broken_frames_total %" PRIu64 "\n"
-        "# TYPE tandem_relay_srtp_failures_total counter\n"
-        "tandem_relay_srtp_failures_total %" PRIu64 "\n",
-        sessions, endpoints, m->endpoints_created, m->endpoints_failed, m->packets_in,
-        m->bytes_in, m->packets_out, m->bytes_out, m->drops_unlatched, m->drops_room,
-        m->drops_send, m->nacks_in, m->retransmissions, m->retransmission_misses, m->plis_in,
-        m->firs_in, m->plis_out, m->rembs_out, m->nacks_out, m->ingest_keyframe_events,
-        srtp_fail);
-    if (n < 0 || (size_t)n >= a->cap) {
-        a->st = TDM_ERR_RANGE;
-        return;
-    }
-    *a->out_len = (size_t)n;
-    a->st = TDM_OK;
-}
-
-static tdm_status be_metrics(void *ctx, char *out, size_t cap, size_t *out_len)
-{
-    metrics_args a = {ctx, out, cap, out_len, TDM_ERR_UNAVAILABLE};
-    if (!run_on_media(ctx, metrics_run, &a)) {
-        int n = snprintf(out, cap, "# TYPE tandem_relay_media_plane_up gauge\n"
-                                   "tandem_relay_media_plane_up 0\n");
-        if (n < 0 || (size_t)n >= cap)
-            return TDM_ERR_RANGE;
-        *out_len = (size_t)n;
-        return TDM_OK;
-    }
-    return a.st;
+        "tandem_relay_drops_total{reason=\"not_dtls_or_rtp\"} %" PRIu64 "\n"
+        "tandem_relay_drops_total{reason=\"before_keys_or_after_end\"} %" PRIu64 "\n",
+        m.drops_unlatched, m.drops_room, m.drops_send, m.unknown_dropped, m.early_dropped);
+    counter(&o, "tandem_relay_nacks_total", m.nacks_in);
+    counter(&o, "tandem_relay_retransmissions_total", m.retransmissions);
+    counter(&o, "tandem_relay_retransmission_misses_total", m.retransmission_misses);
+    counter(&o, "tandem_relay_plis_in_total", m.plis_in);
+    counter(&o, "tandem_relay_firs_in_total", m.firs_in);
+    counter(&o, "tandem_relay_plis_out_total", m.plis_out);
+    counter(&o, "tandem_relay_rembs_out_total", m.rembs_out);
+    counter(&o, "tandem_relay_nacks_out_total", m.nacks_out);
+    counter(&o, "tandem_relay_sender_reports_out_total", m.srs_out);
+    counter(&o, "tandem_relay_receiver_reports_out_total", m.rrs_out);
+    counter(&o, "tandem_relay_ingest_broken_frames_total", m.ingest_keyframe_events);
+    uint64_t srtp = 0;
+    for (size_t k = 1; k < TDM_SRTP_FAIL_COUNT; k++)
+        srtp += m.srtp_in_fail[k];
+    counter(&o, "tandem_relay_srtp_failures_total", srtp);
+    put(&o, "# TYPE tandem_relay_srtp_failures_by_reason_total counter\n");
+    for (size_t k = 1; k < TDM_SRTP_FAIL_COUNT; k++)
+        put(&o, "tandem_relay_srtp_failures_by_reason_total{reason=\"%s\"} %" PRIu64 "\n",
+            tdm_srtp_fail_name((tdm_srtp_fail)k), m.srtp_in_fail[k]);
+    put(&o, "# TYPE tandem_relay_selected_pairs_total counter\n");
+    for (int l = 0; l < 4; l++)
+        for (int rt = 0; rt < 4; rt++)
+            for (int t = 0; t < 2; t++)
+                if (m.selected[l][rt][t])
+                    put(&o,
+                        "tandem_relay_selected_pairs_total{local=\"%s\",remote=\"%s\","
+                        "transport=\"%s\"} %" PRIu64 "\n",
+                        tdm_ice_candidate_type_name((tdm_ice_candidate_type)l),
+                        tdm_ice_candidate_type_name((tdm_ice_candidate_type)rt),
+                        t ? "tcp" : "udp", m.selected[l][rt][t]);
+    /* Per-worker load: how evenly sessions and packets spread. */
+    put(&o, "# TYPE tandem_relay_worker_sessions gauge\n");
+    for (size_t i = 0; i < r->n_workers; i++)
+        put(&o, "tandem_relay_worker_sessions{worker=\"%zu\"} %" PRIu64 "\n", i, per[i].sessions);
+    put(&o, "# TYPE tandem_relay_worker_packets_in_total counter\n");
+    for (size_t i = 0; i < r->n_workers; i++)
+        put(&o, "tandem_relay_worker_packets_in_total{worker=\"%zu\"} %" PRIu64 "\n", i,
+            per[i].packets_in);
+    put(&o, "# TYPE tandem_relay_worker_packets_out_total counter\n");
+    for (size_t i = 0; i < r->n_workers; i++)
+        put(&o, "tandem_relay_worker_packets_out_total{worker=\"%zu\"} %" PRIu64 "\n", i,
+            per[i].packets_out);
+    put(&o, "# TYPE tandem_relay_worker_cpu_seconds_total counter\n");
+    for (size_t i = 0; i < r->n_workers; i++)
+        put(&o, "tandem_relay_worker_cpu_seconds_total{worker=\"%zu\"} %.6f\n", i,
+            per[i].cpu_seconds);
+done:
+    if (o.overflow)
+        return TDM_ERR_RANGE;
+    *out_len = o.len;
+    return TDM_OK;
 }
 
 static bool be_healthy(void *ctx)
 {
     tdm_relay *r = ctx;
-    return g_atomic_int_get(&r->running) != 0;
+    return r->running;
 }
 
 void tdm_relay_backend(tdm_relay *r, tdm_whip_backend *out)
@@ -1179,71 +264,64 @@ tdm_status tdm_relay_new(const tdm_relay_config *cfg, tdm_relay **out, tdm_error
             return tdm_fail(err, TDM_ERR_INVALID, "local address '%s' is not a numeric address",
                             a ? a : "(null)");
     }
+    if (cfg->workers > TDM_RELAY_MAX_WORKERS)
+        return tdm_fail(err, TDM_ERR_INVALID, "at most %d workers", TDM_RELAY_MAX_WORKERS);
+    size_t n = cfg->workers ? cfg->workers : (size_t)g_get_num_processors();
+    if (n == 0)
+        n = 1;
+    if (n > TDM_RELAY_MAX_WORKERS)
+        n = TDM_RELAY_MAX_WORKERS;
     tdm_relay *r = calloc(1, sizeof *r);
     if (!r)
         return tdm_fail(err, TDM_ERR_NOMEM, "relay: out of memory");
-    for (size_t i = 0; i < cfg->n_local_addresses; i++)
-        snprintf(r->local_addr[i], sizeof r->local_addr[i], "%s", cfg->local_addresses[i]);
-    r->n_local = cfg->n_local_addresses;
-    r->max_subscribers = cfg->max_subscribers ? cfg->max_subscribers : MAX_SUBS_DEFAULT;
     tdm_status st = tdm_dtls_identity_new(NULL, &r->identity, err);
     if (st != TDM_OK) {
         free(r);
         return st;
     }
-    r->ctx = g_main_context_new();
-    r->loop = g_main_loop_new(r->ctx, FALSE);
-    g_mutex_init(&r->hop_mutex);
-    g_cond_init(&r->hop_cond);
-    r->tick = g_timeout_source_new(THROTTLE_TICK_MS);
-    g_source_set_callback(r->tick, tick, r, NULL);
-    g_source_attach(r->tick, r->ctx);
+    for (size_t i = 0; i < n; i++) {
+        tdm_relay_worker_config wc = {
+            .index = (int)i,
+            .identity = r->identity,
+            .local_addresses = cfg->local_addresses,
+            .n_local_addresses = cfg->n_local_addresses,
+            .ice_tcp = cfg->ice_tcp,
+            .max_subscribers = cfg->max_subscribers,
+        };
+        st = tdm_relay_worker_new(&wc, &r->workers[i], err);
+        if (st != TDM_OK) {
+            tdm_relay_free(r);
+            return st;
+        }
+        r->n_workers = i + 1;
+    }
     *out = r;
     return TDM_OK;
 }
 
-static gpointer media_thread(gpointer p)
-{
-    tdm_relay *r = p;
-    g_main_context_push_thread_default(r->ctx);
-    g_main_loop_run(r->loop);
-    g_main_context_pop_thread_default(r->ctx);
-    return NULL;
-}
-
 tdm_status tdm_relay_start(tdm_relay *r, tdm_error *err)
 {
-    if (!r || r->thread)
+    if (!r || r->running)
         return tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay already runs");
-    GError *gerr = NULL;
-    r->thread = g_thread_try_new("tdm-media", media_thread, r, &gerr);
-    if (!r->thread) {
-        tdm_fail(err, TDM_ERR_UNAVAILABLE, "cannot start the media thread: %s",
-                 gerr ? gerr->message : "?");
-        g_clear_error(&gerr);
-        return TDM_ERR_UNAVAILABLE;
+    for (size_t i = 0; i < r->n_workers; i++) {
+        tdm_status st = tdm_relay_worker_start(r->workers[i], err);
+        if (st != TDM_OK) {
+            for (size_t k = 0; k < i; k++)
+                tdm_relay_worker_stop(r->workers[k]);
+            return st;
+        }
     }
-    g_atomic_int_set(&r->running, 1);
+    r->running = true;
     return TDM_OK;
-}
-
-static void end_all(void *p)
-{
-    tdm_relay *r = p;
-    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++)
-        if (r->eps[i].used)
-            endpoint_end(r, &r->eps[i]);
 }
 
 void tdm_relay_stop(tdm_relay *r)
 {
-    if (!r || !r->thread)
+    if (!r || !r->running)
         return;
-    run_on_media(r, end_all, r);
-    g_atomic_int_set(&r->running, 0);
-    g_main_loop_quit(r->loop);
-    g_thread_join(r->thread);
-    r->thread = NULL;
+    r->running = false;
+    for (size_t i = 0; i < r->n_workers; i++)
+        tdm_relay_worker_stop(r->workers[i]);
 }
 
 void tdm_relay_free(tdm_relay *r)
@@ -1251,20 +329,8 @@ void tdm_relay_free(tdm_relay *r)
     if (!r)
         return;
     tdm_relay_stop(r);
-    end_all(r); /* never started: the tables are ours now */
-    if (r->reaper) {
-        g_source_destroy(r->reaper);
-        g_source_unref(r->reaper);
-    }
-    g_source_destroy(r->tick);
-    g_source_unref(r->tick);
-    /* Let libnice release what it left on the context. */
-    for (int i = 0; i < 100 && g_main_context_iteration(r->ctx, FALSE); i++)
-        ;
-    g_main_loop_unref(r->loop);
-    g_main_context_unref(r->ctx);
-    g_mutex_clear(&r->hop_mutex);
-    g_cond_clear(&r->hop_cond);
+    for (size_t i = 0; i < r->n_workers; i++)
+        tdm_relay_worker_free(r->workers[i]);
     tdm_dtls_identity_free(r->identity);
     free(r);
 }

@@ -68,13 +68,17 @@ static void usage_serve(FILE *out)
             "      --no-cors            send no CORS headers\n"
             "      --ice-server URL     advertise a STUN/TURN server to clients in Link\n"
             "                           headers (repeatable, at most %d)\n"
+            "      --workers N          media worker threads; a session lives on one\n"
+            "                           (1..%d)                     [one per CPU]\n"
+            "      --ice-tcp            also offer ICE-TCP candidates (passive), for\n"
+            "                           clients whose network blocks UDP\n"
             "  -h, --help               this text\n"
             "\n"
             "Prints 'listening on http://ADDR:PORT' once ready; SIGINT or SIGTERM stop it.\n"
             "Exit status: 0 after a signal, 1 on a runtime error (secret file, listen),\n"
             "2 on bad usage.\n",
             DEFAULT_PORT, TDM_TOKEN_SECRET_MIN, TDM_ICE_MAX_LOCAL_ADDRESSES,
-            TDM_WHIP_MAX_ICE_SERVERS);
+            TDM_WHIP_MAX_ICE_SERVERS, TDM_RELAY_MAX_WORKERS);
 }
 
 static void usage_token(FILE *out)
@@ -337,7 +341,7 @@ static bool parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
 
 static int cmd_serve(int argc, char **argv)
 {
-    enum { O_NO_MEDIA = 256, O_CORS, O_NO_CORS, O_ICE };
+    enum { O_NO_MEDIA = 256, O_CORS, O_NO_CORS, O_ICE, O_WORKERS, O_ICE_TCP };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"node-id", required_argument, NULL, 'n'},
@@ -347,6 +351,8 @@ static int cmd_serve(int argc, char **argv)
         {"cors-origin", required_argument, NULL, O_CORS},
         {"no-cors", no_argument, NULL, O_NO_CORS},
         {"ice-server", required_argument, NULL, O_ICE},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"ice-tcp", no_argument, NULL, O_ICE_TCP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -398,6 +404,19 @@ static int cmd_serve(int argc, char **argv)
                                           "URL, got '%s'",
                                  optarg);
             ice[n_ice++] = (tdm_whip_ice_server){optarg, NULL, NULL};
+            break;
+        case O_WORKERS: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (errno || !end || *end || optarg[0] == '-' || n < 1 || n > TDM_RELAY_MAX_WORKERS)
+                return bad_usage("serve", "--workers wants a number from 1 to %d, got '%s'",
+                                 TDM_RELAY_MAX_WORKERS, optarg);
+            rcfg.workers = (size_t)n;
+            break;
+        }
+        case O_ICE_TCP:
+            rcfg.ice_tcp = true;
             break;
         case 'h':
             usage_serve(stdout);

@@ -1,0 +1,1267 @@
+/* relay_worker.c: one media worker (relay_worker.h): its sessions and
+ * endpoints, the WHIP/WHEP operations over tdm_peer, and the forwarding
+ * path that ties peers to the room, NACK cache and keyframe throttle. */
+#include "relay_worker.h"
+
+#include <glib.h>
+#include <inttypes.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "tdm_assembler.h"
+#include "tdm_dtls.h"
+#include "tdm_keyframe_throttle.h"
+#include "tdm_nack_cache.h"
+#include "tdm_peer.h"
+#include "tdm_room.h"
+#include "tdm_rtcp.h"
+#include "tdm_rtp.h"
+#include "tdm_sdp.h"
+#include "tdm_vp8_rtp.h"
+#include "tdm_vp9_rtp.h"
+#include "tdm_relay.h"
+
+#define GATHER_TIMEOUT_MS 2000
+#define MAX_SUBS_DEFAULT 16
+/* A session holds its publisher and its subscribers. */
+#define MAX_SESSION_EPS (TDM_RELAY_MAX_ENDPOINTS)
+#define MAX_PT_CODECS 16
+#define PKT_CAP (1500 + TDM_ROOM_MAX_EXT_ELEMENTS + 4 + TDM_ROOM_TRAILER_ROOM)
+#define THROTTLE_TICK_MS 50
+
+typedef struct session session;
+
+typedef struct endpoint {
+    bool used;
+    bool dead; /* the peer failed or closed; reaped outside its callbacks */
+    tdm_relay_worker *relay;
+    session *sess;
+    tdm_whip_endpoint info;
+    tdm_peer *peer;
+    bool gathered;
+    int sub_id; /* room subscriber id, -1 for the publisher */
+    uint32_t ssrc_video, ssrc_audio; /* subscriber: what the relay sends with */
+    /* Publisher: the offer's payload types, to latch a stream's codec. */
+    size_t n_pts;
+    struct {
+        uint8_t pt;
+        tdm_codec codec;
+    } pts[MAX_PT_CODECS];
+    char mid[TDM_SDP_MID_MAX + 1];
+    char kind_name[16];
+    uint64_t remb_bps; /* subscriber's last REMB, 0 if none */
+} endpoint;
+
+struct session {
+    bool used;
+    tdm_relay_worker *worker;
+    char id[TDM_TOKEN_ID_MAX + 1];
+    tdm_room *room;
+    endpoint *publisher;
+    size_t n_streams;
+    tdm_room_stream streams[TDM_ROOM_MAX_STREAMS];
+    tdm_nack_cache *cache[TDM_ROOM_MAX_STREAMS];
+    /* Ingest side of each video stream: finds what the publisher -> relay
+     * leg lost and asks the publisher again (NACK), or for a keyframe when a
+     * frame cannot be saved. It reuses the frame assembler for its NACK
+     * logic (one copy of each packet into its ring; the frames it completes
+     * are dropped): the relay forwards packets as they come, never waiting
+     * for a frame. */
+    tdm_assembler *ingest[TDM_ROOM_MAX_STREAMS];
+    tdm_keyframe_throttle *throttle;
+    uint32_t relay_ssrc; /* sender SSRC of the RTCP the relay writes */
+    uint64_t remb_sent_bps;
+    size_t n_eps;
+    endpoint *eps[MAX_SESSION_EPS];
+};
+
+typedef struct relay_metrics {
+    uint64_t packets_in, bytes_in, packets_out, bytes_out;
+    uint64_t drops_unlatched, drops_room, drops_send;
+    uint64_t nacks_in, retransmissions, retransmission_misses;
+    uint64_t plis_in, firs_in, plis_out, rembs_out;
+    uint64_t nacks_out; /* sequence numbers asked of publishers */
+    uint64_t ingest_keyframe_events; /* frames the ingest tracker could not complete */
+    uint64_t srs_out, rrs_out;
+    uint64_t endpoints_created;
+    uint64_t endpoints_failed[TDM_PEER_FAIL_SRTP + 1];
+    uint64_t selected[4][4][2];
+    /* Counters of peers already freed, so totals survive them. */
+    uint64_t srtp_fail_gone[TDM_SRTP_FAIL_COUNT];
+    uint64_t unknown_gone, early_gone;
+} relay_metrics;
+
+struct tdm_relay_worker {
+    GMainContext *ctx;
+    GMainLoop *loop;
+    GThread *thread;
+    gint running; /* atomic */
+    GMutex hop_mutex;
+    GCond hop_cond;
+    GSource *tick;
+    GSource *reaper;
+    int index;
+    const tdm_dtls_identity *identity; /* the node's */
+    char local_addr[TDM_ICE_MAX_LOCAL_ADDRESSES][64];
+    size_t n_local;
+    bool ice_tcp;
+    size_t max_subscribers;
+    size_t max_sessions;
+    gint n_sessions; /* atomic: read by the node for placement */
+    session sessions[TDM_RELAY_MAX_SESSIONS];
+    endpoint eps[TDM_RELAY_MAX_ENDPOINTS];
+    relay_metrics m;
+};
+
+static uint64_t now_us(void)
+{
+    return (uint64_t)g_get_monotonic_time();
+}
+
+static uint32_t random_u32(void)
+{
+    uint32_t v = 0;
+    while (v == 0)
+        if (RAND_bytes((uint8_t *)&v, sizeof v) != 1)
+            v = g_random_int();
+    return v;
+}
+
+/* --- hopping onto the media thread -------------------------------------- */
+
+typedef struct hop {
+    tdm_relay_worker *r;
+    void (*run)(void *arg);
+    void *arg;
+    bool done;
+} hop;
+
+static gboolean hop_dispatch(gpointer p)
+{
+    hop *h = p;
+    h->run(h->arg);
+    g_mutex_lock(&h->r->hop_mutex);
+    h->done = true;
+    g_cond_broadcast(&h->r->hop_cond);
+    g_mutex_unlock(&h->r->hop_mutex);
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs run(arg) on the media thread and waits for it. false when the media
+ * thread is not running (nothing ran). */
+static bool run_on_media(tdm_relay_worker *r, void (*run)(void *), void *arg)
+{
+    if (!g_atomic_int_get(&r->running))
+        return false;
+    hop h = {.r = r, .run = run, .arg = arg};
+    g_main_context_invoke(r->ctx, hop_dispatch, &h);
+    g_mutex_lock(&r->hop_mutex);
+    while (!h.done)
+        g_cond_wait(&r->hop_cond, &r->hop_mutex);
+    g_mutex_unlock(&r->hop_mutex);
+    return true;
+}
+
+/* --- tables ------------------------------------------------------------- */
+
+static session *session_find(tdm_relay_worker *r, const char *id)
+{
+    for (size_t i = 0; i < TDM_RELAY_MAX_SESSIONS; i++)
+        if (r->sessions[i].used && strcmp(r->sessions[i].id, id) == 0)
+            return &r->sessions[i];
+    return NULL;
+}
+
+static void session_free(session *s)
+{
+    if (s->used)
+        g_atomic_int_add(&s->worker->n_sessions, -1);
+    tdm_room_free(s->room);
+    for (size_t i = 0; i < TDM_ROOM_MAX_STREAMS; i++) {
+        tdm_nack_cache_free(s->cache[i]);
+        tdm_assembler_free(s->ingest[i]);
+    }
+    tdm_keyframe_throttle_free(s->throttle);
+    memset(s, 0, sizeof *s);
+}
+
+static tdm_status session_get(tdm_relay_worker *r, const char *id, session **out, tdm_error *err)
+{
+    session *s = session_find(r, id);
+    if (s) {
+        *out = s;
+        return TDM_OK;
+    }
+    for (size_t i = 0; i < r->max_sessions; i++) {
+        if (r->sessions[i].used)
+            continue;
+        s = &r->sessions[i];
+        s->worker = r;
+        tdm_room_config rc;
+        tdm_room_config_default(&rc);
+        rc.max_subscribers = r->max_subscribers;
+        if (tdm_room_new(&rc, &s->room) != TDM_OK ||
+            tdm_keyframe_throttle_new(NULL, &s->throttle) != TDM_OK) {
+            session_free(s);
+            return tdm_fail(err, TDM_ERR_NOMEM, "relay is out of memory");
+        }
+        s->used = true;
+        g_atomic_int_inc(&r->n_sessions);
+        snprintf(s->id, sizeof s->id, "%s", id);
+        s->relay_ssrc = random_u32();
+        *out = s;
+        return TDM_OK;
+    }
+    return tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay is full");
+}
+
+static endpoint *endpoint_find(tdm_relay_worker *r, const char *rid)
+{
+    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++)
+        if (r->eps[i].used && !r->eps[i].dead && strcmp(r->eps[i].info.resource_id, rid) == 0)
+            return &r->eps[i];
+    return NULL;
+}
+
+static endpoint *session_subscriber(session *s, int sub_id)
+{
+    for (size_t i = 0; i < s->n_eps; i++)
+        if (s->eps[i]->sub_id == sub_id && s->eps[i] != s->publisher)
+            return s->eps[i];
+    return NULL;
+}
+
+/* Ends an endpoint: tells the peer (close_notify), takes it out of its
+ * session, frees the session once empty. Never from a peer callback. */
+static void endpoint_end(tdm_relay_worker *r, endpoint *ep)
+{
+    session *s = ep->sess;
+    if (ep->peer) {
+        const tdm_peer_stats *ps = tdm_peer_get_stats(ep->peer);
+        for (size_t k = 0; k < TDM_SRTP_FAIL_COUNT; k++)
+            r->m.srtp_fail_gone[k] += ps->srtp_in_fail[k];
+        r->m.unknown_gone += ps->unknown_dropped;
+        r->m.early_gone += ps->early_dropped;
+        tdm_peer_close(ep->peer);
+        tdm_peer_free(ep->peer);
+    }
+    if (s) {
+        if (s->publisher == ep) {
+            s->publisher = NULL;
+            s->n_streams = 0;
+            s->remb_sent_bps = 0; /* a new publisher must hear the estimate again */
+            tdm_room_set_publisher(s->room, NULL);
+            for (size_t i = 0; i < TDM_ROOM_MAX_STREAMS; i++) {
+                tdm_nack_cache_free(s->cache[i]);
+                s->cache[i] = NULL;
+                tdm_assembler_free(s->ingest[i]);
+                s->ingest[i] = NULL;
+            }
+        } else if (ep->sub_id >= 0) {
+            tdm_room_remove_subscriber(s->room, ep->sub_id);
+        }
+        for (size_t i = 0; i < s->n_eps; i++)
+            if (s->eps[i] == ep) {
+                s->eps[i] = s->eps[--s->n_eps];
+                break;
+            }
+        if (s->n_eps == 0)
+            session_free(s);
+    }
+    memset(ep, 0, sizeof *ep);
+}
+
+static gboolean reap(gpointer p)
+{
+    tdm_relay_worker *r = p;
+    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++)
+        if (r->eps[i].used && r->eps[i].dead)
+            endpoint_end(r, &r->eps[i]);
+    g_source_unref(r->reaper);
+    r->reaper = NULL;
+    return G_SOURCE_REMOVE;
+}
+
+/* --- keyframe requests and feedback towards the publisher --------------- */
+
+static void send_pli(tdm_relay_worker *r, session *s, uint32_t media_ssrc)
+{
+    if (!s->publisher || !s->publisher->peer)
+        return;
+    uint8_t buf[64];
+    size_t len;
+    if (tdm_rtcp_write_pli(s->relay_ssrc, media_ssrc, buf, sizeof buf - TDM_PEER_MAX_SRTP_OVERHEAD,
+                           &len) != TDM_OK)
+        return;
+    if (tdm_peer_send_rtcp(s->publisher->peer, buf, len, sizeof buf) == TDM_OK)
+        r->m.plis_out++;
+}
+
+static uint32_t first_video_ssrc(const session *s)
+{
+    for (size_t i = 0; i < s->n_streams; i++)
+        if (s->streams[i].codec != TDM_CODEC_OPUS)
+            return s->streams[i].ssrc;
+    return 0;
+}
+
+/* Room events -> throttle -> PLI. One throttle per session: a publisher
+ * sends one video stream today; per-stream throttles come with simulcast. */
+static void drain_events(tdm_relay_worker *r, session *s)
+{
+    tdm_room_event ev;
+    while (tdm_room_poll_event(s->room, &ev) == TDM_OK) {
+        if (ev.type != TDM_ROOM_EVENT_KEYFRAME_WANTED)
+            continue;
+        tdm_keyframe_trigger t = ev.reason == TDM_ROOM_KEYFRAME_JOIN ? TDM_KEYFRAME_TRIGGER_JOIN
+                                                                     : TDM_KEYFRAME_TRIGGER_PLI;
+        if (tdm_keyframe_throttle_request(s->throttle, t, now_us()))
+            send_pli(r, s, ev.publisher_ssrc ? ev.publisher_ssrc : first_video_ssrc(s));
+    }
+}
+
+/* The ingest tracker's output: NACKs and keyframe requests to the
+ * publisher; completed frames are not needed here. */
+static void drain_ingest(tdm_relay_worker *r, session *s, size_t k, uint64_t now)
+{
+    tdm_assembler *a = s->ingest[k];
+    if (!a || !s->publisher || !s->publisher->peer)
+        return;
+    if (tdm_assembler_poll_timeout(a) <= now)
+        tdm_assembler_handle_timeout(a, now);
+    tdm_encoded_frame f;
+    tdm_assembler_frame_info info;
+    while (tdm_assembler_poll_frame(a, &f, &info) == TDM_OK)
+        ;
+    uint16_t seqs[128];
+    size_t n;
+    while (tdm_assembler_poll_nack(a, seqs, 128, &n) == TDM_OK && n > 0) {
+        uint8_t buf[600];
+        size_t len;
+        if (tdm_rtcp_write_nack(s->relay_ssrc, s->streams[k].ssrc, seqs, n, buf,
+                                sizeof buf - TDM_PEER_MAX_SRTP_OVERHEAD, &len) == TDM_OK &&
+            tdm_peer_send_rtcp(s->publisher->peer, buf, len, sizeof buf) == TDM_OK)
+            r->m.nacks_out += n;
+    }
+    /* Its keyframe-needed events are not passed on: the relay forwards what
+     * it has, and a subscriber that cannot complete a frame asks for the
+     * keyframe itself (measured: passing these on made the publisher send
+     * keyframes that overtook frames still being repaired at the views). */
+    tdm_assembler_event ev;
+    while (tdm_assembler_poll_event(a, &ev) == TDM_OK)
+        r->m.ingest_keyframe_events++;
+}
+
+static gboolean tick(gpointer p)
+{
+    tdm_relay_worker *r = p;
+    uint64_t now = now_us();
+    for (size_t i = 0; i < r->max_sessions; i++) {
+        session *s = &r->sessions[i];
+        if (!s->used)
+            continue;
+        drain_events(r, s); /* the room repeats KEYFRAME_WANTED for waiting subscribers */
+        for (size_t k = 0; k < s->n_streams; k++)
+            drain_ingest(r, s, k, now);
+        if (tdm_keyframe_throttle_poll_timeout(s->throttle) <= now &&
+            tdm_keyframe_throttle_handle_timeout(s->throttle, now))
+            send_pli(r, s, first_video_ssrc(s));
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* The lowest REMB of the session's subscribers, passed on when it changed. */
+#define REMB_FLOOR_BPS 150000u
+
+static void forward_remb(tdm_relay_worker *r, session *s)
+{
+    uint64_t low = 0;
+    for (size_t i = 0; i < s->n_eps; i++) {
+        uint64_t b = s->eps[i]->remb_bps;
+        if (s->eps[i] != s->publisher && b && (!low || b < low))
+            low = b;
+    }
+    /* A floor, so that one viewer's estimate (a bad link, or a lie) cannot
+     * starve everyone's picture: below it a screen is unreadable anyway. */
+    if (low && low < REMB_FLOOR_BPS)
+        low = REMB_FLOOR_BPS;
+    if (!low || low == s->remb_sent_bps || !s->publisher || !s->n_streams)
+        return;
+    uint32_t ssrcs[TDM_ROOM_MAX_STREAMS];
+    for (size_t i = 0; i < s->n_streams; i++)
+        ssrcs[i] = s->streams[i].ssrc;
+    uint8_t buf[128];
+    size_t len;
+    if (tdm_rtcp_write_remb(s->relay_ssrc, low, ssrcs, s->n_streams, buf,
+                            sizeof buf - TDM_PEER_MAX_SRTP_OVERHEAD, &len) != TDM_OK)
+        return;
+    if (tdm_peer_send_rtcp(s->publisher->peer, buf, len, sizeof buf) == TDM_OK) {
+        s->remb_sent_bps = low;
+        r->m.rembs_out++;
+    }
+}
+
+/* --- the media path ----------------------------------------------------- */
+
+/* The first packet of an SSRC not yet known names a new publisher stream;
+ * its codec is what the offer's rtpmap gave its payload type. */
+static int latch_stream(tdm_relay_worker *r, endpoint *ep, uint32_t ssrc, uint8_t pt)
+{
+    session *s = ep->sess;
+    for (size_t i = 0; i < s->n_streams; i++)
+        if (s->streams[i].ssrc == ssrc)
+            return (int)i;
+    if (s->n_streams == TDM_ROOM_MAX_STREAMS)
+        return -1;
+    for (size_t i = 0; i < ep->n_pts; i++) {
+        if (ep->pts[i].pt != pt)
+            continue;
+        /* One stream per codec: subscribers have one SSRC per kind, and two
+         * latched VP8 streams would interleave in it. A publisher that
+         * restarts its encoder with a new SSRC reconnects. */
+        for (size_t j = 0; j < s->n_streams; j++)
+            if (s->streams[j].codec == ep->pts[i].codec)
+                return -1;
+        size_t k = s->n_streams;
+        s->streams[k] = (tdm_room_stream){.codec = ep->pts[i].codec, .ssrc = ssrc,
+                                          .payload_type = pt};
+        tdm_room_publisher_config pc = {.streams = s->streams, .stream_count = k + 1};
+        if (tdm_room_set_publisher(s->room, &pc) != TDM_OK)
+            return -1;
+        if (!s->cache[k] && tdm_nack_cache_new(NULL, &s->cache[k]) != TDM_OK)
+            return -1;
+        if (ep->pts[i].codec != TDM_CODEC_OPUS && !s->ingest[k]) {
+            tdm_assembler_config ac;
+            tdm_assembler_config_default(&ac, ep->pts[i].codec);
+            ac.payload_type = pt;
+            ac.lock_ssrc = true;
+            ac.ssrc = ssrc;
+            if (tdm_assembler_new(&ac, &s->ingest[k]) != TDM_OK)
+                return -1;
+        }
+        s->n_streams = k + 1;
+        (void)r;
+        return (int)k;
+    }
+    return -1;
+}
+
+/* Whether a publisher packet starts a keyframe, for the throttle. */
+static bool starts_keyframe(tdm_codec codec, const tdm_rtp_packet *pkt)
+{
+    tdm_rtp_drop why;
+    if (codec == TDM_CODEC_VP8) {
+        tdm_vp8_payload p;
+        return tdm_vp8_depacketize(pkt->payload, pkt->payload_len, &p, &why) == TDM_OK &&
+               p.keyframe;
+    }
+    if (codec == TDM_CODEC_VP9) {
+        tdm_vp9_payload p;
+        return tdm_vp9_depacketize(pkt->payload, pkt->payload_len, &p, &why) == TDM_OK &&
+               p.keyframe && p.frame_start;
+    }
+    return false;
+}
+
+static void publisher_rtp(endpoint *ep, uint8_t *buf, size_t len)
+{
+    tdm_relay_worker *r = ep->relay;
+    session *s = ep->sess;
+    r->m.packets_in++;
+    r->m.bytes_in += len;
+    tdm_rtp_packet pkt;
+    if (tdm_rtp_parse(buf, len, &pkt, NULL) != TDM_OK) {
+        r->m.drops_room++;
+        return;
+    }
+    int k = latch_stream(r, ep, pkt.header.ssrc, pkt.header.payload_type);
+    if (k < 0) {
+        r->m.drops_unlatched++;
+        return;
+    }
+    tdm_nack_cache_put(s->cache[k], pkt.header.seq, buf, len);
+    uint64_t now = now_us();
+    if (s->ingest[k]) {
+        /* Malformed packets are counted by the room below; the tracker's own
+         * verdict adds nothing, so it is not asked for. */
+        tdm_assembler_push(s->ingest[k], now, buf, len, NULL);
+        drain_ingest(r, s, (size_t)k, now);
+    }
+    if (starts_keyframe(s->streams[k].codec, &pkt))
+        tdm_keyframe_throttle_on_keyframe(s->throttle, now); /* answers deferred requests */
+    tdm_room_output out;
+    if (tdm_room_forward(s->room, now, buf, len, &out) != TDM_OK) {
+        r->m.drops_room++;
+        return;
+    }
+    if (out.drop)
+        r->m.drops_room++;
+    for (size_t i = 0; i < out.count; i++) {
+        const tdm_room_packet *p = &out.packets[i];
+        endpoint *sub = session_subscriber(s, p->subscriber);
+        if (!sub || !sub->peer)
+            continue;
+        size_t plen = p->len;
+        if (tdm_peer_send_rtp(sub->peer, p->data, plen, p->cap) == TDM_OK) {
+            r->m.packets_out++;
+            r->m.bytes_out += plen;
+        } else {
+            r->m.drops_send++;
+        }
+    }
+    drain_events(r, s);
+}
+
+static void answer_nack(tdm_relay_worker *r, endpoint *ep, const tdm_rtcp_nack *nack)
+{
+    session *s = ep->sess;
+    uint16_t seqs[512];
+    /* At most 64 retransmissions per NACK: one small RTCP packet must not
+     * make the relay send hundreds of times its size (a NACK may name the
+     * same packets over and over). */
+    size_t n = tdm_rtcp_nack_seqs(nack, seqs, 512);
+    if (n > 64)
+        n = 64;
+    for (size_t i = 0; i < n; i++) {
+        r->m.nacks_in++;
+        uint32_t pub_ssrc;
+        uint16_t pub_seq;
+        if (tdm_room_map_nack(s->room, ep->sub_id, nack->media_ssrc, seqs[i], &pub_ssrc,
+                              &pub_seq) != TDM_OK) {
+            r->m.retransmission_misses++;
+            continue;
+        }
+        tdm_nack_cache *cache = NULL;
+        for (size_t k = 0; k < s->n_streams; k++)
+            if (s->streams[k].ssrc == pub_ssrc)
+                cache = s->cache[k];
+        const uint8_t *pkt;
+        size_t plen;
+        tdm_nack_miss miss = TDM_NACK_MISS_NOT_SEEN;
+        if (!cache || tdm_nack_cache_get(cache, pub_seq, &pkt, &plen, &miss) != TDM_OK) {
+            r->m.retransmission_misses++;
+            /* Not seen yet is usually a packet the publisher -> relay leg
+             * lost, which the ingest tracker is already asking for: the
+             * subscriber asks again and gets it then. A keyframe now would
+             * overtake the frames being repaired (measured: views skipped
+             * frames). Only a packet too old to ever be had needs one. */
+            if (miss == TDM_NACK_MISS_TOO_OLD)
+                tdm_room_request_keyframe(s->room, ep->sub_id, nack->media_ssrc,
+                                          TDM_ROOM_KEYFRAME_LOSS);
+            continue;
+        }
+        uint8_t out[PKT_CAP];
+        size_t olen;
+        if (tdm_room_write_retransmission(s->room, ep->sub_id, nack->media_ssrc, seqs[i], pkt,
+                                          plen, out, sizeof out - TDM_ROOM_TRAILER_ROOM,
+                                          &olen) != TDM_OK) {
+            r->m.retransmission_misses++;
+            continue;
+        }
+        if (tdm_peer_send_rtp(ep->peer, out, olen, sizeof out) == TDM_OK) {
+            r->m.retransmissions++;
+            r->m.packets_out++;
+            r->m.bytes_out += olen;
+        }
+    }
+}
+
+static void subscriber_rtcp(endpoint *ep, const uint8_t *buf, size_t len)
+{
+    tdm_relay_worker *r = ep->relay;
+    session *s = ep->sess;
+    tdm_rtcp_iter it;
+    tdm_rtcp_drop why;
+    if (tdm_rtcp_iter_init(&it, buf, len, &why) != TDM_OK)
+        return;
+    tdm_rtcp_item item;
+    bool remb = false;
+    while (tdm_rtcp_iter_next(&it, &item) == TDM_OK) {
+        switch (item.type) {
+        case TDM_RTCP_NACK:
+            answer_nack(r, ep, &item.u.nack);
+            break;
+        case TDM_RTCP_PLI:
+            r->m.plis_in++;
+            tdm_room_request_keyframe(s->room, ep->sub_id, item.u.pli.media_ssrc,
+                                      TDM_ROOM_KEYFRAME_PLI);
+            break;
+        case TDM_RTCP_FIR:
+            r->m.firs_in++;
+            for (size_t i = 0; i < item.u.fir.entry_count; i++)
+                tdm_room_request_keyframe(s->room, ep->sub_id,
+                                          tdm_rtcp_fir_entry_at(&item.u.fir, i).ssrc,
+                                          TDM_ROOM_KEYFRAME_PLI);
+            break;
+        case TDM_RTCP_REMB:
+            ep->remb_bps = item.u.remb.bitrate_bps;
+            remb = true;
+            break;
+        default:
+            break; /* SR/RR/SDES/BYE: the relay writes no reports of its own yet */
+        }
+    }
+    drain_events(r, s);
+    if (remb)
+        forward_remb(r, s);
+}
+
+/* --- peer callbacks ----------------------------------------------------- */
+
+static void on_state(void *user, tdm_peer_state state, tdm_peer_fail fail, const char *reason)
+{
+    endpoint *ep = user;
+    (void)reason;
+    if (state != TDM_PEER_FAILED && state != TDM_PEER_CLOSED)
+        return;
+    if (state == TDM_PEER_FAILED && (size_t)fail <= TDM_PEER_FAIL_SRTP)
+        ep->relay->m.endpoints_failed[fail]++;
+    ep->dead = true;
+    /* Freeing the peer inside its own callback is not allowed: reap later. */
+    tdm_relay_worker *r = ep->relay;
+    if (!r->reaper) {
+        r->reaper = g_idle_source_new();
+        g_source_set_callback(r->reaper, reap, r, NULL);
+        g_source_attach(r->reaper, r->ctx);
+    }
+}
+
+static void on_rtp(void *user, uint8_t *buf, size_t len)
+{
+    endpoint *ep = user;
+    if (ep->dead || !ep->sess)
+        return;
+    if (ep->sess->publisher == ep)
+        publisher_rtp(ep, buf, len);
+}
+
+static void on_rtcp(void *user, uint8_t *buf, size_t len)
+{
+    endpoint *ep = user;
+    if (ep->dead || !ep->sess)
+        return;
+    if (ep->sess->publisher != ep)
+        subscriber_rtcp(ep, buf, len);
+    /* The publisher's SR/RR need no answer from the relay yet. */
+}
+
+static void on_ice_event(void *user, const tdm_ice_event *ev)
+{
+    endpoint *ep = user;
+    if (ev->type == TDM_ICE_EV_GATHERING_DONE)
+        ep->gathered = true;
+    if (ev->type == TDM_ICE_EV_SELECTED_PAIR && (unsigned)ev->local_type < 4 &&
+        (unsigned)ev->remote_type < 4)
+        ep->relay->m.selected[ev->local_type][ev->remote_type]
+                             [ev->local_transport == TDM_ICE_UDP ? 0 : 1]++;
+}
+
+/* --- candidates between text and struct --------------------------------- */
+
+static void candidate_text(const tdm_sdp_candidate *c, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "candidate:%s %u %s %" PRIu32 " %s %u typ %s", c->foundation,
+                     (unsigned)c->component, c->transport == TDM_SDP_TCP ? "TCP" : "UDP",
+                     c->priority, c->address, (unsigned)c->port, tdm_sdp_cand_type_name(c->type));
+    if (n > 0 && (size_t)n < cap && c->has_raddr)
+        n += snprintf(out + n, cap - (size_t)n, " raddr %s rport %u", c->raddr,
+                      (unsigned)c->rport);
+    if (n > 0 && (size_t)n < cap && c->transport == TDM_SDP_TCP) {
+        static const char *const tt[] = {"", "active", "passive", "so"};
+        if (c->tcptype != TDM_SDP_TCPTYPE_NONE)
+            snprintf(out + n, cap - (size_t)n, " tcptype %s", tt[c->tcptype]);
+    }
+}
+
+typedef struct cand_list {
+    tdm_sdp_candidate c[TDM_SDP_MAX_CANDIDATES];
+    size_t n;
+} cand_list;
+
+/* Reads libnice's "candidate:F C TRANSPORT PRIO ADDR PORT typ TYPE ..." */
+static void collect_candidate(void *user, const char *text)
+{
+    cand_list *l = user;
+    if (l->n == TDM_SDP_MAX_CANDIDATES)
+        return;
+    tdm_sdp_candidate *c = &l->c[l->n];
+    memset(c, 0, sizeof *c);
+    char transport[8], type[8];
+    unsigned comp, port;
+    uint32_t prio;
+    if (strncmp(text, "candidate:", 10) != 0 ||
+        sscanf(text + 10, "%32s %u %7s %" SCNu32 " %63s %u typ %7s", c->foundation, &comp,
+               transport, &prio, c->address, &port, type) != 7)
+        return;
+    c->component = (uint16_t)comp;
+    c->port = (uint16_t)port;
+    c->priority = prio;
+    c->transport = g_ascii_strcasecmp(transport, "TCP") == 0 ? TDM_SDP_TCP : TDM_SDP_UDP;
+    c->type = strcmp(type, "srflx") == 0   ? TDM_SDP_CAND_SRFLX
+              : strcmp(type, "prflx") == 0 ? TDM_SDP_CAND_PRFLX
+              : strcmp(type, "relay") == 0 ? TDM_SDP_CAND_RELAY
+                                           : TDM_SDP_CAND_HOST;
+    const char *ra = strstr(text, " raddr ");
+    unsigned rport;
+    if (ra && sscanf(ra, " raddr %63s rport %u", c->raddr, &rport) == 2) {
+        c->has_raddr = true;
+        c->rport = (uint16_t)rport;
+    }
+    if (c->transport == TDM_SDP_TCP) {
+        if (strstr(text, "tcptype active"))
+            c->tcptype = TDM_SDP_TCPTYPE_ACTIVE;
+        else if (strstr(text, "tcptype passive"))
+            c->tcptype = TDM_SDP_TCPTYPE_PASSIVE;
+        else if (strstr(text, "tcptype so"))
+            c->tcptype = TDM_SDP_TCPTYPE_SO;
+    }
+    l->n++;
+}
+
+/* --- backend: create ---------------------------------------------------- */
+
+/* rtpmap encoding names are case-insensitive (RFC 4855 3); tdm_codec_parse
+ * takes only our own spelling. */
+static bool codec_from_encoding(const char *enc, tdm_codec *out)
+{
+    static const struct {
+        const char *name;
+        tdm_codec codec;
+    } map[] = {{"VP8", TDM_CODEC_VP8}, {"VP9", TDM_CODEC_VP9}, {"opus", TDM_CODEC_OPUS}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (g_ascii_strcasecmp(enc, map[i].name) == 0) {
+            *out = map[i].codec;
+            return true;
+        }
+    return false;
+}
+
+/* Only there so the blocking iteration below wakes at the deadline. */
+static gboolean wake_cb(gpointer unused)
+{
+    (void)unused;
+    return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the relay's context (we are on its thread, inside a dispatch)
+ * until gathering is done or the bound passes. */
+static bool gather_sync(tdm_relay_worker *r, endpoint *ep)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)GATHER_TIMEOUT_MS * 1000;
+    GSource *t = g_timeout_source_new(GATHER_TIMEOUT_MS);
+    g_source_set_callback(t, wake_cb, NULL, NULL);
+    g_source_attach(t, r->ctx);
+    while (!ep->gathered && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(r->ctx, TRUE);
+    g_source_destroy(t);
+    g_source_unref(t);
+    return ep->gathered;
+}
+
+/* The m-line whose transport the client uses: the first in use. */
+static const tdm_sdp_media *transport_media(const tdm_sdp_session *offer)
+{
+    for (size_t i = 0; i < offer->n_media; i++) {
+        const tdm_sdp_media *m = &offer->media[i];
+        if ((m->port != 0 || m->bundle_only) && m->ice.ufrag[0] &&
+            (m->kind == TDM_SDP_MEDIA_VIDEO || m->kind == TDM_SDP_MEDIA_AUDIO))
+            return m;
+    }
+    return NULL;
+}
+
+typedef struct create_args {
+    tdm_relay_worker *r;
+    const tdm_whip_endpoint *ep;
+    const tdm_sdp_session *offer;
+    char *answer;
+    size_t cap;
+    size_t *answer_len;
+    tdm_error *err;
+    tdm_status st;
+} create_args;
+
+static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *wep,
+                                  const tdm_sdp_session *offer, char *answer, size_t cap,
+                                  size_t *answer_len, tdm_error *err)
+{
+    const tdm_sdp_media *m = transport_media(offer);
+    if (!m || !m->dtls.has_fingerprint)
+        return tdm_fail(err, TDM_ERR_UNSUPPORTED, "offer has no usable audio or video m-line");
+    tdm_sdp_setup setup = tdm_sdp_answer_setup(m->dtls.setup);
+    if (setup == TDM_SDP_SETUP_NONE)
+        return tdm_fail(err, TDM_ERR_UNSUPPORTED, "offer's a=setup cannot be answered");
+    bool publish = wep->role == TDM_TOKEN_ROLE_PUBLISH;
+    session *existing = session_find(r, wep->session);
+    if (publish && existing && existing->publisher)
+        return tdm_fail(err, TDM_ERR_INVALID, "this session already has a publisher");
+
+    endpoint *ep = NULL;
+    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS && !ep; i++)
+        if (!r->eps[i].used)
+            ep = &r->eps[i];
+    if (!ep)
+        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay is full");
+    memset(ep, 0, sizeof *ep);
+    ep->used = true;
+    ep->relay = r;
+    ep->info = *wep;
+    ep->sub_id = -1;
+    snprintf(ep->info.remote_ufrag, sizeof ep->info.remote_ufrag, "%s", m->ice.ufrag);
+    snprintf(ep->info.remote_pwd, sizeof ep->info.remote_pwd, "%s", m->ice.pwd);
+    snprintf(ep->mid, sizeof ep->mid, "%s", m->mid);
+    snprintf(ep->kind_name, sizeof ep->kind_name, "%s", m->kind_name);
+
+    tdm_ice_config ice;
+    tdm_ice_config_init(&ice, r->ctx, false);
+    for (size_t i = 0; i < r->n_local; i++)
+        ice.local_addresses[i] = r->local_addr[i];
+    ice.n_local_addresses = r->n_local;
+    ice.ice_tcp = r->ice_tcp;
+    tdm_peer_config pc;
+    tdm_peer_config_init(&pc, &ice, r->identity,
+                         setup == TDM_SDP_SETUP_ACTIVE ? TDM_DTLS_CLIENT : TDM_DTLS_SERVER,
+                         m->dtls.fingerprint);
+    tdm_peer_callbacks cb = {.on_state = on_state, .on_rtp = on_rtp, .on_rtcp = on_rtcp,
+                             .on_ice_event = on_ice_event, .user = ep};
+    tdm_status st = tdm_peer_new(&pc, &cb, &ep->peer, err);
+    if (st != TDM_OK)
+        goto fail_unavailable;
+    tdm_ice *ia = tdm_peer_ice(ep->peer);
+    st = tdm_ice_gather(ia, err);
+    if (st != TDM_OK)
+        goto fail_unavailable;
+    if (!gather_sync(r, ep) && !tdm_ice_foreach_local_candidate(ia, NULL, NULL)) {
+        tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay could not gather ICE candidates");
+        goto fail_unavailable;
+    }
+    st = tdm_ice_set_remote_credentials(ia, m->ice.ufrag, m->ice.pwd, err);
+    if (st != TDM_OK) {
+        st = TDM_ERR_FORMAT;
+        goto fail;
+    }
+    for (size_t i = 0; i < m->n_candidates; i++) {
+        char text[TDM_ICE_CANDIDATE_MAX];
+        candidate_text(&m->candidates[i], text, sizeof text);
+        tdm_error ignored;
+        tdm_ice_add_remote_candidate(ia, text, &ignored); /* mDNS names are skipped */
+    }
+    if (m->end_of_candidates)
+        tdm_ice_remote_gathering_done(ia);
+
+    cand_list *cands = g_new0(cand_list, 1);
+    tdm_ice_foreach_local_candidate(ia, collect_candidate, cands);
+    const char *ufrag, *pwd;
+    tdm_ice_local_credentials(ia, &ufrag, &pwd);
+    tdm_sdp_local local = {
+        .ice_ufrag = ufrag,
+        .ice_pwd = pwd,
+        .session_id = ((uint64_t)random_u32() << 32) | random_u32(),
+        .codecs = TDM_SDP_CODECS_ALL,
+        .extensions = TDM_SDP_EXT_DEFAULT,
+        .candidates = cands->c,
+        .n_candidates = cands->n,
+        .candidates_complete = true,
+    };
+    memcpy(local.fingerprint, tdm_dtls_identity_fingerprint(r->identity), TDM_SDP_FINGERPRINT_LEN);
+    if (!publish) {
+        ep->ssrc_video = random_u32();
+        ep->ssrc_audio = random_u32();
+        local.ssrc_video = ep->ssrc_video;
+        local.ssrc_audio = ep->ssrc_audio;
+        local.cname = "tandem-relay";
+        local.msid_stream = "tandem";
+    }
+    tdm_sdp_answer_info info;
+    st = tdm_sdp_answer(offer, &local, publish ? TDM_SDP_ROLE_PUBLISH : TDM_SDP_ROLE_SUBSCRIBE,
+                        answer, cap, answer_len, &info, err);
+    g_free(cands);
+    if (st != TDM_OK)
+        goto fail;
+
+    /* The codecs of the accepted m-lines, by the offerer's payload types. */
+    tdm_room_subscriber_stream subs[TDM_ROOM_MAX_STREAMS];
+    size_t n_subs = 0;
+    for (size_t i = 0; i < offer->n_media; i++) {
+        if (!info.accepted[i])
+            continue;
+        const tdm_sdp_media *am = &offer->media[i];
+        for (size_t k = 0; k < am->n_codecs; k++) {
+            tdm_codec codec;
+            if (!am->codecs[k].has_rtpmap || !codec_from_encoding(am->codecs[k].encoding, &codec))
+                continue;
+            if (publish && ep->n_pts < MAX_PT_CODECS) {
+                ep->pts[ep->n_pts].pt = am->codecs[k].pt;
+                ep->pts[ep->n_pts].codec = codec;
+                ep->n_pts++;
+            }
+            bool have = false;
+            for (size_t j = 0; j < n_subs; j++)
+                have |= subs[j].codec == codec;
+            if (!publish && !have && n_subs < TDM_ROOM_MAX_STREAMS)
+                subs[n_subs++] = (tdm_room_subscriber_stream){
+                    .codec = codec, .payload_type = am->codecs[k].pt,
+                    .ssrc = codec == TDM_CODEC_OPUS ? ep->ssrc_audio : ep->ssrc_video,
+                    .first_seq = (uint16_t)random_u32()};
+        }
+    }
+
+    session *s = NULL;
+    st = session_get(r, wep->session, &s, err);
+    if (st != TDM_OK)
+        goto fail;
+    if (publish) {
+        s->publisher = ep;
+    } else {
+        tdm_room_subscriber_config sc = {.streams = subs, .stream_count = n_subs};
+        st = n_subs ? tdm_room_add_subscriber(s->room, &sc, &ep->sub_id) : TDM_ERR_UNSUPPORTED;
+        if (st != TDM_OK) {
+            if (s->n_eps == 0)
+                session_free(s);
+            if (st == TDM_ERR_UNSUPPORTED)
+                tdm_fail(err, st, "no codec the relay forwards");
+            else
+                tdm_fail(err, TDM_ERR_UNAVAILABLE, "session is full");
+            st = st == TDM_ERR_UNSUPPORTED ? st : TDM_ERR_UNAVAILABLE;
+            goto fail;
+        }
+    }
+    s->eps[s->n_eps++] = ep;
+    ep->sess = s;
+    r->m.endpoints_created++;
+    if (!publish)
+        drain_events(r, s); /* the join asks the publisher for a keyframe */
+    return TDM_OK;
+
+fail_unavailable:
+    st = TDM_ERR_UNAVAILABLE;
+fail:
+    tdm_peer_free(ep->peer);
+    memset(ep, 0, sizeof *ep);
+    return st;
+}
+
+static void create_run(void *p)
+{
+    create_args *a = p;
+    a->st = create_on_media(a->r, a->ep, a->offer, a->answer, a->cap, a->answer_len, a->err);
+}
+
+/* --- backend: lookup, patch, delete ------------------------------------- */
+
+typedef struct lookup_args {
+    tdm_relay_worker *r;
+    const char *rid;
+    tdm_whip_endpoint *out;
+    bool found;
+} lookup_args;
+
+static void lookup_run(void *p)
+{
+    lookup_args *a = p;
+    endpoint *ep = endpoint_find(a->r, a->rid);
+    if (ep) {
+        *a->out = ep->info;
+        a->found = true;
+    }
+}
+
+
+typedef struct patch_args {
+    tdm_relay_worker *r;
+    const char *rid;
+    const tdm_sdp_frag *frag;
+    const char *new_etag;
+    char *out;
+    size_t cap;
+    size_t *out_len;
+    tdm_error *err;
+    tdm_status st;
+} patch_args;
+
+static tdm_status patch_on_media(patch_args *a)
+{
+    endpoint *ep = endpoint_find(a->r, a->rid);
+    if (!ep)
+        return tdm_fail(a->err, TDM_EOF, "not found");
+    tdm_ice *ia = tdm_peer_ice(ep->peer);
+    tdm_status st;
+    if (a->new_etag) {
+        st = tdm_ice_restart(ia, a->err);
+        if (st != TDM_OK)
+            return tdm_fail(a->err, TDM_ERR_UNSUPPORTED, "ICE restart refused");
+        st = tdm_ice_set_remote_credentials(ia, a->frag->ice.ufrag, a->frag->ice.pwd, a->err);
+        if (st != TDM_OK)
+            return tdm_fail(a->err, TDM_ERR_FORMAT, "bad ICE credentials");
+        snprintf(ep->info.etag, sizeof ep->info.etag, "%s", a->new_etag);
+        snprintf(ep->info.remote_ufrag, sizeof ep->info.remote_ufrag, "%s", a->frag->ice.ufrag);
+        snprintf(ep->info.remote_pwd, sizeof ep->info.remote_pwd, "%s", a->frag->ice.pwd);
+    }
+    for (size_t i = 0; i < a->frag->n_candidates; i++) {
+        char text[TDM_ICE_CANDIDATE_MAX];
+        candidate_text(&a->frag->candidates[i].c, text, sizeof text);
+        tdm_error ignored;
+        tdm_ice_add_remote_candidate(ia, text, &ignored);
+    }
+    if (a->frag->end_of_candidates)
+        tdm_ice_remote_gathering_done(ia);
+    if (!a->new_etag)
+        return TDM_OK;
+    cand_list *cands = g_new0(cand_list, 1);
+    tdm_ice_foreach_local_candidate(ia, collect_candidate, cands);
+    const char *ufrag, *pwd;
+    tdm_ice_local_credentials(ia, &ufrag, &pwd);
+    st = tdm_sdp_frag_write(ufrag, pwd, ep->kind_name, ep->mid, cands->c, cands->n, true, a->out,
+                            a->cap, a->out_len, a->err);
+    g_free(cands);
+    return st;
+}
+
+static void patch_run(void *p)
+{
+    patch_args *a = p;
+    a->st = patch_on_media(a);
+}
+
+
+typedef struct delete_args {
+    tdm_relay_worker *r;
+    const char *rid;
+    tdm_status st;
+} delete_args;
+
+static void delete_run(void *p)
+{
+    delete_args *a = p;
+    endpoint *ep = endpoint_find(a->r, a->rid);
+    if (!ep) {
+        a->st = TDM_EOF;
+        return;
+    }
+    endpoint_end(a->r, ep);
+    a->st = TDM_OK;
+}
+
+
+/* --- the worker API (called on the HTTP thread; each call hops) --------- */
+
+tdm_status tdm_relay_worker_create(tdm_relay_worker *w, const tdm_whip_endpoint *ep,
+                                   const tdm_sdp_session *offer, char *answer, size_t cap,
+                                   size_t *answer_len, tdm_error *err)
+{
+    create_args a = {w, ep, offer, answer, cap, answer_len, err, TDM_ERR_UNAVAILABLE};
+    if (!run_on_media(w, create_run, &a))
+        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "media plane not running");
+    return a.st;
+}
+
+bool tdm_relay_worker_lookup(tdm_relay_worker *w, const char *rid, tdm_whip_endpoint *out)
+{
+    lookup_args a = {w, rid, out, false};
+    run_on_media(w, lookup_run, &a);
+    return a.found;
+}
+
+tdm_status tdm_relay_worker_patch(tdm_relay_worker *w, const char *rid, const tdm_sdp_frag *frag,
+                                  const char *new_etag, char *out, size_t cap, size_t *out_len,
+                                  tdm_error *err)
+{
+    patch_args a = {w, rid, frag, new_etag, out, cap, out_len, err, TDM_EOF};
+    if (!run_on_media(w, patch_run, &a))
+        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "media plane not running");
+    return a.st;
+}
+
+tdm_status tdm_relay_worker_delete(tdm_relay_worker *w, const char *rid)
+{
+    delete_args a = {w, rid, TDM_EOF};
+    run_on_media(w, delete_run, &a);
+    return a.st;
+}
+
+typedef struct has_args {
+    tdm_relay_worker *w;
+    const char *id;
+    bool found;
+} has_args;
+
+static void has_run(void *p)
+{
+    has_args *a = p;
+    a->found = session_find(a->w, a->id) != NULL;
+}
+
+bool tdm_relay_worker_has_session(tdm_relay_worker *w, const char *session_id)
+{
+    has_args a = {w, session_id, false};
+    run_on_media(w, has_run, &a);
+    return a.found;
+}
+
+size_t tdm_relay_worker_session_count(const tdm_relay_worker *w)
+{
+    return (size_t)g_atomic_int_get(&w->n_sessions);
+}
+
+typedef struct metrics_args {
+    tdm_relay_worker *w;
+    tdm_relay_worker_metrics *out;
+} metrics_args;
+
+static void metrics_run(void *p)
+{
+    metrics_args *a = p;
+    tdm_relay_worker *r = a->w;
+    tdm_relay_worker_metrics *o = a->out;
+    const relay_metrics *m = &r->m;
+    memset(o, 0, sizeof *o);
+    for (size_t i = 0; i < r->max_sessions; i++)
+        o->sessions += r->sessions[i].used;
+    memcpy(o->srtp_in_fail, m->srtp_fail_gone, sizeof o->srtp_in_fail);
+    o->unknown_dropped = m->unknown_gone;
+    o->early_dropped = m->early_gone;
+    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++) {
+        if (!r->eps[i].used || !r->eps[i].peer)
+            continue;
+        o->endpoints++;
+        const tdm_peer_stats *ps = tdm_peer_get_stats(r->eps[i].peer);
+        for (size_t k = 0; k < TDM_SRTP_FAIL_COUNT; k++)
+            o->srtp_in_fail[k] += ps->srtp_in_fail[k];
+        o->unknown_dropped += ps->unknown_dropped;
+        o->early_dropped += ps->early_dropped;
+    }
+    o->packets_in = m->packets_in;
+    o->bytes_in = m->bytes_in;
+    o->packets_out = m->packets_out;
+    o->bytes_out = m->bytes_out;
+    o->drops_unlatched = m->drops_unlatched;
+    o->drops_room = m->drops_room;
+    o->drops_send = m->drops_send;
+    o->nacks_in = m->nacks_in;
+    o->retransmissions = m->retransmissions;
+    o->retransmission_misses = m->retransmission_misses;
+    o->plis_in = m->plis_in;
+    o->firs_in = m->firs_in;
+    o->plis_out = m->plis_out;
+    o->rembs_out = m->rembs_out;
+    o->nacks_out = m->nacks_out;
+    o->ingest_keyframe_events = m->ingest_keyframe_events;
+    o->srs_out = m->srs_out;
+    o->rrs_out = m->rrs_out;
+    o->endpoints_created = m->endpoints_created;
+    memcpy(o->endpoints_failed, m->endpoints_failed, sizeof o->endpoints_failed);
+    memcpy(o->selected, m->selected, sizeof o->selected);
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) /* we run on the worker's thread */
+        o->cpu_seconds = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool tdm_relay_worker_metrics_get(tdm_relay_worker *w, tdm_relay_worker_metrics *out)
+{
+    metrics_args a = {w, out};
+    return run_on_media(w, metrics_run, &a);
+}
+
+/* --- lifecycle ---------------------------------------------------------- */
+
+tdm_status tdm_relay_worker_new(const tdm_relay_worker_config *cfg, tdm_relay_worker **out,
+                                tdm_error *err)
+{
+    if (!cfg || !out || !cfg->identity || cfg->n_local_addresses == 0 ||
+        cfg->n_local_addresses > TDM_ICE_MAX_LOCAL_ADDRESSES)
+        return tdm_fail(err, TDM_ERR_INVALID, "relay worker: bad configuration");
+    tdm_relay_worker *r = calloc(1, sizeof *r);
+    if (!r)
+        return tdm_fail(err, TDM_ERR_NOMEM, "relay: out of memory");
+    for (size_t i = 0; i < cfg->n_local_addresses; i++)
+        snprintf(r->local_addr[i], sizeof r->local_addr[i], "%s", cfg->local_addresses[i]);
+    r->n_local = cfg->n_local_addresses;
+    r->index = cfg->index;
+    r->identity = cfg->identity;
+    r->ice_tcp = cfg->ice_tcp;
+    r->max_subscribers = cfg->max_subscribers ? cfg->max_subscribers : MAX_SUBS_DEFAULT;
+    r->max_sessions = cfg->max_sessions && cfg->max_sessions < TDM_RELAY_MAX_SESSIONS
+                          ? cfg->max_sessions
+                          : TDM_RELAY_MAX_SESSIONS;
+    r->ctx = g_main_context_new();
+    r->loop = g_main_loop_new(r->ctx, FALSE);
+    g_mutex_init(&r->hop_mutex);
+    g_cond_init(&r->hop_cond);
+    r->tick = g_timeout_source_new(THROTTLE_TICK_MS);
+    g_source_set_callback(r->tick, tick, r, NULL);
+    g_source_attach(r->tick, r->ctx);
+    *out = r;
+    return TDM_OK;
+}
+
+static gpointer media_thread(gpointer p)
+{
+    tdm_relay_worker *r = p;
+    g_main_context_push_thread_default(r->ctx);
+    g_main_loop_run(r->loop);
+    g_main_context_pop_thread_default(r->ctx);
+    return NULL;
+}
+
+tdm_status tdm_relay_worker_start(tdm_relay_worker *r, tdm_error *err)
+{
+    if (!r || r->thread)
+        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay already runs");
+    char name[16];
+    snprintf(name, sizeof name, "tdm-media-%d", r->index);
+    GError *gerr = NULL;
+    r->thread = g_thread_try_new(name, media_thread, r, &gerr);
+    if (!r->thread) {
+        tdm_fail(err, TDM_ERR_UNAVAILABLE, "cannot start media thread %d: %s", r->index,
+                 gerr ? gerr->message : "?");
+        g_clear_error(&gerr);
+        return TDM_ERR_UNAVAILABLE;
+    }
+    g_atomic_int_set(&r->running, 1);
+    return TDM_OK;
+}
+
+static void end_all(void *p)
+{
+    tdm_relay_worker *r = p;
+    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++)
+        if (r->eps[i].used)
+            endpoint_end(r, &r->eps[i]);
+}
+
+void tdm_relay_worker_stop(tdm_relay_worker *r)
+{
+    if (!r || !r->thread)
+        return;
+    run_on_media(r, end_all, r);
+    g_atomic_int_set(&r->running, 0);
+    g_main_loop_quit(r->loop);
+    g_thread_join(r->thread);
+    r->thread = NULL;
+}
+
+void tdm_relay_worker_free(tdm_relay_worker *r)
+{
+    if (!r)
+        return;
+    tdm_relay_worker_stop(r);
+    end_all(r); /* never started: the tables are ours now */
+    if (r->reaper) {
+        g_source_destroy(r->reaper);
+        g_source_unref(r->reaper);
+    }
+    g_source_destroy(r->tick);
+    g_source_unref(r->tick);
+    /* Let libnice release what it left on the context. */
+    for (int i = 0; i < 100 && g_main_context_iteration(r->ctx, FALSE); i++)
+        ;
+    g_main_loop_unref(r->loop);
+    g_main_context_unref(r->ctx);
+    g_mutex_clear(&r->hop_mutex);
+    g_cond_clear(&r->hop_cond);
+    free(r);
+}
