@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -38,23 +39,54 @@ static bool is_ipv6_literal(const char *s)
     return inet_pton(AF_INET6, s, &a) == 1;
 }
 
-/* host[:port] from s (up to end). */
-static tdm_status parse_authority(const char *s, size_t n, char host[TDM_CLIENT_HOST_MAX],
-                                  uint16_t *port, tdm_error *err)
+/* A DNS name as RFC 1123 allows it: letters, digits, '-' and '.', no
+ * empty label, no label starting or ending with '-'. */
+static bool is_host_name(const char *s)
 {
+    size_t label = 0;
+    for (const char *p = s;; p++) {
+        if (*p == '.' || *p == '\0') {
+            if (label == 0 || p[-1] == '-')
+                return false;
+            if (*p == '\0')
+                return true;
+            label = 0;
+        } else if (isalnum((unsigned char)*p) || (*p == '-' && label > 0)) {
+            label++;
+        } else {
+            return false;
+        }
+    }
+}
+
+/* How parse_authority judges the host: the relay URL takes numeric hosts
+ * and localhost only (nothing is resolved); an ICE server may be a name
+ * that is resolved later. */
+typedef struct authority_rules {
+    const char *what; /* message prefix: "URL", "ICE server URL" */
+    uint16_t default_port;
+    bool allow_names;
+} authority_rules;
+
+/* host[:port] from s (n bytes). *is_name: the host is a DNS name. */
+static tdm_status parse_authority(const authority_rules *rules, const char *s, size_t n,
+                                  char host[TDM_CLIENT_HOST_MAX], uint16_t *port, bool *is_name,
+                                  tdm_error *err)
+{
+    const char *what = rules->what;
     const char *port_text = NULL;
     size_t port_len = 0, host_len;
     const char *h = s;
     if (n > 0 && s[0] == '[') {
         const char *close = memchr(s, ']', n);
         if (!close)
-            return tdm_fail(err, TDM_ERR_FORMAT, "URL: '[' without ']' in the host");
+            return tdm_fail(err, TDM_ERR_FORMAT, "%s: '[' without ']' in the host", what);
         h = s + 1;
         host_len = (size_t)(close - h);
         const char *after = close + 1;
         if (after < s + n) {
             if (*after != ':')
-                return tdm_fail(err, TDM_ERR_FORMAT, "URL: junk after the IPv6 address");
+                return tdm_fail(err, TDM_ERR_FORMAT, "%s: junk after the IPv6 address", what);
             port_text = after + 1;
             port_len = (size_t)(s + n - port_text);
         }
@@ -67,34 +99,47 @@ static tdm_status parse_authority(const char *s, size_t n, char host[TDM_CLIENT_
         }
     }
     if (host_len == 0)
-        return tdm_fail(err, TDM_ERR_FORMAT, "URL: no host");
+        return tdm_fail(err, TDM_ERR_FORMAT, "%s: no host", what);
     if (host_len >= TDM_CLIENT_HOST_MAX)
-        return tdm_fail(err, TDM_ERR_FORMAT, "URL: host too long");
+        return tdm_fail(err, TDM_ERR_FORMAT, "%s: host too long", what);
     memcpy(host, h, host_len);
     host[host_len] = '\0';
     bool bracketed = h != s;
-    if (bracketed ? !is_ipv6_literal(host)
-                  : !(is_ipv4_literal(host) || strcmp(host, "localhost") == 0))
-        return tdm_fail(err, TDM_ERR_FORMAT,
-                        "URL: host '%s' must be a numeric IPv4 address, [IPv6] or localhost "
-                        "(names are not resolved)",
-                        host);
-    *port = 80;
+    *is_name = false;
+    if (bracketed) {
+        if (!is_ipv6_literal(host))
+            return tdm_fail(err, TDM_ERR_FORMAT, "%s: '[%s]' is not a numeric IPv6 address",
+                            what, host);
+    } else if (!is_ipv4_literal(host)) {
+        *is_name = true;
+        bool name_ok = rules->allow_names ? is_host_name(host) : strcmp(host, "localhost") == 0;
+        if (!name_ok)
+            return tdm_fail(err, TDM_ERR_FORMAT,
+                            rules->allow_names
+                                ? "%s: host '%s' is neither an IPv4 address, [IPv6] nor a host "
+                                  "name"
+                                : "%s: host '%s' must be a numeric IPv4 address, [IPv6] or "
+                                  "localhost (names are not resolved)",
+                            what, host);
+    }
+    *port = rules->default_port;
     if (port_text) {
         if (port_len == 0 || port_len > 5)
-            return tdm_fail(err, TDM_ERR_FORMAT, "URL: bad port");
+            return tdm_fail(err, TDM_ERR_FORMAT, "%s: bad port", what);
         unsigned v = 0;
         for (size_t i = 0; i < port_len; i++) {
             if (!isdigit((unsigned char)port_text[i]))
-                return tdm_fail(err, TDM_ERR_FORMAT, "URL: bad port");
+                return tdm_fail(err, TDM_ERR_FORMAT, "%s: bad port", what);
             v = v * 10 + (unsigned)(port_text[i] - '0');
         }
         if (v == 0 || v > 65535)
-            return tdm_fail(err, TDM_ERR_FORMAT, "URL: port %u out of range", v);
+            return tdm_fail(err, TDM_ERR_FORMAT, "%s: port %u out of range", what, v);
         *port = (uint16_t)v;
     }
     return TDM_OK;
 }
+
+static const authority_rules relay_url_rules = {.what = "URL", .default_port = 80};
 
 tdm_status tdm_client_url_parse(const char *url, tdm_client_url *out, tdm_error *err)
 {
@@ -112,7 +157,9 @@ tdm_status tdm_client_url_parse(const char *url, tdm_client_url *out, tdm_error 
     if (!slash)
         return tdm_fail(err, TDM_ERR_FORMAT,
                         "URL: no path (want /whip/<session> or /whep/<session>)");
-    tdm_status st = parse_authority(auth, (size_t)(slash - auth), out->host, &out->port, err);
+    bool is_name;
+    tdm_status st = parse_authority(&relay_url_rules, auth, (size_t)(slash - auth), out->host,
+                                    &out->port, &is_name, err);
     if (st != TDM_OK)
         return st;
     size_t path_len = strcspn(slash, "?#");
@@ -158,7 +205,9 @@ tdm_status tdm_client_location_resolve(const tdm_client_url *base, const char *l
             return tdm_fail(err, TDM_ERR_FORMAT, "Location '%s' has no path", location);
         char host[TDM_CLIENT_HOST_MAX];
         uint16_t port;
-        if (parse_authority(auth, (size_t)(slash - auth), host, &port, err) != TDM_OK ||
+        bool is_name;
+        if (parse_authority(&relay_url_rules, auth, (size_t)(slash - auth), host, &port,
+                            &is_name, err) != TDM_OK ||
             strcmp(host, base->host) != 0 || port != base->port)
             return tdm_fail(err, TDM_ERR_FORMAT,
                             "Location '%s' is not on the relay we asked; not following it",
@@ -174,6 +223,172 @@ tdm_status tdm_client_location_resolve(const tdm_client_url *base, const char *l
     if (n >= TDM_CLIENT_PATH_MAX)
         return tdm_fail(err, TDM_ERR_FORMAT, "Location too long");
     memcpy(out, path, n + 1);
+    return TDM_OK;
+}
+
+/* --- ICE servers ---------------------------------------------------------- */
+
+static const authority_rules ice_url_rules = {
+    .what = "ICE server URL", .default_port = TDM_CLIENT_ICE_DEFAULT_PORT, .allow_names = true};
+
+/* The query of a turn: URL: only "transport=udp" or "transport=tcp"
+ * (RFC 7065 3.1). */
+static tdm_status parse_turn_query(const char *url, const char *q, tdm_ice_turn_transport *out,
+                                   tdm_error *err)
+{
+    if (strcmp(q, "transport=udp") == 0)
+        *out = TDM_ICE_TURN_UDP;
+    else if (strcmp(q, "transport=tcp") == 0)
+        *out = TDM_ICE_TURN_TCP;
+    else
+        return tdm_fail(err, TDM_ERR_FORMAT,
+                        "ICE server URL '%s': the query must be ?transport=udp or "
+                        "?transport=tcp",
+                        url);
+    return TDM_OK;
+}
+
+tdm_status tdm_client_ice_server_parse(const char *url, tdm_client_ice_server *out,
+                                       tdm_error *err)
+{
+    if (!url || !out)
+        return tdm_fail(err, TDM_ERR_INVALID, "ICE server URL: NULL argument");
+    memset(out, 0, sizeof *out);
+    const char *rest;
+    if (strncmp(url, "stun:", 5) == 0) {
+        out->scheme = TDM_CLIENT_ICE_STUN;
+        rest = url + 5;
+    } else if (strncmp(url, "turn:", 5) == 0) {
+        out->scheme = TDM_CLIENT_ICE_TURN;
+        rest = url + 5;
+    } else if (strncmp(url, "stuns:", 6) == 0 || strncmp(url, "turns:", 6) == 0) {
+        return tdm_fail(err, TDM_ERR_UNSUPPORTED,
+                        "ICE server URL '%s': TLS (stuns:, turns:) is not supported; use "
+                        "turn:HOST?transport=tcp where UDP is blocked",
+                        url);
+    } else {
+        return tdm_fail(err, TDM_ERR_FORMAT,
+                        "ICE server URL '%s' must start with stun: or turn: "
+                        "(stun:HOST[:PORT], turn:HOST[:PORT][?transport=udp|tcp])",
+                        url);
+    }
+    /* A common slip, accepted by nothing that follows the RFCs. */
+    if (strncmp(rest, "//", 2) == 0)
+        return tdm_fail(err, TDM_ERR_FORMAT,
+                        "ICE server URL '%s': no '//' after the scheme (stun:HOST[:PORT])", url);
+    const char *q = strchr(rest, '?');
+    size_t auth_len = q ? (size_t)(q - rest) : strlen(rest);
+    if (memchr(rest, '/', auth_len) || memchr(rest, '@', auth_len))
+        return tdm_fail(err, TDM_ERR_FORMAT,
+                        "ICE server URL '%s': want HOST[:PORT] only (credentials go in "
+                        "--ice-username and --ice-credential)",
+                        url);
+    tdm_status st = parse_authority(&ice_url_rules, rest, auth_len, out->host, &out->port,
+                                    &out->host_is_name, err);
+    if (st != TDM_OK)
+        return st;
+    out->transport = TDM_ICE_TURN_UDP;
+    if (!q)
+        return TDM_OK;
+    if (out->scheme == TDM_CLIENT_ICE_STUN)
+        return tdm_fail(err, TDM_ERR_UNSUPPORTED,
+                        "ICE server URL '%s': stun: takes no query (STUN runs over UDP here)",
+                        url);
+    return parse_turn_query(url, q + 1, &out->transport, err);
+}
+
+tdm_status tdm_client_ice_server_resolve(tdm_client_ice_server *s, int family, tdm_error *err)
+{
+    if (!s)
+        return tdm_fail(err, TDM_ERR_INVALID, "ICE server: NULL argument");
+    if (!s->host_is_name)
+        return TDM_OK;
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(s->host, NULL, &hints, &res);
+    if (rc != 0 || !res) {
+        const char *fam = family == AF_INET ? " (IPv4)" : family == AF_INET6 ? " (IPv6)" : "";
+        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "cannot resolve the %s server '%s'%s: %s",
+                        s->scheme == TDM_CLIENT_ICE_TURN ? "TURN" : "STUN", s->host, fam,
+                        rc ? gai_strerror(rc) : "no address");
+    }
+    char text[INET6_ADDRSTRLEN];
+    const void *addr = res->ai_family == AF_INET
+                           ? (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr
+                           : (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+    bool ok = inet_ntop(res->ai_family, addr, text, sizeof text) != NULL;
+    freeaddrinfo(res);
+    if (!ok)
+        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "cannot format the address of '%s'", s->host);
+    snprintf(s->host, sizeof s->host, "%s", text);
+    s->host_is_name = false;
+    return TDM_OK;
+}
+
+static size_t count_scheme(const tdm_client_ice_options *o, tdm_client_ice_scheme scheme)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_servers; i++)
+        n += o->servers[i].scheme == scheme;
+    return n;
+}
+
+tdm_status tdm_client_ice_options_add_server(tdm_client_ice_options *o, const char *url,
+                                             tdm_error *err)
+{
+    if (!o)
+        return tdm_fail(err, TDM_ERR_INVALID, "ICE options: NULL argument");
+    tdm_client_ice_server s;
+    tdm_status st = tdm_client_ice_server_parse(url, &s, err);
+    if (st != TDM_OK)
+        return st;
+    /* tdm_ice has room for one STUN server (libnice's agent takes one)
+     * and TDM_ICE_MAX_TURN TURN servers. */
+    if (s.scheme == TDM_CLIENT_ICE_STUN && count_scheme(o, TDM_CLIENT_ICE_STUN) >= 1)
+        return tdm_fail(err, TDM_ERR_RANGE, "at most one stun: server (got a second: '%s')", url);
+    if (s.scheme == TDM_CLIENT_ICE_TURN && count_scheme(o, TDM_CLIENT_ICE_TURN) >= TDM_ICE_MAX_TURN)
+        return tdm_fail(err, TDM_ERR_RANGE, "at most %d turn: servers", TDM_ICE_MAX_TURN);
+    o->servers[o->n_servers++] = s;
+    return TDM_OK;
+}
+
+tdm_status tdm_client_ice_options_set_policy(tdm_client_ice_options *o, const char *policy,
+                                             tdm_error *err)
+{
+    if (!o || !policy)
+        return tdm_fail(err, TDM_ERR_INVALID, "ICE options: NULL argument");
+    if (strcmp(policy, "all") == 0) {
+        o->relay_only = false;
+        return TDM_OK;
+    }
+    if (strcmp(policy, "relay") != 0)
+        return tdm_fail(err, TDM_ERR_FORMAT, "ICE transport policy '%s': want all or relay",
+                        policy);
+#ifdef TDM_CLIENT_ICE_RELAY_ONLY
+    o->relay_only = true;
+    return TDM_OK;
+#else
+    return tdm_fail(err, TDM_ERR_UNSUPPORTED,
+                    "ICE transport policy relay: this build's ICE transport cannot restrict "
+                    "itself to relayed candidates (tdm_ice_config has no relay_only)");
+#endif
+}
+
+tdm_status tdm_client_ice_options_check(const tdm_client_ice_options *o, tdm_error *err)
+{
+    if (!o)
+        return tdm_fail(err, TDM_ERR_INVALID, "ICE options: NULL argument");
+    bool turn = count_scheme(o, TDM_CLIENT_ICE_TURN) > 0;
+    bool user = o->username && *o->username, cred = o->credential && *o->credential;
+    if (turn && !(user && cred))
+        return tdm_fail(err, TDM_ERR_INVALID,
+                        "a turn: server needs --ice-username and --ice-credential");
+    if (!turn && (o->username || o->credential))
+        return tdm_fail(err, TDM_ERR_INVALID,
+                        "--ice-username and --ice-credential are for a turn: server; none given");
+    if (o->relay_only && !turn)
+        return tdm_fail(err, TDM_ERR_INVALID,
+                        "--ice-transport-policy relay needs a turn: server (--ice-server)");
     return TDM_OK;
 }
 
@@ -558,9 +773,11 @@ struct tdm_client_session {
     bool gathering_done;
     tdm_peer_state state;
     char reason[256];
-    char pair[192];
+    char pair[224];
+    bool relay_only; /* offer only relayed candidates */
     void (*on_rtp)(void *user, uint8_t *buf, size_t len);
     void (*on_rtcp)(void *user, uint8_t *buf, size_t len);
+    void (*on_pair)(void *user, const char *pair);
     void *media_user;
 };
 
@@ -587,6 +804,17 @@ static void session_on_rtcp(void *user, uint8_t *buf, size_t len)
         s->on_rtcp(s->media_user, buf, len);
 }
 
+/* The event names only the local transport; a pair's remote end is its
+ * counterpart (RFC 6544: an active end connects to a passive one). */
+static tdm_ice_transport peer_transport(tdm_ice_transport local)
+{
+    switch (local) {
+    case TDM_ICE_TCP_ACTIVE: return TDM_ICE_TCP_PASSIVE;
+    case TDM_ICE_TCP_PASSIVE: return TDM_ICE_TCP_ACTIVE;
+    default: return local;
+    }
+}
+
 static void session_on_ice_event(void *user, const tdm_ice_event *ev)
 {
     tdm_client_session *s = user;
@@ -599,9 +827,14 @@ static void session_on_ice_event(void *user, const tdm_ice_event *ev)
         break;
     case TDM_ICE_EV_GATHERING_DONE: s->gathering_done = true; break;
     case TDM_ICE_EV_SELECTED_PAIR:
-        snprintf(s->pair, sizeof s->pair, "%s -> %s (%s/%s)", ev->local_address, ev->remote_address,
+        snprintf(s->pair, sizeof s->pair, "local %s/%s %s remote %s/%s %s",
                  tdm_ice_candidate_type_name(ev->local_type),
-                 tdm_ice_candidate_type_name(ev->remote_type));
+                 tdm_ice_transport_name(ev->local_transport), ev->local_address,
+                 tdm_ice_candidate_type_name(ev->remote_type),
+                 tdm_ice_transport_name(peer_transport(ev->local_transport)),
+                 ev->remote_address);
+        if (s->on_pair)
+            s->on_pair(s->media_user, s->pair);
         break;
     case TDM_ICE_EV_STATE: break;
     }
@@ -752,19 +985,31 @@ static void delete_resource(tdm_client_session *s)
     s->resource[0] = '\0';
 }
 
+/* "... typ relay ...": the candidate attribute's type field. */
+static bool is_relay_candidate(const char *cand)
+{
+    return strstr(cand, " typ relay") != NULL;
+}
+
 static tdm_status post_offer(tdm_client_session *s, const tdm_client_session_config *cfg,
                              tdm_error *err)
 {
     const char *ufrag, *pwd;
     tdm_ice_local_credentials(tdm_peer_ice(s->peer), &ufrag, &pwd);
     const char *cand_ptrs[MAX_LOCAL_CANDIDATES];
+    size_t n_offered = 0;
     for (size_t i = 0; i < s->n_cands; i++)
-        cand_ptrs[i] = s->cands[i];
+        if (!s->relay_only || is_relay_candidate(s->cands[i]))
+            cand_ptrs[n_offered++] = s->cands[i];
+    if (n_offered == 0)
+        return tdm_fail(err, TDM_ERR_UNAVAILABLE,
+                        "no relayed candidate: the TURN server gave no allocation (is it "
+                        "reachable, are the credentials right?) and the policy is relay");
     tdm_client_offer_params p = {.ice_ufrag = ufrag,
                                  .ice_pwd = pwd,
                                  .fingerprint = tdm_dtls_identity_fingerprint(s->id),
                                  .candidates = cand_ptrs,
-                                 .n_candidates = s->n_cands};
+                                 .n_candidates = n_offered};
     size_t cap = TDM_SDP_MAX_BYTES, len = 0;
     char *offer = malloc(cap);
     if (!offer)
@@ -846,6 +1091,9 @@ tdm_status tdm_client_session_open(const tdm_client_session_config *cfg, tdm_cli
         tdm_ice_config_init(&ice, s->ctx, true); /* the offerer controls (RFC 8445 6.1.1) */
         for (size_t i = 0; i < cfg->n_local_addresses && i < TDM_ICE_MAX_LOCAL_ADDRESSES; i++)
             ice.local_addresses[ice.n_local_addresses++] = cfg->local_addresses[i];
+        st = apply_ice_servers(s, cfg, &ice, err);
+    }
+    if (st == TDM_OK) {
         tdm_peer_config pcfg;
         /* The relay's fingerprint is not known until the answer:
          * apply_answer sets it before ICE can come up. */

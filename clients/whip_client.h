@@ -61,6 +61,83 @@ tdm_status tdm_client_url_parse(const char *url, tdm_client_url *out, tdm_error 
 tdm_status tdm_client_location_resolve(const tdm_client_url *base, const char *location,
                                        char out[TDM_CLIENT_PATH_MAX], tdm_error *err);
 
+/* --- ICE servers (STUN, TURN) -------------------------------------------- */
+
+/* Behind a NAT a client needs a STUN server to learn its public address
+ * (server-reflexive candidates) and, where the NAT or a firewall lets no
+ * direct UDP through, a TURN server to relay its media (relayed
+ * candidates). tdm_ice takes one STUN server and up to TDM_ICE_MAX_TURN
+ * TURN servers. */
+
+#define TDM_CLIENT_ICE_DEFAULT_PORT 3478 /* RFC 7064/7065 default for stun: and turn: */
+
+typedef enum tdm_client_ice_scheme {
+    TDM_CLIENT_ICE_STUN = 1,
+    TDM_CLIENT_ICE_TURN = 2,
+} tdm_client_ice_scheme;
+
+typedef struct tdm_client_ice_server {
+    tdm_client_ice_scheme scheme;
+    char host[TDM_CLIENT_HOST_MAX]; /* numeric, or a name (see host_is_name); no brackets */
+    bool host_is_name;              /* a DNS name: tdm_client_ice_server_resolve first */
+    uint16_t port;                  /* TDM_CLIENT_ICE_DEFAULT_PORT when the URL has none */
+    tdm_ice_turn_transport transport; /* TURN: ?transport=udp (default) or tcp */
+} tdm_client_ice_server;
+
+/* Parses an ICE server URL (RFC 7064, RFC 7065): "stun:HOST[:PORT]" or
+ * "turn:HOST[:PORT][?transport=udp|tcp]"; HOST is an IPv4 address, "[IPv6]"
+ * or a host name (kept, for tdm_client_ice_server_resolve). Sans-IO.
+ * TDM_ERR_UNSUPPORTED for stuns:/turns: (TLS) and for a ?transport= on a
+ * stun: URL; TDM_ERR_FORMAT, with err naming the fault, for anything else
+ * that is not such a URL; TDM_ERR_INVALID for NULL arguments. */
+tdm_status tdm_client_ice_server_parse(const char *url, tdm_client_ice_server *out,
+                                       tdm_error *err);
+
+/* libnice takes numeric addresses only: replaces a host name with its
+ * first address of `family` (AF_INET, AF_INET6; AF_UNSPEC: any) from the
+ * system resolver (which may ask DNS). No-op for a numeric host.
+ * TDM_ERR_UNAVAILABLE, with the resolver's reason, if there is none. */
+tdm_status tdm_client_ice_server_resolve(tdm_client_ice_server *s, int family, tdm_error *err);
+
+#define TDM_CLIENT_MAX_ICE_SERVERS (1 + TDM_ICE_MAX_TURN)
+
+/* What the programs' --ice-server, --ice-username, --ice-credential and
+ * --ice-transport-policy options say, checked as they are given. */
+typedef struct tdm_client_ice_options {
+    tdm_client_ice_server servers[TDM_CLIENT_MAX_ICE_SERVERS];
+    size_t n_servers;
+    const char *username, *credential; /* TURN long-term credentials, borrowed */
+    bool relay_only;                   /* --ice-transport-policy relay */
+} tdm_client_ice_options;
+
+/* Parses url and adds it. Errors as tdm_client_ice_server_parse, and
+ * TDM_ERR_RANGE beyond one stun: or TDM_ICE_MAX_TURN turn: servers. */
+tdm_status tdm_client_ice_options_add_server(tdm_client_ice_options *o, const char *url,
+                                             tdm_error *err);
+
+/* "all" (the default: host, server-reflexive and relayed candidates) or
+ * "relay" (relayed only, like RTCPeerConnection's iceTransportPolicy).
+ * TDM_ERR_FORMAT for another word; TDM_ERR_UNSUPPORTED for "relay" when
+ * this build's tdm_ice cannot restrict itself to relayed candidates. */
+tdm_status tdm_client_ice_options_set_policy(tdm_client_ice_options *o, const char *policy,
+                                             tdm_error *err);
+
+/* Once every option is in: a turn: server needs both credentials,
+ * credentials need a turn: server, and policy relay needs a turn: server.
+ * TDM_ERR_INVALID with err saying which. */
+tdm_status tdm_client_ice_options_check(const tdm_client_ice_options *o, tdm_error *err);
+
+/* The options' lines for the programs' --help. */
+#define TDM_CLIENT_ICE_USAGE                                                                  \
+    "  --ice-server URL     STUN or TURN server for NAT traversal, repeatable (one\n"          \
+    "                       stun:, up to 4 turn:): stun:HOST[:PORT] or\n"                     \
+    "                       turn:HOST[:PORT][?transport=udp|tcp] (port 3478 by default;\n"    \
+    "                       a host name is resolved once at start)\n"                         \
+    "  --ice-username USER  TURN user name (long-term or REST-API credentials)\n"              \
+    "  --ice-credential PW  TURN password (both are required with a turn: server)\n"          \
+    "  --ice-transport-policy all|relay\n"                                                     \
+    "                       relay: use relayed (TURN) candidates only (default all)\n"
+
 /* --- HTTP responses (sans-IO) --------------------------------------------- */
 
 typedef struct tdm_client_response {
@@ -138,9 +215,17 @@ typedef struct tdm_client_session_config {
     unsigned connect_timeout_ms; /* gathering + ICE + DTLS; 0: 10000 */
     tdm_client_offer_fn build_offer;
     void *offer_user;
+    /* STUN/TURN servers and the transport policy (NULL: host candidates
+     * only). Host names in it are resolved in tdm_client_session_open, to
+     * the address family of the first local address. Borrowed for the
+     * open call. */
+    const tdm_client_ice_options *ice;
     /* Media from the relay, decrypted; buf valid during the call. */
     void (*on_rtp)(void *user, uint8_t *buf, size_t len);
     void (*on_rtcp)(void *user, uint8_t *buf, size_t len);
+    /* ICE selected a (new) candidate pair; pair is the text of
+     * tdm_client_session_pair. Optional. */
+    void (*on_pair)(void *user, const char *pair);
     void *media_user;
 } tdm_client_session_config;
 
@@ -179,7 +264,12 @@ tdm_peer *tdm_client_session_peer(tdm_client_session *s);
  * media (the first accepted one); borrowed until close. */
 const tdm_sdp_session *tdm_client_session_answer(const tdm_client_session *s, size_t *media);
 
-/* Selected candidate pair, "127.0.0.1:40000 -> 127.0.0.1:50000 (host/host)". */
+/* The selected candidate pair, "local TYPE/TRANSPORT ADDR:PORT remote
+ * TYPE/TRANSPORT ADDR:PORT", e.g. "local srflx/udp 100.64.0.1:40000 remote
+ * host/udp 100.64.0.10:50000" (types host, srflx, prflx, relay; transports
+ * udp, tcp-active, tcp-passive, tcp-so); "(no pair)" before one. A relay
+ * local candidate is always udp: that is the relayed address, whatever
+ * the transport to the TURN server. */
 const char *tdm_client_session_pair(const tdm_client_session *s);
 
 /* CLOCK_MONOTONIC in microseconds: the clock both programs stamp and

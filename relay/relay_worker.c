@@ -20,6 +20,7 @@
 #include "tdm_room.h"
 #include "tdm_rtcp.h"
 #include "tdm_rtp.h"
+#include "tdm_rtp_stats.h"
 #include "tdm_sdp.h"
 #include "tdm_vp8_rtp.h"
 #include "tdm_vp9_rtp.h"
@@ -32,6 +33,7 @@
 #define MAX_PT_CODECS 16
 #define PKT_CAP (1500 + TDM_ROOM_MAX_EXT_ELEMENTS + 4 + TDM_ROOM_TRAILER_ROOM)
 #define THROTTLE_TICK_MS 50
+#define REPORT_INTERVAL_US 1000000u
 
 typedef struct session session;
 
@@ -54,6 +56,13 @@ typedef struct endpoint {
     char mid[TDM_SDP_MID_MAX + 1];
     char kind_name[16];
     uint64_t remb_bps; /* subscriber's last REMB, 0 if none */
+    /* Subscriber: what the relay sent on each of its streams (0 video,
+     * 1 audio), for its sender reports. */
+    struct {
+        bool any;
+        uint32_t packets, octets, last_ts;
+        uint64_t last_us;
+    } tx[2];
 } endpoint;
 
 struct session {
@@ -73,6 +82,10 @@ struct session {
      * for a frame. */
     tdm_assembler *ingest[TDM_ROOM_MAX_STREAMS];
     tdm_keyframe_throttle *throttle;
+    /* Receiver statistics of each publisher stream, for the receiver
+     * reports the relay sends the publisher. */
+    tdm_rtp_recv_stats rx[TDM_ROOM_MAX_STREAMS];
+    uint64_t next_report_us;
     uint32_t relay_ssrc; /* sender SSRC of the RTCP the relay writes */
     uint64_t remb_sent_bps;
     size_t n_eps;
@@ -261,6 +274,7 @@ static void endpoint_end(tdm_relay_worker *r, endpoint *ep)
                 tdm_assembler_free(s->ingest[i]);
                 s->ingest[i] = NULL;
             }
+            memset(s->rx, 0, sizeof s->rx);
         } else if (ep->sub_id >= 0) {
             tdm_room_remove_subscriber(s->room, ep->sub_id);
         }
@@ -356,6 +370,51 @@ static void drain_ingest(tdm_relay_worker *r, session *s, size_t k, uint64_t now
         r->m.ingest_keyframe_events++;
 }
 
+/* Once a second: a receiver report to the publisher (loss, jitter, LSR)
+ * and to each subscriber a sender report per stream it gets (its own
+ * packet and octet counts; the RTP time extrapolated from the last packet
+ * sent, at the relay's wall clock, so the subscriber can line audio and
+ * video up and measure its round trip). */
+static void send_reports(tdm_relay_worker *r, session *s, uint64_t now)
+{
+    uint8_t buf[1024];
+    size_t len;
+    if (s->publisher && s->publisher->peer && s->n_streams) {
+        tdm_rtcp_report_block blocks[TDM_ROOM_MAX_STREAMS];
+        size_t n = 0;
+        for (size_t k = 0; k < s->n_streams; k++)
+            if (tdm_rtp_recv_stats_report(&s->rx[k], s->streams[k].ssrc, now, &blocks[n]))
+                n++;
+        if (n && tdm_rtcp_write_rr(s->relay_ssrc, blocks, n, buf,
+                                   sizeof buf - TDM_PEER_MAX_SRTP_OVERHEAD, &len) == TDM_OK &&
+            tdm_peer_send_rtcp(s->publisher->peer, buf, len, sizeof buf) == TDM_OK)
+            r->m.rrs_out++;
+    }
+    uint64_t ntp = tdm_rtp_ntp_from_unix_us((uint64_t)g_get_real_time());
+    for (size_t i = 0; i < s->n_eps; i++) {
+        endpoint *sub = s->eps[i];
+        if (sub == s->publisher || !sub->peer)
+            continue;
+        for (int kind = 0; kind < 2; kind++) {
+            if (!sub->tx[kind].any)
+                continue;
+            uint32_t rate = kind == 0 ? 90000 : 48000;
+            tdm_rtcp_sender_info si = {
+                .ntp = ntp,
+                .rtp_timestamp = sub->tx[kind].last_ts +
+                                 (uint32_t)((now - sub->tx[kind].last_us) * rate / 1000000u),
+                .packet_count = sub->tx[kind].packets,
+                .octet_count = sub->tx[kind].octets,
+            };
+            uint32_t ssrc = kind == 0 ? sub->ssrc_video : sub->ssrc_audio;
+            if (tdm_rtcp_write_sr(ssrc, &si, NULL, 0, buf, sizeof buf - TDM_PEER_MAX_SRTP_OVERHEAD,
+                                  &len) == TDM_OK &&
+                tdm_peer_send_rtcp(sub->peer, buf, len, sizeof buf) == TDM_OK)
+                r->m.srs_out++;
+        }
+    }
+}
+
 static gboolean tick(gpointer p)
 {
     tdm_relay_worker *r = p;
@@ -370,6 +429,10 @@ static gboolean tick(gpointer p)
         if (tdm_keyframe_throttle_poll_timeout(s->throttle) <= now &&
             tdm_keyframe_throttle_handle_timeout(s->throttle, now))
             send_pli(r, s, first_video_ssrc(s));
+        if (now >= s->next_report_us) {
+            send_reports(r, s, now);
+            s->next_report_us = now + REPORT_INTERVAL_US;
+        }
     }
     return G_SOURCE_CONTINUE;
 }
@@ -429,6 +492,7 @@ static int latch_stream(tdm_relay_worker *r, endpoint *ep, uint32_t ssrc, uint8_
         size_t k = s->n_streams;
         s->streams[k] = (tdm_room_stream){.codec = ep->pts[i].codec, .ssrc = ssrc,
                                           .payload_type = pt};
+        tdm_rtp_recv_stats_init(&s->rx[k], ep->pts[i].codec == TDM_CODEC_OPUS ? 48000 : 90000);
         tdm_room_publisher_config pc = {.streams = s->streams, .stream_count = k + 1};
         if (tdm_room_set_publisher(s->room, &pc) != TDM_OK)
             return -1;
@@ -467,6 +531,23 @@ static bool starts_keyframe(tdm_codec codec, const tdm_rtp_packet *pkt)
     return false;
 }
 
+static uint32_t read_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Counts a copy for the subscriber's sender report (before encryption:
+ * the header is still plain). Octets are the payload's, as RFC 3550 wants. */
+static void note_sent(endpoint *sub, const uint8_t *rtp, size_t payload_len, uint64_t now)
+{
+    int kind = read_be32(rtp + 8) == sub->ssrc_video ? 0 : 1;
+    sub->tx[kind].any = true;
+    sub->tx[kind].packets++;
+    sub->tx[kind].octets += (uint32_t)payload_len;
+    sub->tx[kind].last_ts = read_be32(rtp + 4);
+    sub->tx[kind].last_us = now;
+}
+
 static void publisher_rtp(endpoint *ep, uint8_t *buf, size_t len)
 {
     tdm_relay_worker *r = ep->relay;
@@ -485,6 +566,7 @@ static void publisher_rtp(endpoint *ep, uint8_t *buf, size_t len)
     }
     tdm_nack_cache_put(s->cache[k], pkt.header.seq, buf, len);
     uint64_t now = now_us();
+    tdm_rtp_recv_stats_packet(&s->rx[k], pkt.header.seq, pkt.header.timestamp, now);
     if (s->ingest[k]) {
         /* Malformed packets are counted by the room below; the tracker's own
          * verdict adds nothing, so it is not asked for. */
@@ -506,6 +588,7 @@ static void publisher_rtp(endpoint *ep, uint8_t *buf, size_t len)
         if (!sub || !sub->peer)
             continue;
         size_t plen = p->len;
+        note_sent(sub, p->data, pkt.payload_len, now);
         if (tdm_peer_send_rtp(sub->peer, p->data, plen, p->cap) == TDM_OK) {
             r->m.packets_out++;
             r->m.bytes_out += plen;
@@ -610,6 +693,25 @@ static void subscriber_rtcp(endpoint *ep, const uint8_t *buf, size_t len)
         forward_remb(r, s);
 }
 
+/* The publisher's sender reports feed the LSR/DLSR of the relay's receiver
+ * reports (so the publisher can measure its round trip to the relay). */
+static void publisher_rtcp(endpoint *ep, const uint8_t *buf, size_t len)
+{
+    session *s = ep->sess;
+    tdm_rtcp_iter it;
+    if (tdm_rtcp_iter_init(&it, buf, len, NULL) != TDM_OK)
+        return;
+    tdm_rtcp_item item;
+    uint64_t now = now_us();
+    while (tdm_rtcp_iter_next(&it, &item) == TDM_OK) {
+        if (item.type != TDM_RTCP_SR || !item.u.report.has_sender_info)
+            continue;
+        for (size_t k = 0; k < s->n_streams; k++)
+            if (s->streams[k].ssrc == item.u.report.ssrc)
+                tdm_rtp_recv_stats_sender_report(&s->rx[k], item.u.report.sender.ntp, now);
+    }
+}
+
 /* --- peer callbacks ----------------------------------------------------- */
 
 static void on_state(void *user, tdm_peer_state state, tdm_peer_fail fail, const char *reason)
@@ -646,7 +748,8 @@ static void on_rtcp(void *user, uint8_t *buf, size_t len)
         return;
     if (ep->sess->publisher != ep)
         subscriber_rtcp(ep, buf, len);
-    /* The publisher's SR/RR need no answer from the relay yet. */
+    else
+        publisher_rtcp(ep, buf, len);
 }
 
 static void on_ice_event(void *user, const tdm_ice_event *ev)

@@ -41,7 +41,7 @@ in_ns "$view" --url http://127.0.0.1:1/whep/s --token t --local-address 127.0.0.
 # --- a relay in the namespace ----------------------------------------------------
 head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
 ip netns exec "$ns" "$relay" serve --listen 127.0.0.1:0 --node-id n1 --secret-file "$work/secret" \
-  --local-address 127.0.0.1 >"$work/relay.out" 2>"$work/relay.err" &
+  --local-address 127.0.0.1 --workers 2 >"$work/relay.out" 2>"$work/relay.err" &
 pids+=($!)
 for _ in $(seq 50); do grep -q listening "$work/relay.out" && break; sleep 0.1; done
 addr=$(grep -o '127\.0\.0\.1:[0-9]*' "$work/relay.out" | head -1)
@@ -66,6 +66,16 @@ ip netns exec "$ns" "$view" --url "http://$addr/whep/demo" --token "$v2" --local
   --duration 6 --expect-frames 90 >"$work/v2.out" 2>"$work/v2.err" &
 v2_pid=$!
 pids+=($v1_pid $v2_pid)
+# A second session while the first runs: with two workers, each holds one.
+other=$("$relay" token --secret-file "$work/secret" --session other --participant op --role publish --node n1)
+ip netns exec "$ns" "$share" --url "http://$addr/whip/other" --token "$other" --local-address 127.0.0.1 \
+  --size 320x240 --duration 3 >"$work/other.out" 2>"$work/other.err" &
+other_pid=$!
+pids+=($other_pid)
+sleep 1.5
+spread=$(in_ns curl -s "http://$addr/metrics" 2>/dev/null | grep '^tandem_relay_worker_sessions' | awk '{print $2}' | tr '\n' ' ')
+[ "$spread" = "1 1 " ] && ok "two sessions on two workers, one each" || bad "sessions per worker: '$spread'"
+wait "$other_pid" || bad "second share status"
 for n in 1 2; do
   pid_var=v${n}_pid
   wait "${!pid_var}"
@@ -85,6 +95,8 @@ grep -q '^share: done frames' "$work/share.out" && ok "share: summary printed" |
 metrics=$(in_ns curl -s "http://$addr/metrics" 2>/dev/null || true)
 if [ -n "$metrics" ]; then
   echo "$metrics" | grep -q '^tandem_relay_endpoints 0' && ok "every resource was deleted" || bad "endpoints left on the relay"
+  echo "$metrics" | grep -Eq '^tandem_relay_sender_reports_out_total [1-9]' && ok "the relay sent sender reports to the views" || bad "no sender reports"
+  echo "$metrics" | grep -Eq '^tandem_relay_receiver_reports_out_total [1-9]' && ok "the relay sent receiver reports to the publisher" || bad "no receiver reports"
 fi
 
 # --- loss on the publisher -> relay leg ----------------------------------------
