@@ -53,6 +53,7 @@ typedef struct share {
     const char *url, *token;
     const char *local[TDM_ICE_MAX_LOCAL_ADDRESSES];
     size_t n_local;
+    tdm_client_ice_options ice; /* --ice-server etc. */
     tdm_synthetic_scenario scenario;
     int width, height;
     double fps;
@@ -91,6 +92,7 @@ static void usage(FILE *f)
                "  --token TOKEN        bearer token with the publish role for SESSION\n"
                "  --local-address ADDR numeric address ICE gathers on; required, repeatable\n"
                "                       (ICE never enumerates this machine's interfaces)\n"
+               TDM_CLIENT_ICE_USAGE
                "  --scenario NAME      idle|typing|scroll|drag|video|full (default typing)\n"
                "  --size WxH           picture size (default 1280x720, at least 320x240)\n"
                "  --fps N              frames per second, 1..120 (default 30)\n"
@@ -124,6 +126,31 @@ static bool parse_size(const char *s, int *w, int *h)
     return true;
 }
 
+/* One of the --ice-* options into o; false after printing why. */
+static bool parse_ice_option(tdm_client_ice_options *o, int opt, const char *value)
+{
+    tdm_error err = {{0}};
+    tdm_status st = TDM_OK;
+    switch (opt) {
+    case 'I': st = tdm_client_ice_options_add_server(o, value, &err); break;
+    case 'U': o->username = value; break;
+    case 'C': o->credential = value; break;
+    case 'P': st = tdm_client_ice_options_set_policy(o, value, &err); break;
+    default: break;
+    }
+    if (st != TDM_OK)
+        fprintf(stderr, PROG ": %s\n", err.msg);
+    return st == TDM_OK;
+}
+
+/* Every pair ICE selects, on stderr, so that a test (or a user puzzled by
+ * a NAT) can see how media flows: directly (host, srflx) or via TURN. */
+static void on_pair(void *user, const char *pair)
+{
+    (void)user;
+    fprintf(stderr, "ice: selected %s\n", pair);
+}
+
 /* 0 ok, 1 --help shown, 2 bad usage (message printed). */
 static int parse_options(share *sh, int argc, char **argv)
 {
@@ -137,6 +164,10 @@ static int parse_options(share *sh, int argc, char **argv)
                                          {"bitrate", required_argument, NULL, 'b'},
                                          {"duration", required_argument, NULL, 'd'},
                                          {"drop-percent", required_argument, NULL, 'p'},
+                                         {"ice-server", required_argument, NULL, 'I'},
+                                         {"ice-username", required_argument, NULL, 'U'},
+                                         {"ice-credential", required_argument, NULL, 'C'},
+                                         {"ice-transport-policy", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -201,6 +232,13 @@ static int parse_options(share *sh, int argc, char **argv)
                 return 2;
             }
             break;
+        case 'I':
+        case 'U':
+        case 'C':
+        case 'P':
+            if (!parse_ice_option(&sh->ice, c, optarg))
+                return 2;
+            break;
         case 'h': usage(stdout); return 1;
         default:
             fprintf(stderr, PROG ": unknown or incomplete option '%s' (see --help)\n",
@@ -214,6 +252,11 @@ static int parse_options(share *sh, int argc, char **argv)
     }
     if (!sh->url || !sh->token || sh->n_local == 0) {
         fprintf(stderr, PROG ": --url, --token and --local-address are required (see --help)\n");
+        return 2;
+    }
+    tdm_error err = {{0}};
+    if (tdm_client_ice_options_check(&sh->ice, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": %s (see --help)\n", err.msg);
         return 2;
     }
     return 0;
@@ -495,7 +538,9 @@ int main(int argc, char **argv)
                                          .kind = TDM_CLIENT_PUBLISH,
                                          .build_offer = build_offer,
                                          .offer_user = &sh,
+                                         .ice = &sh.ice,
                                          .on_rtcp = on_rtcp,
+                                         .on_pair = on_pair,
                                          .media_user = &sh};
         for (size_t i = 0; i < sh.n_local; i++)
             cfg.local_addresses[cfg.n_local_addresses++] = sh.local[i];
@@ -514,10 +559,11 @@ int main(int argc, char **argv)
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         rc = run(&sh);
-        printf("share: done frames %llu keyframes %llu packets %llu dropped %llu nacks_served %llu "
-               "nacks_missed %llu plis %llu firs %llu rembs %llu\n",
+        printf("share: done frames %llu keyframes %llu packets %llu bytes %llu dropped %llu "
+               "nacks_served %llu nacks_missed %llu plis %llu firs %llu rembs %llu\n",
                (unsigned long long)sh.frames, (unsigned long long)sh.keyframes,
-               (unsigned long long)sh.packets, (unsigned long long)sh.dropped,
+               (unsigned long long)sh.packets, (unsigned long long)sh.bytes,
+               (unsigned long long)sh.dropped,
                (unsigned long long)sh.nacks_served, (unsigned long long)sh.nacks_missed,
                (unsigned long long)sh.plis, (unsigned long long)sh.firs,
                (unsigned long long)sh.rembs);

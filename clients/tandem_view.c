@@ -45,6 +45,7 @@ typedef struct view {
     const char *url, *token, *y4m_path;
     const char *local[TDM_ICE_MAX_LOCAL_ADDRESSES];
     size_t n_local;
+    tdm_client_ice_options ice; /* --ice-server etc. */
     double duration_s;
     long expect_frames; /* 0: none */
     tdm_codec offer_codec;
@@ -81,6 +82,7 @@ static void usage(FILE *f)
                "  --token TOKEN        bearer token with the subscribe role for SESSION\n"
                "  --local-address ADDR numeric address ICE gathers on; required, repeatable\n"
                "                       (ICE never enumerates this machine's interfaces)\n"
+               TDM_CLIENT_ICE_USAGE
                "  --codec vp8|vp9      codec to offer (default vp8; must match the sharer's)\n"
                "  --y4m FILE           write the decoded frames to FILE (YUV4MPEG2, 30 fps tag)\n"
                "  --duration S         stop after S seconds (default: run until SIGINT)\n"
@@ -96,6 +98,31 @@ static void usage(FILE *f)
                "token or the media connection fails; 2 for bad options.\n");
 }
 
+/* One of the --ice-* options into o; false after printing why. */
+static bool parse_ice_option(tdm_client_ice_options *o, int opt, const char *value)
+{
+    tdm_error err = {{0}};
+    tdm_status st = TDM_OK;
+    switch (opt) {
+    case 'I': st = tdm_client_ice_options_add_server(o, value, &err); break;
+    case 'U': o->username = value; break;
+    case 'C': o->credential = value; break;
+    case 'P': st = tdm_client_ice_options_set_policy(o, value, &err); break;
+    default: break;
+    }
+    if (st != TDM_OK)
+        fprintf(stderr, PROG ": %s\n", err.msg);
+    return st == TDM_OK;
+}
+
+/* Every pair ICE selects, on stderr, so that a test (or a user puzzled by
+ * a NAT) can see how media flows: directly (host, srflx) or via TURN. */
+static void on_pair(void *user, const char *pair)
+{
+    (void)user;
+    fprintf(stderr, "ice: selected %s\n", pair);
+}
+
 static int parse_options(view *v, int argc, char **argv)
 {
     static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
@@ -105,7 +132,11 @@ static int parse_options(view *v, int argc, char **argv)
                                          {"y4m", required_argument, NULL, 'y'},
                                          {"duration", required_argument, NULL, 'd'},
                                          {"expect-frames", required_argument, NULL, 'e'},
-                                                                          {"help", no_argument, NULL, 'h'},
+                                         {"ice-server", required_argument, NULL, 'I'},
+                                         {"ice-username", required_argument, NULL, 'U'},
+                                         {"ice-credential", required_argument, NULL, 'C'},
+                                         {"ice-transport-policy", required_argument, NULL, 'P'},
+                                         {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
     double d;
@@ -145,6 +176,13 @@ static int parse_options(view *v, int argc, char **argv)
             }
             v->expect_frames = (long)d;
             break;
+        case 'I':
+        case 'U':
+        case 'C':
+        case 'P':
+            if (!parse_ice_option(&v->ice, c, optarg))
+                return 2;
+            break;
         case 'h': usage(stdout); return 1;
         default:
             fprintf(stderr, PROG ": unknown or incomplete option '%s' (see --help)\n",
@@ -158,6 +196,11 @@ static int parse_options(view *v, int argc, char **argv)
     }
     if (!v->url || !v->token || v->n_local == 0) {
         fprintf(stderr, PROG ": --url, --token and --local-address are required (see --help)\n");
+        return 2;
+    }
+    tdm_error err = {{0}};
+    if (tdm_client_ice_options_check(&v->ice, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": %s (see --help)\n", err.msg);
         return 2;
     }
     return 0;
@@ -408,7 +451,9 @@ int main(int argc, char **argv)
                                      .kind = TDM_CLIENT_SUBSCRIBE,
                                      .build_offer = build_offer,
                                      .offer_user = &v,
+                                     .ice = &v.ice,
                                      .on_rtp = on_rtp,
+                                     .on_pair = on_pair,
                                      .media_user = &v};
     for (size_t i = 0; i < v.n_local; i++)
         cfg.local_addresses[cfg.n_local_addresses++] = v.local[i];

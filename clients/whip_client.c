@@ -254,14 +254,14 @@ tdm_status tdm_client_ice_server_parse(const char *url, tdm_client_ice_server *o
     if (!url || !out)
         return tdm_fail(err, TDM_ERR_INVALID, "ICE server URL: NULL argument");
     memset(out, 0, sizeof *out);
-    const char *rest;
-    if (strncmp(url, "stun:", 5) == 0) {
+    const char *rest; /* schemes are case-insensitive (RFC 3986 3.1) */
+    if (strncasecmp(url, "stun:", 5) == 0) {
         out->scheme = TDM_CLIENT_ICE_STUN;
         rest = url + 5;
-    } else if (strncmp(url, "turn:", 5) == 0) {
+    } else if (strncasecmp(url, "turn:", 5) == 0) {
         out->scheme = TDM_CLIENT_ICE_TURN;
         rest = url + 5;
-    } else if (strncmp(url, "stuns:", 6) == 0 || strncmp(url, "turns:", 6) == 0) {
+    } else if (strncasecmp(url, "stuns:", 6) == 0 || strncasecmp(url, "turns:", 6) == 0) {
         return tdm_fail(err, TDM_ERR_UNSUPPORTED,
                         "ICE server URL '%s': TLS (stuns:, turns:) is not supported; use "
                         "turn:HOST?transport=tcp where UDP is blocked",
@@ -308,7 +308,14 @@ tdm_status tdm_client_ice_server_resolve(tdm_client_ice_server *s, int family, t
     int rc = getaddrinfo(s->host, NULL, &hints, &res);
     if (rc != 0 || !res) {
         const char *fam = family == AF_INET ? " (IPv4)" : family == AF_INET6 ? " (IPv6)" : "";
-        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "cannot resolve the %s server '%s'%s: %s",
+        /* A name that does not exist is the user's to fix (bad usage); a
+         * resolver that cannot answer now is a runtime failure. */
+        tdm_status st = rc == EAI_NONAME ? TDM_ERR_INVALID : TDM_ERR_UNAVAILABLE;
+#ifdef EAI_NODATA /* glibc, with _GNU_SOURCE: the name exists without an address */
+        if (rc == EAI_NODATA)
+            st = TDM_ERR_INVALID;
+#endif
+        return tdm_fail(err, st, "cannot resolve the %s server '%s'%s: %s",
                         s->scheme == TDM_CLIENT_ICE_TURN ? "TURN" : "STUN", s->host, fam,
                         rc ? gai_strerror(rc) : "no address");
     }
@@ -1048,6 +1055,71 @@ static tdm_status post_offer(tdm_client_session *s, const tdm_client_session_con
     return st;
 }
 
+/* A TURN server that gave no allocation is no error while a direct path
+ * may still work, but it is the first thing to know when none does. */
+static void warn_without_relay(const tdm_client_session *s, const tdm_ice_config *ice)
+{
+    if (ice->n_turn == 0)
+        return;
+    for (size_t i = 0; i < s->n_cands; i++)
+        if (is_relay_candidate(s->cands[i]))
+            return;
+    fprintf(stderr,
+            "warning: no relayed candidate from the TURN server(s) (unreachable, or wrong "
+            "--ice-username/--ice-credential?)\n");
+}
+
+/* The address family ICE gathers in: a name resolves to an address of
+ * the same family, or the server would be unreachable from every local
+ * candidate. */
+static int local_family(const tdm_ice_config *ice)
+{
+    if (ice->n_local_addresses == 0)
+        return AF_UNSPEC;
+    return is_ipv6_literal(ice->local_addresses[0]) ? AF_INET6 : AF_INET;
+}
+
+/* Fills the STUN and TURN part of ice from opts (NULL: none), resolving
+ * host names into the caller's copy `servers`, which must outlive the
+ * agent's creation. */
+static tdm_status apply_ice_servers(tdm_client_session *s, const tdm_client_ice_options *opts,
+                                    tdm_client_ice_options *servers, tdm_ice_config *ice,
+                                    tdm_error *err)
+{
+    memset(servers, 0, sizeof *servers);
+    if (!opts)
+        return TDM_OK;
+    tdm_status st = tdm_client_ice_options_check(opts, err);
+    if (st != TDM_OK)
+        return st;
+    *servers = *opts;
+    s->relay_only = opts->relay_only;
+#ifdef TDM_CLIENT_ICE_RELAY_ONLY
+    ice->relay_only = opts->relay_only;
+#else
+    if (opts->relay_only)
+        return tdm_fail(err, TDM_ERR_UNSUPPORTED,
+                        "ICE transport policy relay is not available in this build");
+#endif
+    for (size_t i = 0; i < servers->n_servers; i++) {
+        tdm_client_ice_server *srv = &servers->servers[i];
+        st = tdm_client_ice_server_resolve(srv, local_family(ice), err);
+        if (st != TDM_OK)
+            return st;
+        if (srv->scheme == TDM_CLIENT_ICE_STUN) {
+            ice->stun_host = srv->host;
+            ice->stun_port = srv->port;
+        } else if (ice->n_turn < TDM_ICE_MAX_TURN) {
+            ice->turn[ice->n_turn++] = (tdm_ice_turn){.host = srv->host,
+                                                      .port = srv->port,
+                                                      .username = servers->username,
+                                                      .password = servers->credential,
+                                                      .transport = srv->transport};
+        }
+    }
+    return TDM_OK;
+}
+
 tdm_status tdm_client_session_open(const tdm_client_session_config *cfg, tdm_client_session **out,
                                    tdm_error *err)
 {
@@ -1077,6 +1149,7 @@ tdm_status tdm_client_session_open(const tdm_client_session_config *cfg, tdm_cli
     unsigned connect_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000;
     s->on_rtp = cfg->on_rtp;
     s->on_rtcp = cfg->on_rtcp;
+    s->on_pair = cfg->on_pair;
     s->media_user = cfg->media_user;
     s->ctx = g_main_context_new();
     s->answer = tdm_sdp_new();
@@ -1085,14 +1158,16 @@ tdm_status tdm_client_session_open(const tdm_client_session_config *cfg, tdm_cli
         return tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
     }
 
-    st = tdm_dtls_identity_new(NULL, &s->id, err);
-    if (st == TDM_OK) {
-        tdm_ice_config ice;
-        tdm_ice_config_init(&ice, s->ctx, true); /* the offerer controls (RFC 8445 6.1.1) */
-        for (size_t i = 0; i < cfg->n_local_addresses && i < TDM_ICE_MAX_LOCAL_ADDRESSES; i++)
-            ice.local_addresses[ice.n_local_addresses++] = cfg->local_addresses[i];
-        st = apply_ice_servers(s, cfg, &ice, err);
-    }
+    /* ice points into servers (resolved copies of cfg->ice's) until
+     * tdm_peer_new has handed them to libnice, which copies them. */
+    tdm_ice_config ice;
+    tdm_client_ice_options servers;
+    tdm_ice_config_init(&ice, s->ctx, true); /* the offerer controls (RFC 8445 6.1.1) */
+    for (size_t i = 0; i < cfg->n_local_addresses && i < TDM_ICE_MAX_LOCAL_ADDRESSES; i++)
+        ice.local_addresses[ice.n_local_addresses++] = cfg->local_addresses[i];
+    st = apply_ice_servers(s, cfg->ice, &servers, &ice, err);
+    if (st == TDM_OK)
+        st = tdm_dtls_identity_new(NULL, &s->id, err);
     if (st == TDM_OK) {
         tdm_peer_config pcfg;
         /* The relay's fingerprint is not known until the answer:
@@ -1117,6 +1192,8 @@ tdm_status tdm_client_session_open(const tdm_client_session_config *cfg, tdm_cli
     }
     if (st == TDM_OK && !run_until(s, &s->gathering_done, TDM_PEER_NEW, connect_ms))
         st = tdm_fail(err, TDM_ERR_IO, "ICE gathering did not finish within %u ms", connect_ms);
+    if (st == TDM_OK)
+        warn_without_relay(s, &ice);
     if (st == TDM_OK && s->n_cands == 0)
         st = tdm_fail(err, TDM_ERR_UNAVAILABLE,
                       "ICE gathered no candidate on the given local "

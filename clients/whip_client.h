@@ -96,7 +96,8 @@ tdm_status tdm_client_ice_server_parse(const char *url, tdm_client_ice_server *o
 /* libnice takes numeric addresses only: replaces a host name with its
  * first address of `family` (AF_INET, AF_INET6; AF_UNSPEC: any) from the
  * system resolver (which may ask DNS). No-op for a numeric host.
- * TDM_ERR_UNAVAILABLE, with the resolver's reason, if there is none. */
+ * TDM_ERR_INVALID if the name has no such address, TDM_ERR_UNAVAILABLE if
+ * the resolver failed otherwise; err has the resolver's reason. */
 tdm_status tdm_client_ice_server_resolve(tdm_client_ice_server *s, int family, tdm_error *err);
 
 #define TDM_CLIENT_MAX_ICE_SERVERS (1 + TDM_ICE_MAX_TURN)

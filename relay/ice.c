@@ -306,7 +306,7 @@ tdm_status tdm_ice_new(const tdm_ice_config *cfg, const tdm_ice_callbacks *cb, t
      * addresses. */
     g_object_set(ice->agent, "controlling-mode", (gboolean)cfg->controlling, "upnp", FALSE,
                  "ice-udp", TRUE, "ice-tcp", (gboolean)cfg->ice_tcp, "keepalive-conncheck", TRUE,
-                 NULL);
+                 "force-relay", (gboolean)cfg->relay_only, NULL);
     if (cfg->stun_host)
         g_object_set(ice->agent, "stun-server", cfg->stun_host, "stun-server-port",
                      (guint)(cfg->stun_port ? cfg->stun_port : DEFAULT_STUN_PORT), NULL);

@@ -98,6 +98,9 @@ typedef struct tdm_ice_config {
     uint16_t port_min, port_max;
     /* Also gather TCP candidates (RFC 6544). */
     bool ice_tcp;
+    /* Use relayed (TURN) candidates only, for checks and media, like
+     * RTCPeerConnection's iceTransportPolicy "relay" (libnice force-relay). */
+    bool relay_only;
     /* Optional STUN server for server-reflexive candidates: numeric address
      * (NULL: none); port 0 means 3478. */
     const char *stun_host;
