@@ -76,6 +76,7 @@ static result run(tdm_synthetic_scenario sc, tdm_codec codec, int threads, bool 
     if (!tandem) {
         ecfg.skip_unchanged = false;
         ecfg.use_active_map = false;
+        ecfg.loop_filter = true; /* as browsers encode */
     }
     tdm_video_encoder *enc;
     if ((st = tdm_video_encoder_new(&ecfg, &enc, &err)) != TDM_OK)
