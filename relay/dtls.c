@@ -590,6 +590,37 @@ void tdm_dtls_config_init(tdm_dtls_config *cfg, const tdm_dtls_identity *identit
     cfg->initial_timeout_ms = DEFAULT_TIMEOUT_MS;
 }
 
+tdm_status tdm_dtls_env_profile(tdm_srtp_profile *out, tdm_error *err)
+{
+    static const struct {
+        const char *name;
+        tdm_srtp_profile profile;
+    } names[] = {
+        {"SRTP_AES128_CM_SHA1_80", TDM_SRTP_AES128_CM_SHA1_80},      /* OpenSSL */
+        {"SRTP_AES128_CM_HMAC_SHA1_80", TDM_SRTP_AES128_CM_SHA1_80}, /* Chromium's getStats */
+        {"AES_CM_128_HMAC_SHA1_80", TDM_SRTP_AES128_CM_SHA1_80},     /* RFC 5764 */
+        {"SRTP_AEAD_AES_128_GCM", TDM_SRTP_AEAD_AES_128_GCM},
+        {"AEAD_AES_128_GCM", TDM_SRTP_AEAD_AES_128_GCM},
+    };
+    if (!out)
+        return tdm_fail(err, TDM_ERR_INVALID, "dtls: NULL output");
+    *out = TDM_SRTP_PROFILE_NONE;
+    /* Read on every call (endpoint creation, not a hot path): no cached
+     * state to go stale, and tests can change it between endpoints. */
+    const char *v = getenv("TDM_SRTP_PROFILE");
+    if (!v || !v[0])
+        return TDM_OK;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(v, names[i].name) == 0) {
+            *out = names[i].profile;
+            return TDM_OK;
+        }
+    return tdm_fail(err, TDM_ERR_INVALID,
+                    "dtls: TDM_SRTP_PROFILE=%.40s is not SRTP_AES128_CM_SHA1_80 or "
+                    "SRTP_AEAD_AES_128_GCM",
+                    v);
+}
+
 tdm_status tdm_dtls_new(const tdm_dtls_config *cfg, tdm_dtls_endpoint **out, tdm_error *err)
 {
     if (!out || !cfg || !cfg->identity)
@@ -601,17 +632,23 @@ tdm_status tdm_dtls_new(const tdm_dtls_config *cfg, tdm_dtls_endpoint **out, tdm
                         MAX_MTU);
     if (cfg->role != TDM_DTLS_CLIENT && cfg->role != TDM_DTLS_SERVER)
         return tdm_fail(err, TDM_ERR_INVALID, "dtls: unknown role %d", (int)cfg->role);
+    tdm_srtp_profile profile = cfg->only_profile;
+    if (profile == TDM_SRTP_PROFILE_NONE) {
+        tdm_status est = tdm_dtls_env_profile(&profile, err);
+        if (est != TDM_OK)
+            return est;
+    }
     const char *only = NULL;
-    switch (cfg->only_profile) {
+    switch (profile) {
     case TDM_SRTP_PROFILE_NONE:
         break;
     case TDM_SRTP_AES128_CM_SHA1_80:
     case TDM_SRTP_AEAD_AES_128_GCM:
-        only = tdm_srtp_profile_name(cfg->only_profile);
+        only = tdm_srtp_profile_name(profile);
         break;
     default:
         return tdm_fail(err, TDM_ERR_INVALID, "dtls: unknown SRTP profile %d",
-                        (int)cfg->only_profile);
+                        (int)profile);
     }
     unsigned timeout_ms = cfg->initial_timeout_ms ? cfg->initial_timeout_ms : DEFAULT_TIMEOUT_MS;
     if (timeout_ms > MAX_TIMEOUT_US / 1000u)

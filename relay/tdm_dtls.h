@@ -103,7 +103,9 @@ typedef struct tdm_dtls_config {
     uint8_t peer_fingerprint[TDM_DTLS_FINGERPRINT_LEN];
     /* TDM_SRTP_PROFILE_NONE offers both profiles, AEAD_AES_128_GCM first
      * (about five times cheaper to protect than AES_CM + HMAC-SHA1 with
-     * Debian's libsrtp); any other value offers only that profile. */
+     * Debian's libsrtp), unless the environment variable TDM_SRTP_PROFILE
+     * names one (see tdm_dtls_env_profile); any other value offers only
+     * that profile. */
     tdm_srtp_profile only_profile;
     /* Largest datagram we send, DTLS record headers included. 0: 1200,
      * which fits in IPv6 minimum MTU with room for TURN framing. */
@@ -112,6 +114,18 @@ typedef struct tdm_dtls_config {
      * (RFC 6347 section 4.2.4.1). 0: 1000 ms as the RFC recommends. */
     unsigned initial_timeout_ms;
 } tdm_dtls_config;
+
+/* The profile the environment variable TDM_SRTP_PROFILE restricts every
+ * endpoint to when its config leaves only_profile at NONE: a cap like
+ * TDM_SIMD, for testing the other profile against a peer that cannot be told
+ * which to pick (Chromium offers both and takes GCM whenever it may).
+ * Values: SRTP_AES128_CM_SHA1_80 (also accepted as Chromium's getStats
+ * spells it, SRTP_AES128_CM_HMAC_SHA1_80, and as RFC 5764 does,
+ * AES_CM_128_HMAC_SHA1_80) and SRTP_AEAD_AES_128_GCM (or AEAD_AES_128_GCM).
+ * *out is TDM_SRTP_PROFILE_NONE when the variable is unset or empty.
+ * TDM_ERR_INVALID for any other value, so a typo cannot silently test the
+ * default; tdm_dtls_new then fails with the same message. */
+tdm_status tdm_dtls_env_profile(tdm_srtp_profile *out, tdm_error *err);
 
 /* Defaults for everything but the identity, role and peer fingerprint. */
 void tdm_dtls_config_init(tdm_dtls_config *cfg, const tdm_dtls_identity *identity,

@@ -3,8 +3,11 @@
 // loads page.html, which loads this file, and calls window.tandem.* through
 // page.evaluate.
 //
-//   publish({url, token, codec, audio})   canvas (+ oscillator) over WHIP
-//   subscribe({url, token})                recvonly video (+ audio) over WHEP
+//   publish({url, token, codec, audio, audioFirst, source, dtlsServer, trickle,
+//            dataChannel})
+//                                          canvas or display (+ oscillator) over WHIP
+//   subscribe({url, token, audio, audioFirst, dtlsServer, trickle, dataChannel})
+//                                          recvonly video (+ audio) over WHEP
 //   stats()                                the figures the test asserts on
 //   close()                                DELETE the resource, close the pc
 'use strict';
@@ -56,10 +59,19 @@ async function connected(peer) {
 }
 
 // POSTs the local offer to a WHIP/WHEP endpoint and applies the answer.
-async function exchange(url, token) {
+// dtlsServer: the offer the relay sees says a=setup:passive instead of
+// Chromium's actpass, so the relay answers active and is the DTLS client
+// (Chromium takes the server role from that answer; its own description
+// keeps actpass, as JSEP allows).
+// trickle: the offer goes out at once, without candidates, and each
+// candidate follows in a PATCH (RFC 9725 4.3.1, RFC 8840 fragments);
+// otherwise the offer waits for gathering and carries them all.
+async function exchange(url, token, { dtlsServer, trickle }) {
+  const patches = trickle ? trickler() : null;
   await pc.setLocalDescription(await pc.createOffer());
-  await gathered(pc);
-  const offer = pc.localDescription.sdp;
+  if (!trickle) await gathered(pc);
+  let offer = pc.localDescription.sdp;
+  if (dtlsServer) offer = offer.replace(/^a=setup:actpass(?=\r?$)/gm, 'a=setup:passive');
   note(`offer ${offer.length} bytes`);
   const res = await fetch(url, {
     method: 'POST',
@@ -73,9 +85,122 @@ async function exchange(url, token) {
   resourceUrl = new URL(location, url).href;
   bearer = token;
   note(`answer ${body.length} bytes, resource ${resourceUrl}`);
+  if (patches) patches.start(res.headers.get('ETag'), offer);
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
   await connected(pc);
-  return { offer, answer: body };
+  const trickled = patches ? await patches.done() : null;
+  return { offer, answer: body, trickled };
+}
+
+// Collects Chromium's candidates from the moment the offer is made and, once
+// the resource exists, PATCHes each (in order) to it; the null candidate
+// becomes a=end-of-candidates. done() gives the HTTP status of every PATCH.
+function trickler() {
+  const queue = [];
+  const statuses = [];
+  let etag = null;
+  let creds = null;
+  let chain = Promise.resolve();
+  let ended = null;
+  const finished = new Promise((resolve) => { ended = resolve; });
+  const send = (c) => {
+    // The fragment's m-line names the section the candidate belongs to (the
+    // relay matches it by mid); the end of candidates goes with the first.
+    const mid = c ? c.sdpMid : pc.getTransceivers()[0].mid;
+    const t = pc.getTransceivers().find((x) => x.mid === mid);
+    const kind = t ? t.receiver.track.kind : 'application';
+    const lines = [creds, `m=${kind} 9 UDP/TLS/RTP/SAVPF 0`, `a=mid:${mid}`];
+    lines.push(c ? `a=${c.candidate}` : 'a=end-of-candidates');
+    const headers = { 'Content-Type': 'application/trickle-ice-sdpfrag', Authorization: `Bearer ${bearer}` };
+    if (etag) headers['If-Match'] = etag;
+    chain = chain.then(async () => {
+      const r = await fetch(resourceUrl, { method: 'PATCH', headers, body: `${lines.join('\r\n')}\r\n` });
+      statuses.push(r.status);
+      note(`PATCH ${c ? c.candidate : 'end-of-candidates'}: ${r.status}`);
+      if (!c) ended();
+    });
+  };
+  let endSeen = false;
+  pc.addEventListener('icecandidate', (ev) => {
+    const c = ev.candidate && ev.candidate.candidate ? ev.candidate : null;
+    // Chromium may signal the end twice (an empty candidate, then null).
+    if (!c && endSeen) return;
+    if (!c) endSeen = true;
+    if (creds) send(c);
+    else queue.push(c);
+  });
+  return {
+    start(tag, offer) {
+      etag = tag;
+      const ufrag = offer.match(/^a=ice-ufrag:(.*?)\r?$/m)[1];
+      const pwd = offer.match(/^a=ice-pwd:(.*?)\r?$/m)[1];
+      creds = `a=ice-ufrag:${ufrag}\r\na=ice-pwd:${pwd}`;
+      for (const c of queue.splice(0)) send(c);
+    },
+    async done() {
+      await Promise.race([finished, timeout(GATHER_TIMEOUT_MS, 'trickle PATCHes')]);
+      await chain;
+      return statuses;
+    },
+  };
+}
+
+// An ICE restart through the resource (RFC 9725 4.3.2): new credentials and
+// every candidate in one PATCH with If-Match: "*"; the relay answers 200
+// with its own new credentials and candidates, which go into the remote
+// description in place of the old ones. Resolves once ICE is connected
+// again, with what the relay sent.
+async function restartIce() {
+  pc.restartIce();
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const local = pc.localDescription.sdp;
+  const t = pc.getTransceivers()[0];
+  const lines = [
+    local.match(/^a=ice-ufrag:.*?(?=\r?$)/m)[0],
+    local.match(/^a=ice-pwd:.*?(?=\r?$)/m)[0],
+    `m=${t.receiver.track.kind} 9 UDP/TLS/RTP/SAVPF 0`,
+    `a=mid:${t.mid}`,
+  ];
+  // The candidates of the first m-section (with BUNDLE, the only ones).
+  const first = local.split(/\r?\nm=/)[1];
+  for (const m of first.matchAll(/^a=candidate:.*?(?=\r?$)/gm)) lines.push(m[0]);
+  lines.push('a=end-of-candidates');
+  const res = await fetch(resourceUrl, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', Authorization: `Bearer ${bearer}`,
+      'If-Match': '*' },
+    body: `${lines.join('\r\n')}\r\n`,
+  });
+  const frag = await res.text();
+  note(`ICE restart: ${res.status} ${JSON.stringify(frag)}`);
+  if (res.status !== 200) throw new Error(`ICE restart PATCH: ${res.status} ${frag}`);
+  const ufrag = frag.match(/^a=ice-ufrag:(.*?)\r?$/m);
+  const pwd = frag.match(/^a=ice-pwd:(.*?)\r?$/m);
+  const cands = [...frag.matchAll(/^a=candidate:.*?(?=\r?$)/gm)].map((m) => m[0]);
+  if (!ufrag || !pwd || cands.length === 0) throw new Error(`ICE restart: relay sent ${frag}`);
+  // The relay's last answer with the new credentials and candidates (the
+  // candidates live in its first m-section, the BUNDLE transport).
+  const old = pc.currentRemoteDescription.sdp;
+  // (In a JS regular expression '.' stops at '\r' and '$' matches before it.)
+  let sdp = old.replace(/^a=ice-ufrag:.*$/gm, `a=ice-ufrag:${ufrag[1]}`)
+    .replace(/^a=ice-pwd:.*$/gm, `a=ice-pwd:${pwd[1]}`)
+    .replace(/^a=candidate:.*\r?\n/gm, '');
+  sdp = sdp.replace(/^a=end-of-candidates\r?\n/m, `${cands.join('\r\n')}\r\na=end-of-candidates\r\n`);
+  await pc.setRemoteDescription({ type: 'answer', sdp });
+  // The old pair may carry media meanwhile, so 'connected' proves nothing:
+  // wait until the transport runs on the new local credentials.
+  const localUfrag = lines[0].slice('a=ice-ufrag:'.length);
+  const deadline = performance.now() + CONNECT_TIMEOUT_MS;
+  for (;;) {
+    let t2 = null;
+    (await pc.getStats()).forEach((x) => { if (x.type === 'transport') t2 = x; });
+    note(`after restart: ${t2 && t2.iceLocalUsernameFragment} ${t2 && t2.iceState}`);
+    if (t2 && t2.iceLocalUsernameFragment === localUfrag && t2.iceState === 'connected') break;
+    if (performance.now() > deadline) throw new Error('ICE restart: not connected on the new credentials');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { status: res.status, etag: res.headers.get('ETag'), candidates: cands.length };
 }
 
 // Something that changes every frame, so the encoder always has work and the
@@ -124,37 +249,62 @@ function preferCodec(transceiver, kind, mimeType) {
   transceiver.setCodecPreferences([...chosen, ...rtx]);
 }
 
-async function publish({ url, token, codec, audio }) {
+// An SCTP data channel, as a console with a chat would have: the offer gets
+// an m=application section (Chromium puts it after the media), which the
+// relay does not do and must reject while it accepts the media.
+function chatChannel() {
+  pc.createDataChannel('chat');
+}
+
+// The fake 1280x720 monitor Chromium offers with --use-fake-ui-for-media-stream
+// and --use-fake-device-for-media-stream (no picker), as a customer's shared
+// screen would come.
+async function displayTrack() {
+  const s = await Promise.race([
+    navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 30 }, audio: false }),
+    timeout(GATHER_TIMEOUT_MS, 'getDisplayMedia'),
+  ]);
+  return s.getVideoTracks()[0];
+}
+
+// audioFirst: the audio m-line comes first, so it is the one the offerer
+// tags for BUNDLE and the relay must put its transport (candidates) there.
+async function publish({ url, token, codec, audio, audioFirst, source, dtlsServer, trickle,
+  dataChannel }) {
   pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  if (dataChannel) chatChannel();
   const stream = new MediaStream();
-  const video = canvasTrack();
-  stream.addTrack(video);
-  const vt = pc.addTransceiver(video, { direction: 'sendonly', streams: [stream] });
-  preferCodec(vt, 'video', `video/${codec}`);
-  if (audio) {
+  const video = source === 'display' ? await displayTrack() : canvasTrack();
+  note(`video source ${source || 'canvas'}: ${JSON.stringify(video.getSettings())}`);
+  const addAudio = () => {
     const track = oscillatorTrack();
     stream.addTrack(track);
     pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
-  }
-  return exchange(url, token);
+  };
+  if (audio && audioFirst) addAudio();
+  stream.addTrack(video);
+  const vt = pc.addTransceiver(video, { direction: 'sendonly', streams: [stream] });
+  preferCodec(vt, 'video', `video/${codec}`);
+  if (audio && !audioFirst) addAudio();
+  return exchange(url, token, { dtlsServer, trickle });
 }
 
-async function subscribe({ url, token, audio }) {
+async function subscribe({ url, token, audio, audioFirst, dtlsServer, trickle, dataChannel }) {
   pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  if (dataChannel) chatChannel();
+  if (audio && audioFirst) pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });
-  if (audio) pc.addTransceiver('audio', { direction: 'recvonly' });
+  if (audio && !audioFirst) pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addEventListener('track', (ev) => {
     note(`track ${ev.track.kind}`);
-    // Rendering it is what a rep console does; decoding happens either way.
-    if (ev.track.kind === 'video') {
-      const v = document.createElement('video');
-      v.muted = true;
-      v.autoplay = true;
-      v.srcObject = new MediaStream([ev.track]);
-      document.body.appendChild(v);
-    }
+    // Played as a rep console would: audio is only decoded while something
+    // pulls it out (totalSamplesReceived stays 0 otherwise).
+    const el = document.createElement(ev.track.kind);
+    el.autoplay = true;
+    el.srcObject = new MediaStream([ev.track]);
+    document.body.appendChild(el);
   });
-  return exchange(url, token);
+  return exchange(url, token, { dtlsServer, trickle });
 }
 
 // The getStats figures the test reads, flattened per kind.
@@ -203,4 +353,4 @@ async function close() {
   return status;
 }
 
-window.tandem = { publish, subscribe, stats, close, log };
+window.tandem = { publish, subscribe, restartIce, stats, close, log };

@@ -7,6 +7,9 @@
 #
 #   run_browser_test.sh TANDEM_RELAY [browser_test.mjs options...]
 # Exit: 0 pass, 1 fail, 77 skip (not root, or no chromium/ip).
+# --save-sdp DIR keeps the offers and answers exchanged; that is how the
+# tests/unit/chromium156_*.sdp fixtures were made (rename them for a newer
+# Chromium).
 set -u
 relay=${1:?usage: run_browser_test.sh TANDEM_RELAY [options]}
 shift
@@ -22,8 +25,14 @@ command -v node >/dev/null || { echo "FAIL: node is not installed (scripts/insta
 
 ns=tdm_br_$$
 node_pid=
+# HOME and TMPDIR in a scratch dir that goes with the namespace: Chromium
+# writes caches and crash reports there, the test its profile and secrets.
+home=$(mktemp -d)
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
-  [ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null
+  if [ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null; then
+    for _ in $(seq 20); do kill -0 "$node_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   # Whatever still runs in the namespace was started by this test (the
   # relay, Chromium and its helpers if node died without stopping them):
   # stop each by its PID, then the namespace goes.
@@ -34,6 +43,7 @@ cleanup() {
     sleep 0.2
   done
   ip netns del "$ns" 2>/dev/null
+  rm -rf "$home"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -47,13 +57,10 @@ ip -n "$ns" link set lo up &&
   ip -n "$ns" route add default dev v0 ||
   { echo "FAIL: cannot set up the veth pair in $ns"; exit 1; }
 
-# HOME in a scratch dir: Chromium writes caches and crash reports there.
-home=$(mktemp -d)
-HOME=$home ip netns exec "$ns" node "$here/browser_test.mjs" --relay "$relay" \
+HOME=$home TMPDIR=$home ip netns exec "$ns" node "$here/browser_test.mjs" --relay "$relay" \
   --ice-address 10.77.0.1 --chromium "$chromium" "$@" &
 node_pid=$!
 wait "$node_pid"
 st=$?
 node_pid=
-rm -rf "$home"
 exit "$st"
