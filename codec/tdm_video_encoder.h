@@ -61,7 +61,10 @@ typedef struct tdm_video_encoder_config {
      * moving video region, a tenth of the frame, needs the full search or
      * loses several dB. [0, 100]. */
     unsigned sparse_max_pct;
-    int threads;                 /* [1, 64]; VP9 uses row multithreading and tile columns */
+    /* [1, 64]. VP9: row multithreading and tile columns, one thread while
+     * a frame is sparse. VP8 with the active map on: used only above
+     * 1920x1088 (its threads spin on each other; see vpx_encoder.c). */
+    int threads;
     unsigned keyframe_interval;  /* most frames between keyframes, [1, 100000] */
     bool error_resilient;        /* no cross-frame entropy dependencies */
     unsigned min_q, max_q;       /* quantiser range, 0 <= min_q <= max_q <= 63 */
