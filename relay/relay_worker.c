@@ -53,6 +53,12 @@ typedef struct endpoint {
         uint8_t pt;
         tdm_codec codec;
     } pts[MAX_PT_CODECS];
+    /* The header extensions negotiated with this client (the offer's ids
+     * of those the answer kept): the room forwards these and strips the
+     * rest. */
+    size_t n_exts;
+    tdm_room_extension exts[TDM_ROOM_MAX_EXTENSIONS];
+    char ext_uris[TDM_ROOM_MAX_EXTENSIONS][128];
     char mid[TDM_SDP_MID_MAX + 1];
     char kind_name[16];
     uint64_t remb_bps; /* subscriber's last REMB, 0 if none */
@@ -493,7 +499,8 @@ static int latch_stream(tdm_relay_worker *r, endpoint *ep, uint32_t ssrc, uint8_
         s->streams[k] = (tdm_room_stream){.codec = ep->pts[i].codec, .ssrc = ssrc,
                                           .payload_type = pt};
         tdm_rtp_recv_stats_init(&s->rx[k], ep->pts[i].codec == TDM_CODEC_OPUS ? 48000 : 90000);
-        tdm_room_publisher_config pc = {.streams = s->streams, .stream_count = k + 1};
+        tdm_room_publisher_config pc = {.streams = s->streams, .stream_count = k + 1,
+                                        .extensions = ep->exts, .extension_count = ep->n_exts};
         if (tdm_room_set_publisher(s->room, &pc) != TDM_OK)
             return -1;
         if (!s->cache[k] && tdm_nack_cache_new(NULL, &s->cache[k]) != TDM_OK)
@@ -843,6 +850,26 @@ static bool codec_from_encoding(const char *enc, tdm_codec *out)
     return false;
 }
 
+/* Keeps the extmaps of an accepted m-line that the answer kept (those in
+ * TDM_SDP_EXT_DEFAULT), once per id: BUNDLEd m-lines share one id space. */
+static void note_extensions(endpoint *ep, const tdm_sdp_media *m)
+{
+    for (size_t j = 0; j < m->n_extmaps; j++) {
+        const tdm_sdp_extmap *x = &m->extmaps[j];
+        if (!(x->known & TDM_SDP_EXT_DEFAULT) || x->id == 0 || x->id > 255)
+            continue;
+        bool have = false;
+        for (size_t k = 0; k < ep->n_exts; k++)
+            have |= ep->exts[k].id == x->id;
+        if (have || ep->n_exts == TDM_ROOM_MAX_EXTENSIONS)
+            continue;
+        snprintf(ep->ext_uris[ep->n_exts], sizeof ep->ext_uris[0], "%s", x->uri);
+        ep->exts[ep->n_exts] = (tdm_room_extension){.id = (uint8_t)x->id,
+                                                    .uri = ep->ext_uris[ep->n_exts]};
+        ep->n_exts++;
+    }
+}
+
 /* Only there so the blocking iteration below wakes at the deadline. */
 static gboolean wake_cb(gpointer unused)
 {
@@ -993,6 +1020,7 @@ static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *
         if (!info.accepted[i])
             continue;
         const tdm_sdp_media *am = &offer->media[i];
+        note_extensions(ep, am);
         for (size_t k = 0; k < am->n_codecs; k++) {
             tdm_codec codec;
             if (!am->codecs[k].has_rtpmap || !codec_from_encoding(am->codecs[k].encoding, &codec))
@@ -1020,7 +1048,8 @@ static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *
     if (publish) {
         s->publisher = ep;
     } else {
-        tdm_room_subscriber_config sc = {.streams = subs, .stream_count = n_subs};
+        tdm_room_subscriber_config sc = {.streams = subs, .stream_count = n_subs,
+                                         .extensions = ep->exts, .extension_count = ep->n_exts};
         st = n_subs ? tdm_room_add_subscriber(s->room, &sc, &ep->sub_id) : TDM_ERR_UNSUPPORTED;
         if (st != TDM_OK) {
             if (s->n_eps == 0)
