@@ -136,6 +136,7 @@ static bool parse_ice_option(tdm_client_ice_options *o, int opt, const char *val
     case 'U': o->username = value; break;
     case 'C': o->credential = value; break;
     case 'P': st = tdm_client_ice_options_set_policy(o, value, &err); break;
+    case 'T': o->tcp = true; break;
     default: break;
     }
     if (st != TDM_OK)
@@ -168,6 +169,7 @@ static int parse_options(share *sh, int argc, char **argv)
                                          {"ice-username", required_argument, NULL, 'U'},
                                          {"ice-credential", required_argument, NULL, 'C'},
                                          {"ice-transport-policy", required_argument, NULL, 'P'},
+                                         {"ice-tcp", no_argument, NULL, 'T'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -236,6 +238,7 @@ static int parse_options(share *sh, int argc, char **argv)
         case 'U':
         case 'C':
         case 'P':
+        case 'T':
             if (!parse_ice_option(&sh->ice, c, optarg))
                 return 2;
             break;

@@ -108,6 +108,7 @@ static bool parse_ice_option(tdm_client_ice_options *o, int opt, const char *val
     case 'U': o->username = value; break;
     case 'C': o->credential = value; break;
     case 'P': st = tdm_client_ice_options_set_policy(o, value, &err); break;
+    case 'T': o->tcp = true; break;
     default: break;
     }
     if (st != TDM_OK)
@@ -136,6 +137,7 @@ static int parse_options(view *v, int argc, char **argv)
                                          {"ice-username", required_argument, NULL, 'U'},
                                          {"ice-credential", required_argument, NULL, 'C'},
                                          {"ice-transport-policy", required_argument, NULL, 'P'},
+                                         {"ice-tcp", no_argument, NULL, 'T'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -180,6 +182,7 @@ static int parse_options(view *v, int argc, char **argv)
         case 'U':
         case 'C':
         case 'P':
+        case 'T':
             if (!parse_ice_option(&v->ice, c, optarg))
                 return 2;
             break;

@@ -1094,6 +1094,7 @@ static tdm_status apply_ice_servers(tdm_client_session *s, const tdm_client_ice_
         return st;
     *servers = *opts;
     s->relay_only = opts->relay_only;
+    ice->ice_tcp = opts->tcp;
 #ifdef TDM_CLIENT_ICE_RELAY_ONLY
     ice->relay_only = opts->relay_only;
 #else

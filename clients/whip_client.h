@@ -109,6 +109,7 @@ typedef struct tdm_client_ice_options {
     size_t n_servers;
     const char *username, *credential; /* TURN long-term credentials, borrowed */
     bool relay_only;                   /* --ice-transport-policy relay */
+    bool tcp;                          /* --ice-tcp: also ICE-TCP candidates (RFC 6544) */
 } tdm_client_ice_options;
 
 /* Parses url and adds it. Errors as tdm_client_ice_server_parse, and
@@ -137,7 +138,9 @@ tdm_status tdm_client_ice_options_check(const tdm_client_ice_options *o, tdm_err
     "  --ice-username USER  TURN user name (long-term or REST-API credentials)\n"              \
     "  --ice-credential PW  TURN password (both are required with a turn: server)\n"          \
     "  --ice-transport-policy all|relay\n"                                                     \
-    "                       relay: use relayed (TURN) candidates only (default all)\n"
+    "                       relay: use relayed (TURN) candidates only (default all)\n"   \
+    "  --ice-tcp            also gather ICE-TCP candidates, for networks that block\n"       \
+    "                       UDP (the relay must run with --ice-tcp)\n"
 
 /* --- HTTP responses (sans-IO) --------------------------------------------- */
 

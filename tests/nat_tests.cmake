@@ -23,3 +23,14 @@ if(TARGET tandem-relay AND TARGET tandem-share AND TARGET tandem-view)
   set_tests_properties(nat_traversal_test PROPERTIES LABELS integration TIMEOUT 120
                        SKIP_RETURN_CODE 77)
 endif()
+
+# A viewer whose network drops all UDP reaches the relay over ICE-TCP
+# (relay and view with --ice-tcp). About 10 s.
+if(TARGET tandem-relay AND TARGET tandem-share AND TARGET tandem-view)
+  add_test(NAME ice_tcp_test
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/integration/ice_tcp_test.sh
+                   $<TARGET_FILE:tandem-relay> $<TARGET_FILE:tandem-share>
+                   $<TARGET_FILE:tandem-view>)
+  set_tests_properties(ice_tcp_test PROPERTIES LABELS integration TIMEOUT 90
+                       SKIP_RETURN_CODE 77)
+endif()
