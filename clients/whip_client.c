@@ -371,14 +371,8 @@ tdm_status tdm_client_ice_options_set_policy(tdm_client_ice_options *o, const ch
     if (strcmp(policy, "relay") != 0)
         return tdm_fail(err, TDM_ERR_FORMAT, "ICE transport policy '%s': want all or relay",
                         policy);
-#ifdef TDM_CLIENT_ICE_RELAY_ONLY
     o->relay_only = true;
     return TDM_OK;
-#else
-    return tdm_fail(err, TDM_ERR_UNSUPPORTED,
-                    "ICE transport policy relay: this build's ICE transport cannot restrict "
-                    "itself to relayed candidates (tdm_ice_config has no relay_only)");
-#endif
 }
 
 tdm_status tdm_client_ice_options_check(const tdm_client_ice_options *o, tdm_error *err)
@@ -943,15 +937,9 @@ static tdm_status apply_answer(tdm_client_session *s, tdm_error *err)
         return tdm_fail(err, TDM_ERR_FORMAT, "the answer's a=setup is %s, want passive",
                         tdm_sdp_setup_name(m->dtls.setup));
     tdm_status st;
-#ifdef TDM_CLIENT_PEER_LATE_DTLS
     st = tdm_peer_set_remote_dtls(s->peer, TDM_DTLS_CLIENT, m->dtls.fingerprint, err);
     if (st != TDM_OK)
         return st;
-#else
-    return tdm_fail(err, TDM_ERR_UNSUPPORTED,
-                    "this build's tdm_peer cannot take the answer's DTLS fingerprint after its "
-                    "ICE agent exists (needs tdm_peer_set_remote_dtls)");
-#endif
     tdm_ice *ice = tdm_peer_ice(s->peer);
     st = tdm_ice_set_remote_credentials(ice, m->ice.ufrag, m->ice.pwd, err);
     if (st != TDM_OK)
@@ -1095,13 +1083,7 @@ static tdm_status apply_ice_servers(tdm_client_session *s, const tdm_client_ice_
     *servers = *opts;
     s->relay_only = opts->relay_only;
     ice->ice_tcp = opts->tcp;
-#ifdef TDM_CLIENT_ICE_RELAY_ONLY
     ice->relay_only = opts->relay_only;
-#else
-    if (opts->relay_only)
-        return tdm_fail(err, TDM_ERR_UNSUPPORTED,
-                        "ICE transport policy relay is not available in this build");
-#endif
     for (size_t i = 0; i < servers->n_servers; i++) {
         tdm_client_ice_server *srv = &servers->servers[i];
         st = tdm_client_ice_server_resolve(srv, local_family(ice), err);
