@@ -24,6 +24,7 @@ struct tdm_ice {
     bool has_pair;
     GSource *timer;
     bool close_relays; /* TURN allocations to release on free */
+    uint32_t consent_timeout_ms;
     char ufrag[CRED_MAX];
     char pwd[CRED_MAX];
 };
@@ -293,11 +294,19 @@ tdm_status tdm_ice_new(const tdm_ice_config *cfg, const tdm_ice_callbacks *cb, t
 
     /* Trickle: remote candidates may come after the checks start (WHIP
      * PATCH), so the agent must not fail for lack of them until told the
-     * peer is done. Consent freshness: RFC 7675 checks on the selected
-     * pair, which also turns on keepalive-conncheck. */
-    ice->agent = nice_agent_new_full(ice->ctx, NICE_COMPATIBILITY_RFC5245,
-                                     NICE_AGENT_OPTION_ICE_TRICKLE |
-                                         NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+     * peer is done. Consent: libnice checks the selected pair with
+     * connectivity checks (keepalive-conncheck, below) in either mode; its
+     * consent-freshness option only shortens the time it waits for an
+     * answer from 50 s to 10 s (tdm_ice.h says why that is not the
+     * default). */
+    ice->consent_timeout_ms = cfg->consent_timeout_ms &&
+                                      cfg->consent_timeout_ms <= TDM_ICE_CONSENT_STRICT_MS
+                                  ? TDM_ICE_CONSENT_STRICT_MS
+                                  : TDM_ICE_CONSENT_TOLERANT_MS;
+    NiceAgentOption options = NICE_AGENT_OPTION_ICE_TRICKLE;
+    if (ice->consent_timeout_ms == TDM_ICE_CONSENT_STRICT_MS)
+        options |= NICE_AGENT_OPTION_CONSENT_FRESHNESS;
+    ice->agent = nice_agent_new_full(ice->ctx, NICE_COMPATIBILITY_RFC5245, options);
     if (!ice->agent) {
         free(ice);
         return tdm_fail(err, TDM_ERR_UNAVAILABLE, "ice: libnice could not create an agent");
@@ -531,6 +540,11 @@ bool tdm_ice_can_send(const tdm_ice *ice)
 tdm_ice_state tdm_ice_get_state(const tdm_ice *ice)
 {
     return ice ? ice->state : TDM_ICE_FAILED;
+}
+
+uint32_t tdm_ice_consent_timeout_ms(const tdm_ice *ice)
+{
+    return ice ? ice->consent_timeout_ms : 0;
 }
 
 void tdm_ice_set_timer(tdm_ice *ice, uint32_t delay_ms)

@@ -363,21 +363,27 @@ tdm_status tdm_peer_set_remote_dtls(tdm_peer *p, tdm_dtls_role role,
     return role == TDM_DTLS_SERVER ? start_dtls(p, err) : TDM_OK;
 }
 
-static tdm_status send_protected(tdm_peer *p, uint8_t *buf, size_t len, size_t cap, bool rtcp)
+static tdm_status protect(tdm_peer *p, uint8_t *buf, size_t len, size_t cap, bool rtcp,
+                          size_t *wire)
 {
-    if (!p || !buf)
+    if (!p || !buf || !wire)
         return TDM_ERR_INVALID;
     if (p->state != TDM_PEER_CONNECTED)
         return TDM_ERR_UNAVAILABLE;
-    size_t wire = 0;
     tdm_srtp_fail why = TDM_SRTP_FAIL_NONE;
-    tdm_status st = rtcp ? tdm_srtp_protect_rtcp(p->srtp_out, buf, len, cap, &wire, &why)
-                         : tdm_srtp_protect_rtp(p->srtp_out, buf, len, cap, &wire, &why);
-    if (st != TDM_OK) {
-        if (st != TDM_ERR_INVALID)
-            p->stats.srtp_out_fail[why]++;
+    tdm_status st = rtcp ? tdm_srtp_protect_rtcp(p->srtp_out, buf, len, cap, wire, &why)
+                         : tdm_srtp_protect_rtp(p->srtp_out, buf, len, cap, wire, &why);
+    if (st != TDM_OK && st != TDM_ERR_INVALID)
+        p->stats.srtp_out_fail[why]++;
+    return st;
+}
+
+static tdm_status send_protected(tdm_peer *p, uint8_t *buf, size_t len, size_t cap, bool rtcp)
+{
+    size_t wire = 0;
+    tdm_status st = protect(p, buf, len, cap, rtcp, &wire);
+    if (st != TDM_OK)
         return st;
-    }
     transmit(p, buf, wire, &st);
     if (st == TDM_OK) {
         if (rtcp)
@@ -386,6 +392,18 @@ static tdm_status send_protected(tdm_peer *p, uint8_t *buf, size_t len, size_t c
             p->stats.rtp_out++;
     }
     return st;
+}
+
+tdm_status tdm_peer_protect_rtp(tdm_peer *p, uint8_t *buf, size_t len, size_t cap,
+                                size_t *wire_len)
+{
+    return protect(p, buf, len, cap, false, wire_len);
+}
+
+tdm_status tdm_peer_protect_rtcp(tdm_peer *p, uint8_t *buf, size_t len, size_t cap,
+                                 size_t *wire_len)
+{
+    return protect(p, buf, len, cap, true, wire_len);
 }
 
 tdm_status tdm_peer_send_rtp(tdm_peer *p, uint8_t *buf, size_t len, size_t cap)

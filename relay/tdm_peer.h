@@ -148,6 +148,18 @@ void tdm_peer_handle_datagram(tdm_peer *p, uint8_t *buf, size_t len);
 tdm_status tdm_peer_send_rtp(tdm_peer *p, uint8_t *buf, size_t len, size_t cap);
 tdm_status tdm_peer_send_rtcp(tdm_peer *p, uint8_t *buf, size_t len, size_t cap);
 
+/* Protects the packet in place exactly as tdm_peer_send_rtp (_rtcp) would,
+ * but sends nothing: *wire_len is the protected length. For tests and
+ * tools that need the bytes as they go on the wire, to send them as they
+ * are (tdm_ice_send on tdm_peer_ice), again (a replay) or damaged (a bad
+ * tag). Each call uses up an SRTP index like a send. TDM_OK;
+ * TDM_ERR_UNAVAILABLE before CONNECTED or after the end; the errors of
+ * tdm_srtp_protect_rtp (counted in srtp_out_fail). */
+tdm_status tdm_peer_protect_rtp(tdm_peer *p, uint8_t *buf, size_t len, size_t cap,
+                                size_t *wire_len);
+tdm_status tdm_peer_protect_rtcp(tdm_peer *p, uint8_t *buf, size_t len, size_t cap,
+                                 size_t *wire_len);
+
 /* Sends a DTLS close_notify and moves to CLOSED (no on_state for a close we
  * asked for). No-op once FAILED or CLOSED. */
 void tdm_peer_close(tdm_peer *p);
