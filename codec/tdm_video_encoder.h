@@ -91,7 +91,9 @@ typedef struct tdm_video_encoder_config {
      * whole frame every frame, however little was coded (10-15 % of the
      * CPU on typing). Off, VP8 codes bitstream version 2 (no loop filter,
      * bilinear prediction; RFC 6386 section 9.1: every VP8 decoder takes
-     * all four versions). VP9's filter adapts to the content: off, typing
+     * all four versions; libvpx, hence Chromium's and Firefox's software
+     * decoders, does; a hardware decoder that ignored the version would
+     * drift, so a deployment with such viewers sets it on). VP9's filter adapts to the content: off, typing
      * lost 0.8 dB, so the default keeps it (VP9E_SET_DISABLE_LOOPFILTER
      * when off). Browsers keep it on for both. */
     bool loop_filter;

@@ -17,6 +17,9 @@
  * changed (libvpx's own cyclic refresh takes about 1 in 10 blocks). */
 #define REFINE_SHARE 8
 
+/* Sparse frames in a row before VP9 drops to one thread (see encode). */
+#define SPARSE_RUN_FOR_ONE_THREAD 15u
+
 struct tdm_video_encoder {
     tdm_video_encoder_config cfg;
     vpx_codec_ctx_t ctx;
@@ -56,6 +59,7 @@ struct tdm_video_encoder {
     uint64_t last_output_us;  /* pts of the last produced frame */
     uint64_t last_call_us;    /* pts of the previous call */
     vpx_codec_pts_t duration; /* 90 kHz ticks of one frame at max_fps */
+    unsigned sparse_run;      /* sparse frames in a row, up to this one */
     tdm_video_encoder_stats stats;
 };
 
@@ -697,12 +701,17 @@ tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
     if (st != TDM_OK)
         return st;
     int speed = map && sparse && c->sparse_speed ? c->sparse_speed : c->speed;
-    /* VP9 re-reads its thread count each frame: a sparse frame is coded on
-     * one (its row threads would only wait on each other: measured, typing
-     * at 1080p on 2 threads cost 87 ms of CPU per second of video, on one
-     * while sparse 60, at the same PSNR). */
+    /* VP9 takes a new thread count between frames: a run of sparse frames
+     * is coded on one (its row threads would only wait on each other:
+     * measured, typing at 1080p on 2 threads cost 87 ms of CPU per second
+     * of video, on one while sparse 60, at the same PSNR). libvpx tears
+     * its thread pool down and builds it again on each change (4-5 ms), so
+     * it goes down only after SPARSE_RUN_FOR_ONE_THREAD sparse frames in a
+     * row, and back up at the first dense one. */
+    enc->sparse_run = map && sparse ? enc->sparse_run + 1 : 0;
     if (c->codec == TDM_CODEC_VP9 && c->threads > 1) {
-        unsigned want = map && sparse ? 1u : (unsigned)c->threads;
+        unsigned want =
+            enc->sparse_run >= SPARSE_RUN_FOR_ONE_THREAD ? 1u : (unsigned)c->threads;
         if (enc->vcfg.g_threads != want) {
             unsigned before = enc->vcfg.g_threads;
             enc->vcfg.g_threads = want;

@@ -123,6 +123,12 @@ static void gauge(text_out *o, const char *name, uint64_t v)
     put(o, "# TYPE %s gauge\n%s %" PRIu64 "\n", name, name, v);
 }
 
+/* add_metrics walks the counters as an array: they must be the leading
+ * uint64_t fields, with cpu_seconds the first of any other type. */
+_Static_assert(offsetof(tdm_relay_worker_metrics, cpu_seconds) % sizeof(uint64_t) == 0 &&
+                   offsetof(tdm_relay_worker_metrics, sessions) == 0,
+               "tdm_relay_worker_metrics: counters first, all uint64_t");
+
 static void add_metrics(tdm_relay_worker_metrics *sum, const tdm_relay_worker_metrics *m)
 {
     /* Every field but cpu_seconds is a uint64_t. */
@@ -171,8 +177,10 @@ static tdm_status be_metrics(void *ctx, char *buf, size_t cap, size_t *out_len)
         "tandem_relay_drops_total{reason=\"room\"} %" PRIu64 "\n"
         "tandem_relay_drops_total{reason=\"send\"} %" PRIu64 "\n"
         "tandem_relay_drops_total{reason=\"not_dtls_or_rtp\"} %" PRIu64 "\n"
-        "tandem_relay_drops_total{reason=\"before_keys_or_after_end\"} %" PRIu64 "\n",
-        m.drops_unlatched, m.drops_room, m.drops_send, m.unknown_dropped, m.early_dropped);
+        "tandem_relay_drops_total{reason=\"before_keys_or_after_end\"} %" PRIu64 "\n"
+        "tandem_relay_drops_total{reason=\"malformed_rtcp\"} %" PRIu64 "\n",
+        m.drops_unlatched, m.drops_room, m.drops_send, m.unknown_dropped, m.early_dropped,
+        m.drops_rtcp);
     counter(&o, "tandem_relay_nacks_total", m.nacks_in);
     counter(&o, "tandem_relay_retransmissions_total", m.retransmissions);
     counter(&o, "tandem_relay_retransmission_misses_total", m.retransmission_misses);
@@ -286,6 +294,7 @@ tdm_status tdm_relay_new(const tdm_relay_config *cfg, tdm_relay **out, tdm_error
             .local_addresses = cfg->local_addresses,
             .n_local_addresses = cfg->n_local_addresses,
             .ice_tcp = cfg->ice_tcp,
+            .consent_timeout_ms = cfg->consent_timeout_ms,
             .max_subscribers = cfg->max_subscribers,
         };
         st = tdm_relay_worker_new(&wc, &r->workers[i], err);

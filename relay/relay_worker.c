@@ -45,6 +45,10 @@ typedef struct endpoint {
     tdm_whip_endpoint info;
     tdm_peer *peer;
     bool gathered;
+    /* Being created: gathering runs the worker's loop inside the create
+     * call, where a failing peer would otherwise be reaped (freed) under
+     * it. The reaper leaves it alone; create checks dead itself. */
+    bool creating;
     int sub_id; /* room subscriber id, -1 for the publisher */
     uint32_t ssrc_video, ssrc_audio; /* subscriber: what the relay sends with */
     /* Publisher: the offer's payload types, to latch a stream's codec. */
@@ -100,7 +104,7 @@ struct session {
 
 typedef struct relay_metrics {
     uint64_t packets_in, bytes_in, packets_out, bytes_out;
-    uint64_t drops_unlatched, drops_room, drops_send;
+    uint64_t drops_unlatched, drops_room, drops_send, drops_rtcp;
     uint64_t nacks_in, retransmissions, retransmission_misses;
     uint64_t plis_in, firs_in, plis_out, rembs_out;
     uint64_t nacks_out; /* sequence numbers asked of publishers */
@@ -128,6 +132,7 @@ struct tdm_relay_worker {
     char local_addr[TDM_ICE_MAX_LOCAL_ADDRESSES][64];
     size_t n_local;
     bool ice_tcp;
+    uint32_t consent_timeout_ms;
     size_t max_subscribers;
     size_t max_sessions;
     gint n_sessions; /* atomic: read by the node for placement */
@@ -299,7 +304,7 @@ static gboolean reap(gpointer p)
 {
     tdm_relay_worker *r = p;
     for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++)
-        if (r->eps[i].used && r->eps[i].dead)
+        if (r->eps[i].used && r->eps[i].dead && !r->eps[i].creating)
             endpoint_end(r, &r->eps[i]);
     g_source_unref(r->reaper);
     r->reaper = NULL;
@@ -545,14 +550,19 @@ static uint32_t read_be32(const uint8_t *p)
 
 /* Counts a copy for the subscriber's sender report (before encryption:
  * the header is still plain). Octets are the payload's, as RFC 3550 wants. */
-static void note_sent(endpoint *sub, const uint8_t *rtp, size_t payload_len, uint64_t now)
+static void note_sent(endpoint *sub, uint32_t ssrc, uint32_t ts, size_t payload_len, uint64_t now)
 {
-    int kind = read_be32(rtp + 8) == sub->ssrc_video ? 0 : 1;
-    sub->tx[kind].any = true;
+    int kind = ssrc == sub->ssrc_video ? 0 : 1;
     sub->tx[kind].packets++;
     sub->tx[kind].octets += (uint32_t)payload_len;
-    sub->tx[kind].last_ts = read_be32(rtp + 4);
-    sub->tx[kind].last_us = now;
+    /* The RTP time is tied to the wall clock when a frame's first packet
+     * goes out; its later packets (a paced keyframe) carry the same
+     * timestamp and would drag the tie late. */
+    if (!sub->tx[kind].any || ts != sub->tx[kind].last_ts) {
+        sub->tx[kind].last_ts = ts;
+        sub->tx[kind].last_us = now;
+    }
+    sub->tx[kind].any = true;
 }
 
 static void publisher_rtp(endpoint *ep, uint8_t *buf, size_t len)
@@ -595,8 +605,10 @@ static void publisher_rtp(endpoint *ep, uint8_t *buf, size_t len)
         if (!sub || !sub->peer)
             continue;
         size_t plen = p->len;
-        note_sent(sub, p->data, pkt.payload_len, now);
+        /* Read before the send encrypts the packet in place. */
+        uint32_t ts = read_be32(p->data + 4), ssrc = read_be32(p->data + 8);
         if (tdm_peer_send_rtp(sub->peer, p->data, plen, p->cap) == TDM_OK) {
+            note_sent(sub, ssrc, ts, pkt.payload_len, now);
             r->m.packets_out++;
             r->m.bytes_out += plen;
         } else {
@@ -666,8 +678,10 @@ static void subscriber_rtcp(endpoint *ep, const uint8_t *buf, size_t len)
     session *s = ep->sess;
     tdm_rtcp_iter it;
     tdm_rtcp_drop why;
-    if (tdm_rtcp_iter_init(&it, buf, len, &why) != TDM_OK)
+    if (tdm_rtcp_iter_init(&it, buf, len, &why) != TDM_OK) {
+        r->m.drops_rtcp++;
         return;
+    }
     tdm_rtcp_item item;
     bool remb = false;
     while (tdm_rtcp_iter_next(&it, &item) == TDM_OK) {
@@ -706,8 +720,10 @@ static void publisher_rtcp(endpoint *ep, const uint8_t *buf, size_t len)
 {
     session *s = ep->sess;
     tdm_rtcp_iter it;
-    if (tdm_rtcp_iter_init(&it, buf, len, NULL) != TDM_OK)
+    if (tdm_rtcp_iter_init(&it, buf, len, NULL) != TDM_OK) {
+        ep->relay->m.drops_rtcp++;
         return;
+    }
     tdm_rtcp_item item;
     uint64_t now = now_us();
     while (tdm_rtcp_iter_next(&it, &item) == TDM_OK) {
@@ -938,6 +954,7 @@ static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *
         return tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay is full");
     memset(ep, 0, sizeof *ep);
     ep->used = true;
+    ep->creating = true;
     ep->relay = r;
     ep->info = *wep;
     ep->sub_id = -1;
@@ -952,6 +969,7 @@ static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *
         ice.local_addresses[i] = r->local_addr[i];
     ice.n_local_addresses = r->n_local;
     ice.ice_tcp = r->ice_tcp;
+    ice.consent_timeout_ms = r->consent_timeout_ms;
     tdm_peer_config pc;
     tdm_peer_config_init(&pc, &ice, r->identity,
                          setup == TDM_SDP_SETUP_ACTIVE ? TDM_DTLS_CLIENT : TDM_DTLS_SERVER,
@@ -967,6 +985,10 @@ static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *
         goto fail_unavailable;
     if (!gather_sync(r, ep) && !tdm_ice_foreach_local_candidate(ia, NULL, NULL)) {
         tdm_fail(err, TDM_ERR_UNAVAILABLE, "relay could not gather ICE candidates");
+        goto fail_unavailable;
+    }
+    if (ep->dead) {
+        tdm_fail(err, TDM_ERR_UNAVAILABLE, "the connection failed while it was being set up");
         goto fail_unavailable;
     }
     st = tdm_ice_set_remote_credentials(ia, m->ice.ufrag, m->ice.pwd, err);
@@ -1041,6 +1063,11 @@ static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *
         }
     }
 
+    /* Nothing below runs the loop, so no callback can kill it from here. */
+    if (ep->dead) { /* failed already: the reaper may have passed it by */
+        tdm_fail(err, TDM_ERR_UNAVAILABLE, "the connection failed while it was being set up");
+        goto fail_unavailable;
+    }
     session *s = NULL;
     st = session_get(r, wep->session, &s, err);
     if (st != TDM_OK)
@@ -1062,6 +1089,7 @@ static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *
             goto fail;
         }
     }
+    ep->creating = false;
     s->eps[s->n_eps++] = ep;
     ep->sess = s;
     r->m.endpoints_created++;
@@ -1273,6 +1301,7 @@ static void metrics_run(void *p)
     o->drops_unlatched = m->drops_unlatched;
     o->drops_room = m->drops_room;
     o->drops_send = m->drops_send;
+    o->drops_rtcp = m->drops_rtcp;
     o->nacks_in = m->nacks_in;
     o->retransmissions = m->retransmissions;
     o->retransmission_misses = m->retransmission_misses;
@@ -1315,6 +1344,7 @@ tdm_status tdm_relay_worker_new(const tdm_relay_worker_config *cfg, tdm_relay_wo
     r->index = cfg->index;
     r->identity = cfg->identity;
     r->ice_tcp = cfg->ice_tcp;
+    r->consent_timeout_ms = cfg->consent_timeout_ms;
     r->max_subscribers = cfg->max_subscribers ? cfg->max_subscribers : MAX_SUBS_DEFAULT;
     r->max_sessions = cfg->max_sessions && cfg->max_sessions < TDM_RELAY_MAX_SESSIONS
                           ? cfg->max_sessions

@@ -31,6 +31,7 @@ typedef struct tdm_relay_worker_config {
     const char *const *local_addresses;
     size_t n_local_addresses;
     bool ice_tcp;
+    uint32_t consent_timeout_ms;
     size_t max_subscribers;
     size_t max_sessions; /* at most TDM_RELAY_MAX_SESSIONS */
 } tdm_relay_worker_config;
@@ -39,7 +40,7 @@ typedef struct tdm_relay_worker_config {
 typedef struct tdm_relay_worker_metrics {
     uint64_t sessions, endpoints; /* gauges */
     uint64_t packets_in, bytes_in, packets_out, bytes_out;
-    uint64_t drops_unlatched, drops_room, drops_send;
+    uint64_t drops_unlatched, drops_room, drops_send, drops_rtcp;
     uint64_t nacks_in, retransmissions, retransmission_misses;
     uint64_t plis_in, firs_in, plis_out, rembs_out, nacks_out;
     uint64_t ingest_keyframe_events;

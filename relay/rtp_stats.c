@@ -35,6 +35,11 @@ static uint32_t arrival_units(const tdm_rtp_recv_stats *s, uint64_t arrival_us)
 void tdm_rtp_recv_stats_packet(tdm_rtp_recv_stats *s, uint16_t seq, uint32_t rtp_timestamp,
                                uint64_t arrival_us)
 {
+    /* Jitter follows only packets that move the stream forward: a
+     * retransmission (same SSRC, no RTX here) or a reordered packet arrives
+     * late by design and would swell it (a single retransmission 200 ms
+     * late took it from 0.12 to 2.56 ms). */
+    bool advanced = true;
     if (!s->started) {
         restart(s, seq);
     } else {
@@ -44,6 +49,7 @@ void tdm_rtp_recv_stats_packet(tdm_rtp_recv_stats *s, uint16_t seq, uint32_t rtp
                 s->cycles += SEQ_MOD; /* wrapped */
             s->max_seq = seq;
         } else if (udelta <= SEQ_MOD - MAX_MISORDER) {
+            advanced = false;
             /* A big jump: the sender restarted its numbering, or a stray
              * packet. Believe it only when the next one follows it. */
             if (seq == s->bad_seq) {
@@ -52,10 +58,15 @@ void tdm_rtp_recv_stats_packet(tdm_rtp_recv_stats *s, uint16_t seq, uint32_t rtp
                 s->bad_seq = (uint32_t)((seq + 1) & (SEQ_MOD - 1));
                 return;
             }
+        } else {
+            advanced = false; /* a duplicate or a reordered packet, counted below */
         }
-        /* else: a duplicate or a reordered packet, counted below */
+        if (udelta == 0)
+            advanced = false;
     }
     s->received++;
+    if (!advanced)
+        return;
     uint32_t transit = arrival_units(s, arrival_us) - rtp_timestamp;
     if (s->have_transit) {
         int32_t d = (int32_t)(transit - s->transit);

@@ -54,6 +54,11 @@ typedef struct tdm_relay_config {
     /* Also gather ICE-TCP candidates (RFC 6544, passive), for clients whose
      * network blocks UDP. */
     bool ice_tcp;
+    /* How long a client may leave ICE consent checks unanswered before it
+     * is dropped (counted under reason "consent"); 0: the default. libnice
+     * runs only 10 s or 50 s (see TDM_ICE_CONSENT_*_MS): up to 10 s gets
+     * the 10 s mode. */
+    uint32_t consent_timeout_ms;
 } tdm_relay_config;
 
 typedef struct tdm_relay tdm_relay;

@@ -72,6 +72,9 @@ static void usage_serve(FILE *out)
             "                           (1..%d)                     [one per CPU]\n"
             "      --ice-tcp            also offer ICE-TCP candidates (passive), for\n"
             "                           clients whose network blocks UDP\n"
+            "      --consent-timeout S  drop a client that leaves ICE consent checks\n"
+            "                           unanswered this long; libnice runs 10 s or 50 s,\n"
+            "                           and up to 10 gets the 10 s mode     [50]\n"
             "  -h, --help               this text\n"
             "\n"
             "Prints 'listening on http://ADDR:PORT' once ready; SIGINT or SIGTERM stop it.\n"
@@ -341,7 +344,7 @@ static bool parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
 
 static int cmd_serve(int argc, char **argv)
 {
-    enum { O_NO_MEDIA = 256, O_CORS, O_NO_CORS, O_ICE, O_WORKERS, O_ICE_TCP };
+    enum { O_NO_MEDIA = 256, O_CORS, O_NO_CORS, O_ICE, O_WORKERS, O_ICE_TCP, O_CONSENT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"node-id", required_argument, NULL, 'n'},
@@ -353,6 +356,7 @@ static int cmd_serve(int argc, char **argv)
         {"ice-server", required_argument, NULL, O_ICE},
         {"workers", required_argument, NULL, O_WORKERS},
         {"ice-tcp", no_argument, NULL, O_ICE_TCP},
+        {"consent-timeout", required_argument, NULL, O_CONSENT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -413,6 +417,16 @@ static int cmd_serve(int argc, char **argv)
                 return bad_usage("serve", "--workers wants a number from 1 to %d, got '%s'",
                                  TDM_RELAY_MAX_WORKERS, optarg);
             rcfg.workers = (size_t)n;
+            break;
+        }
+        case O_CONSENT: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long secs = strtoul(optarg, &end, 10);
+            if (errno || !end || *end || optarg[0] == '-' || secs < 1 || secs > 3600)
+                return bad_usage("serve", "--consent-timeout wants seconds from 1 to 3600, got '%s'",
+                                 optarg);
+            rcfg.consent_timeout_ms = (uint32_t)(secs * 1000u);
             break;
         }
         case O_ICE_TCP:

@@ -119,6 +119,21 @@ static void jitter_converges_to_the_transit_swing(void **state)
     assert_in_range(b.jitter, 880, 901);
 }
 
+static void late_retransmissions_leave_jitter_alone(void **state)
+{
+    (void)state;
+    tdm_rtp_recv_stats s;
+    tdm_rtp_recv_stats_init(&s, 90000);
+    for (uint32_t i = 0; i < 100; i++)
+        if (i != 50)
+            tdm_rtp_recv_stats_packet(&s, (uint16_t)i, i * 3000u, (uint64_t)i * 100000u / 3u);
+    /* seq 50 comes back 200 ms late, as a NACKed retransmission does */
+    tdm_rtp_recv_stats_packet(&s, 50, 50 * 3000u, 50 * 100000u / 3u + 200000u);
+    tdm_rtcp_report_block b = report(&s, 0);
+    assert_int_equal(b.cumulative_lost, 0);
+    assert_in_range(b.jitter, 0, 1);
+}
+
 static void sender_report_gives_lsr_and_dlsr(void **state)
 {
     (void)state;
@@ -147,6 +162,7 @@ int main(void)
         cmocka_unit_test(sequence_wrap_extends_the_highest_number),
         cmocka_unit_test(a_big_jump_restarts_only_when_confirmed),
         cmocka_unit_test(jitter_converges_to_the_transit_swing),
+        cmocka_unit_test(late_retransmissions_leave_jitter_alone),
         cmocka_unit_test(sender_report_gives_lsr_and_dlsr),
         cmocka_unit_test(ntp_time_of_unix_time),
     };
