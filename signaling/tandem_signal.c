@@ -1,0 +1,241 @@
+/* tandem-signal: the control plane's program.
+ *
+ * Commands that work now: `user add` (accounts for reps, admins and
+ * auditors) and `audit verify` (walks the audit hash chains). `serve`, the
+ * HTTP/WebSocket service over tdm_signal.h, is not written yet.
+ * Exit status: 0 success, 1 failure (including a broken audit chain),
+ * 2 bad usage. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "tdm_signal.h"
+
+static const char usage[] =
+    "usage: tandem-signal COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  user add NAME --role rep|admin|auditor --db PATH\n"
+    "           [--may-invite] [--invite-profiles NAME,NAME...]\n"
+    "      Adds an account. The password is read from standard input (one\n"
+    "      line), or prompted for twice without echo when standard input is a\n"
+    "      terminal; it is never taken from the command line. --may-invite\n"
+    "      lets a rep use Rep Invite with the listed profiles (built in:\n"
+    "      view_only, pointer, control, full). The addition is audit-logged.\n"
+    "  audit verify --db PATH [--session ID]\n"
+    "      Walks the audit log's hash chains (one per session, plus 'system'\n"
+    "      for accounts and logins), or only the given one. Exit 0 if intact;\n"
+    "      exit 1 naming the first bad entry (edited, deleted or reordered).\n"
+    "  serve\n"
+    "      Not implemented yet: the HTTP/WebSocket service comes next.\n"
+    "  --help, help\n"
+    "      This text.\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 bad usage.\n";
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tandem-signal: ");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'tandem-signal --help' for usage.\n");
+    return 2;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads one line without its newline; echo off when fd 0 is a terminal. */
+static bool read_line(const char *prompt, bool tty, char *buf, size_t cap)
+{
+    struct termios old, quiet;
+    if (tty) {
+        fprintf(stderr, "%s", prompt);
+        tcgetattr(0, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(0, TCSAFLUSH, &quiet);
+    }
+    bool ok = fgets(buf, (int)cap, stdin) != NULL;
+    if (tty) {
+        tcsetattr(0, TCSAFLUSH, &old);
+        fprintf(stderr, "\n");
+    }
+    if (!ok)
+        return false;
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    else if (n == cap - 1 && !feof(stdin))
+        return false; /* longer than the buffer: refuse rather than cut */
+    if (n && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    return true;
+}
+
+static int cmd_user_add(int argc, char **argv)
+{
+    const char *name = NULL, *role = NULL, *db = NULL, *profiles = NULL;
+    bool may_invite = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--role") == 0 || strcmp(a, "--db") == 0 ||
+            strcmp(a, "--invite-profiles") == 0) {
+            if (i + 1 >= argc)
+                return bad_usage("%s needs a value", a);
+            const char *v = argv[++i];
+            if (strcmp(a, "--role") == 0)
+                role = v;
+            else if (strcmp(a, "--db") == 0)
+                db = v;
+            else
+                profiles = v;
+        } else if (strcmp(a, "--may-invite") == 0) {
+            may_invite = true;
+        } else if (strcmp(a, "--password") == 0) {
+            return bad_usage("%s: passwords are read from standard input, never from arguments", a);
+        } else if (a[0] == '-') {
+            return bad_usage("unknown option '%s'", a);
+        } else if (!name) {
+            name = a;
+        } else {
+            return bad_usage("unexpected argument '%s'", a);
+        }
+    }
+    if (!name)
+        return bad_usage("%s", "user add needs a NAME");
+    if (!role)
+        return bad_usage("%s", "user add needs --role rep|admin|auditor");
+    if (!db)
+        return bad_usage("%s", "user add needs --db PATH");
+    tdm_signal_new_user u = {.name = name, .may_invite = may_invite, .invite_profiles = profiles};
+    if (!tdm_sig_role_parse(role, &u.role))
+        return bad_usage("unknown role '%s' (rep, admin or auditor)", role);
+
+    char pw[TDM_SIG_PASSWORD_MAX + 2], again[TDM_SIG_PASSWORD_MAX + 2];
+    bool tty = isatty(0);
+    if (!read_line("Password: ", tty, pw, sizeof pw)) {
+        fprintf(stderr, "tandem-signal: no password on standard input (or longer than %d bytes)\n",
+                TDM_SIG_PASSWORD_MAX);
+        return 1;
+    }
+    if (tty) {
+        if (!read_line("Again: ", tty, again, sizeof again) || strcmp(pw, again) != 0) {
+            OPENSSL_cleanse(pw, sizeof pw);
+            OPENSSL_cleanse(again, sizeof again);
+            fprintf(stderr, "tandem-signal: the passwords differ\n");
+            return 1;
+        }
+        OPENSSL_cleanse(again, sizeof again);
+    }
+    u.password = pw;
+    u.password_len = strlen(pw);
+
+    tdm_sig_store *store = NULL;
+    tdm_error err = {{0}};
+    if (tdm_sig_store_open(db, &store, &err) != TDM_OK) {
+        OPENSSL_cleanse(pw, sizeof pw);
+        fprintf(stderr, "tandem-signal: %s\n", err.msg);
+        return 1;
+    }
+    tdm_signal_error serr;
+    tdm_status st = tdm_signal_user_add(store, &u, now_ms(), &serr);
+    OPENSSL_cleanse(pw, sizeof pw);
+    tdm_sig_store_close(store);
+    if (st != TDM_OK) {
+        fprintf(stderr, "tandem-signal: user add: %s\n", serr.detail.msg);
+        return 1;
+    }
+    printf("added %s '%s'%s%s\n", role, name, may_invite ? ", may invite with " : "",
+           may_invite ? profiles : "");
+    return 0;
+}
+
+static int cmd_audit_verify(int argc, char **argv)
+{
+    const char *db = NULL, *session = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--db") == 0 || strcmp(a, "--session") == 0) {
+            if (i + 1 >= argc)
+                return bad_usage("%s needs a value", a);
+            if (strcmp(a, "--db") == 0)
+                db = argv[++i];
+            else
+                session = argv[++i];
+        } else if (a[0] == '-') {
+            return bad_usage("unknown option '%s'", a);
+        } else {
+            return bad_usage("unexpected argument '%s'", a);
+        }
+    }
+    if (!db)
+        return bad_usage("%s", "audit verify needs --db PATH");
+    /* Verifying must not create a database that was not there. */
+    if (access(db, R_OK) != 0) {
+        fprintf(stderr, "tandem-signal: cannot read %s: %s\n", db, strerror(errno));
+        return 1;
+    }
+    tdm_sig_store *store = NULL;
+    tdm_error err = {{0}};
+    if (tdm_sig_store_open(db, &store, &err) != TDM_OK) {
+        fprintf(stderr, "tandem-signal: %s\n", err.msg);
+        return 1;
+    }
+    tdm_sig_audit_report rep;
+    tdm_status st = tdm_sig_store_audit_verify(store, session, &rep, &err);
+    tdm_sig_store_close(store);
+    if (st != TDM_OK) {
+        fprintf(stderr, "tandem-signal: audit verify: %s\n", err.msg);
+        return 1;
+    }
+    if (!rep.intact) {
+        printf("audit log BROKEN: %s\n", rep.problem);
+        return 1;
+    }
+    printf("audit log intact: %zu chain%s, %zu entr%s\n", rep.chains, rep.chains == 1 ? "" : "s",
+           rep.entries, rep.entries == 1 ? "y" : "ies");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return bad_usage("%s", "no command given");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "user") == 0) {
+        if (argc < 3 || strcmp(argv[2], "add") != 0)
+            return bad_usage("unknown user command '%s' (user add)", argc < 3 ? "" : argv[2]);
+        return cmd_user_add(argc - 3, argv + 3);
+    }
+    if (strcmp(cmd, "audit") == 0) {
+        if (argc < 3 || strcmp(argv[2], "verify") != 0)
+            return bad_usage("unknown audit command '%s' (audit verify)", argc < 3 ? "" : argv[2]);
+        return cmd_audit_verify(argc - 3, argv + 3);
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        fprintf(stderr, "tandem-signal: serve is not implemented yet (the HTTP/WebSocket service "
+                        "over the signaling core comes next)\n");
+        return 2;
+    }
+    return bad_usage("unknown command '%s'", cmd);
+}
