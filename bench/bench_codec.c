@@ -12,7 +12,7 @@
  * kbit/s; and PSNR of what a viewer sees (the latest decoded picture, also
  * when a frame was skipped) against the frame that was captured, pooled
  * over all frames and planes. Source generation, decoding and PSNR are not
- * timed. The synthetic stamp is frozen (tdm_synthetic_config.frozen_stamp):
+ * timed. The two pipelines run interleaved, frame by frame (see run_pair). The synthetic stamp is frozen (tdm_synthetic_config.frozen_stamp):
  * a frame counter ticking in the corner would make `idle` a clock, not an
  * idle screen; `idle_stamped` keeps it ticking, to show what that costs.
  * BENCH lines:
@@ -59,17 +59,36 @@ static uint64_t cpu_ns(void)
 
 static int warmup = 90;
 
-static result run(tdm_synthetic_scenario sc, tdm_codec codec, int threads, bool tandem, int w,
-                  int h, int frames, bool stamped)
+/* One pipeline being measured: its own source (the synthetic desktop is
+ * deterministic, so both see the same frames), encoder, decoder for the
+ * PSNR, and its tallies. */
+typedef struct pipeline {
+    bool tandem;
+    int w, h;
+    tdm_source *src;
+    tdm_video_encoder *enc;
+    tdm_video_decoder *dec;
+    tdm_incremental *inc; /* tandem */
+    tdm_i420 full;        /* anchor */
+    uint64_t cpu, wall, bytes, sse, samples;
+    bool have_picture;
+    tdm_i420 picture;
+    unsigned long produced;
+} pipeline;
+
+static void pipe_open(pipeline *p, tdm_synthetic_scenario sc, tdm_codec codec, int threads,
+                      bool tandem, int w, int h, bool stamped)
 {
     tdm_error err = {{0}};
     tdm_status st;
+    memset(p, 0, sizeof *p);
+    p->tandem = tandem;
+    p->w = w;
+    p->h = h;
     tdm_synthetic_config scfg = {.width = w, .height = h, .scenario = sc, .fps = VIDEO_FPS,
                                  .frozen_stamp = !stamped};
-    tdm_source *src;
-    if ((st = tdm_synthetic_open(&scfg, &src, &err)) != TDM_OK)
+    if ((st = tdm_synthetic_open(&scfg, &p->src, &err)) != TDM_OK)
         die("synthetic source", st, &err);
-
     tdm_video_encoder_config ecfg;
     tdm_video_encoder_config_init(&ecfg, codec, w, h);
     ecfg.threads = threads;
@@ -78,89 +97,109 @@ static result run(tdm_synthetic_scenario sc, tdm_codec codec, int threads, bool 
         ecfg.use_active_map = false;
         ecfg.loop_filter = true; /* as browsers encode */
     }
-    tdm_video_encoder *enc;
-    if ((st = tdm_video_encoder_new(&ecfg, &enc, &err)) != TDM_OK)
+    if ((st = tdm_video_encoder_new(&ecfg, &p->enc, &err)) != TDM_OK)
         die("encoder", st, &err);
     tdm_video_decoder_config dcfg;
     tdm_video_decoder_config_init(&dcfg, codec);
-    tdm_video_decoder *dec;
-    if ((st = tdm_video_decoder_new(&dcfg, &dec, &err)) != TDM_OK)
+    if ((st = tdm_video_decoder_new(&dcfg, &p->dec, &err)) != TDM_OK)
         die("decoder", st, &err);
-
-    tdm_incremental *inc = NULL;
-    tdm_i420 full = {0};
-    if (tandem ? tdm_incremental_new(w, h, TDM_MATRIX_BT601, &inc) != TDM_OK
-               : tdm_i420_alloc(&full, w, h) != TDM_OK)
+    if (tandem ? tdm_incremental_new(w, h, TDM_MATRIX_BT601, &p->inc) != TDM_OK
+               : tdm_i420_alloc(&p->full, w, h) != TDM_OK)
         die("conversion", TDM_ERR_NOMEM, NULL);
+}
 
-    uint64_t cpu = 0, wall = 0, bytes = 0, sse = 0, samples = 0;
-    bool have_picture = false;
-    tdm_i420 picture = {0};
+/* Frame n: conversion and encoding timed (when measured), then decoding
+ * and PSNR untimed. */
+static void pipe_step(pipeline *p, int n, bool measured)
+{
+    tdm_error err = {{0}};
+    tdm_status st;
+    uint64_t pts = (uint64_t)n * 1000000u / VIDEO_FPS + 1;
+    tdm_frame f;
+    if ((st = tdm_source_next(p->src, pts, &f, &err)) != TDM_OK)
+        die("synthetic frame", st, &err);
+    tdm_encoded_frame out;
+    bool produced = false;
+    const tdm_i420 *img;
+
+    uint64_t c0 = cpu_ns(), w0 = tdm_bench_now_ns();
+    if (p->tandem) {
+        const tdm_tilemap *changed;
+        if ((st = tdm_incremental_convert(p->inc, &f, &changed)) != TDM_OK)
+            die("incremental conversion", st, NULL);
+        img = tdm_incremental_image(p->inc);
+        st = tdm_video_encoder_encode(p->enc, img, changed, pts, &out, &produced, &err);
+    } else {
+        ARGBToI420(f.bgra.data, f.bgra.stride, p->full.y, p->full.stride_y, p->full.u,
+                   p->full.stride_u, p->full.v, p->full.stride_v, p->w, p->h);
+        img = &p->full;
+        st = tdm_video_encoder_encode(p->enc, img, NULL, pts, &out, &produced, &err);
+    }
+    if (measured) {
+        p->cpu += cpu_ns() - c0;
+        p->wall += tdm_bench_now_ns() - w0;
+    }
+    if (st != TDM_OK)
+        die("encode", st, &err);
+
+    if (produced) {
+        if (measured) {
+            p->bytes += out.len;
+            p->produced++;
+        }
+        bool shown = false;
+        if ((st = tdm_video_decoder_decode(p->dec, out.data, out.len, &p->picture, &shown,
+                                           &err)) != TDM_OK)
+            die("decode", st, &err);
+        p->have_picture |= shown;
+    }
+    if (p->have_picture && measured) {
+        tdm_psnr ps;
+        if ((st = tdm_psnr_compute(&p->picture, img, &ps, &err)) != TDM_OK)
+            die("psnr", st, &err);
+        p->sse += ps.sse_y + ps.sse_u + ps.sse_v;
+        p->samples += (uint64_t)p->w * p->h + 2 * (uint64_t)((p->w + 1) / 2) * ((p->h + 1) / 2);
+    }
+}
+
+static result pipe_close(pipeline *p, int frames)
+{
     result r = {0};
-    /* The first warmup frames (the opening keyframe and the encoder's
-     * settling after it) are encoded but not measured, for both pipelines:
-     * a support session lasts minutes, so its steady state is what costs. */
+    double seconds = (double)frames / VIDEO_FPS;
+    r.cpu_ms_per_s = (double)p->cpu / 1e6 / seconds;
+    r.fps = (double)frames / ((double)p->wall / 1e9);
+    r.kbps = (double)p->bytes * 8 / 1000 / seconds;
+    r.psnr = tdm_psnr_from_sse(p->sse, p->samples);
+    r.produced = p->produced;
+    tdm_incremental_free(p->inc);
+    tdm_i420_free(&p->full);
+    tdm_video_decoder_free(p->dec);
+    tdm_video_encoder_free(p->enc);
+    tdm_source_close(p->src);
+    return r;
+}
+
+/* The anchor and Tandem side by side, frame by frame, taking turns at
+ * going first: on a shared machine whose speed drifts by 10-20 % over
+ * seconds (measured here), running one pipeline after the other skewed
+ * the ratio by as much; interleaved, both see the same machine. The
+ * first warmup frames (the opening keyframe and the encoder's settling
+ * after it) are encoded but not measured: a support session lasts
+ * minutes, so its steady state is what costs. */
+static void run_pair(tdm_synthetic_scenario sc, tdm_codec codec, int threads, int w, int h,
+                     int frames, bool stamped, result *anchor, result *tandem)
+{
+    pipeline a, t;
+    pipe_open(&a, sc, codec, threads, false, w, h, stamped);
+    pipe_open(&t, sc, codec, threads, true, w, h, stamped);
     for (int n = 0; n < warmup + frames; n++) {
         bool measured = n >= warmup;
-        uint64_t pts = (uint64_t)n * 1000000u / VIDEO_FPS + 1;
-        tdm_frame f;
-        if ((st = tdm_source_next(src, pts, &f, &err)) != TDM_OK)
-            die("synthetic frame", st, &err);
-        tdm_encoded_frame out;
-        bool produced = false;
-        const tdm_i420 *img;
-
-        uint64_t c0 = cpu_ns(), w0 = tdm_bench_now_ns();
-        if (tandem) {
-            const tdm_tilemap *changed;
-            if ((st = tdm_incremental_convert(inc, &f, &changed)) != TDM_OK)
-                die("incremental conversion", st, NULL);
-            img = tdm_incremental_image(inc);
-            st = tdm_video_encoder_encode(enc, img, changed, pts, &out, &produced, &err);
-        } else {
-            ARGBToI420(f.bgra.data, f.bgra.stride, full.y, full.stride_y, full.u, full.stride_u,
-                       full.v, full.stride_v, w, h);
-            img = &full;
-            st = tdm_video_encoder_encode(enc, img, NULL, pts, &out, &produced, &err);
-        }
-        if (measured) {
-            cpu += cpu_ns() - c0;
-            wall += tdm_bench_now_ns() - w0;
-        }
-        if (st != TDM_OK)
-            die("encode", st, &err);
-
-        if (produced) {
-            if (measured) {
-                bytes += out.len;
-                r.produced++;
-            }
-            bool shown = false;
-            if ((st = tdm_video_decoder_decode(dec, out.data, out.len, &picture, &shown, &err)) !=
-                TDM_OK)
-                die("decode", st, &err);
-            have_picture |= shown;
-        }
-        if (have_picture && measured) {
-            tdm_psnr p;
-            if ((st = tdm_psnr_compute(&picture, img, &p, &err)) != TDM_OK)
-                die("psnr", st, &err);
-            sse += p.sse_y + p.sse_u + p.sse_v;
-            samples += (uint64_t)w * h + 2 * (uint64_t)((w + 1) / 2) * ((h + 1) / 2);
-        }
+        pipeline *first = n % 2 ? &t : &a, *second = n % 2 ? &a : &t;
+        pipe_step(first, n, measured);
+        pipe_step(second, n, measured);
     }
-    double seconds = (double)frames / VIDEO_FPS;
-    r.cpu_ms_per_s = (double)cpu / 1e6 / seconds;
-    r.fps = (double)frames / ((double)wall / 1e9);
-    r.kbps = (double)bytes * 8 / 1000 / seconds;
-    r.psnr = tdm_psnr_from_sse(sse, samples);
-
-    tdm_incremental_free(inc);
-    tdm_i420_free(&full);
-    tdm_video_decoder_free(dec);
-    tdm_video_encoder_free(enc);
-    tdm_source_close(src);
-    return r;
+    *anchor = pipe_close(&a, frames);
+    *tandem = pipe_close(&t, frames);
 }
 
 static void usage(FILE *out)
@@ -251,10 +290,9 @@ int main(int argc, char **argv)
                 continue;
             for (int th = 1; th <= 2; th++)
                 for (int stamped = 0; stamped <= (s == TDM_SCENARIO_IDLE); stamped++) {
-                result a = run((tdm_synthetic_scenario)s, codecs[ci], th, false, 1920, 1080, frames,
-                               stamped);
-                result t = run((tdm_synthetic_scenario)s, codecs[ci], th, true, 1920, 1080, frames,
-                               stamped);
+                result a, t;
+                run_pair((tdm_synthetic_scenario)s, codecs[ci], th, 1920, 1080, frames, stamped,
+                         &a, &t);
                 const char *cn = tdm_codec_name(codecs[ci]);
                 const char *sn = stamped ? "idle_stamped"
                                          : tdm_synthetic_scenario_name((tdm_synthetic_scenario)s);
@@ -274,8 +312,8 @@ int main(int argc, char **argv)
             if (only_codec && (int)codecs[ci] != only_codec)
                 continue;
             int n = frames < 90 ? frames : 90;
-            result a = run(TDM_SCENARIO_TYPING, codecs[ci], 2, false, 3840, 2160, n, false);
-            result t = run(TDM_SCENARIO_TYPING, codecs[ci], 2, true, 3840, 2160, n, false);
+            result a, t;
+            run_pair(TDM_SCENARIO_TYPING, codecs[ci], 2, 3840, 2160, n, false, &a, &t);
             const char *cn = tdm_codec_name(codecs[ci]);
             printf("%-4s typing 2160p 2 threads: anchor %.1f fps, tandem %.1f fps\n", cn, a.fps,
                    t.fps);
