@@ -63,6 +63,7 @@
 #include <cmocka.h>
 
 #include "../unit/loopback_loop.h"
+#include "relay_test_http.h"
 #include "tdm_dtls.h"
 #include "tdm_peer.h"
 #include "tdm_rtcp.h"
@@ -75,7 +76,7 @@
 #define PT 96
 #define PUB_SSRC 0x5eed0001u
 #define BUF_CAP 1600
-#define HTTP_MAX (64 * 1024)
+#define HTTP_MAX TDM_TEST_HTTP_MAX
 #define MAX_CANDS 16
 #define SKIP 77
 /* The relay's consent timeout is one of the two libnice offers (tdm_ice.h:
@@ -238,93 +239,22 @@ static int teardown(void **state)
     return rc;
 }
 
-/* --- a minimal blocking HTTP/1.1 client ---------------------------------- */
-
-typedef struct http_reply {
-    int status;
-    char location[256];
-    char body[HTTP_MAX];
-    size_t body_len;
-} http_reply;
+/* --- HTTP and tokens (relay_test_http.h) --------------------------------- */
 
 static void http(const char *method, const char *path, const char *token, const char *ctype,
                  const char *body, http_reply *rep)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(relay_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0)
-        fail_msg("cannot connect to the relay: %s (did it crash?)", strerror(errno));
-    static char req[HTTP_MAX];
-    size_t blen = body ? strlen(body) : 0;
-    int n = snprintf(req, sizeof req,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n"
-                     "Content-Length: %zu\r\n",
-                     method, path, (unsigned)relay_port, blen);
-    if (token)
-        n += snprintf(req + n, sizeof req - (size_t)n, "Authorization: Bearer %s\r\n", token);
-    if (ctype)
-        n += snprintf(req + n, sizeof req - (size_t)n, "Content-Type: %s\r\n", ctype);
-    n += snprintf(req + n, sizeof req - (size_t)n, "\r\n%s", body ? body : "");
-    assert_true(n > 0 && (size_t)n < sizeof req);
-    for (size_t off = 0; off < (size_t)n;) {
-        ssize_t k = write(s, req + off, (size_t)n - off);
-        assert_true(k > 0);
-        off += (size_t)k;
-    }
-    static char resp[HTTP_MAX + 4096];
-    size_t got = 0;
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    for (;;) {
-        assert_true(got < sizeof resp - 1);
-        ssize_t k = read(s, resp + got, sizeof resp - 1 - got);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-        resp[got] = '\0';
-        char *end = strstr(resp, "\r\n\r\n");
-        char *cl = strcasestr(resp, "\r\ncontent-length:");
-        if (end && cl && cl < end && got >= (size_t)(end + 4 - resp) + (size_t)atol(cl + 17))
-            break;
-    }
-    close(s);
-    resp[got] = '\0';
-    memset(rep, 0, sizeof *rep);
-    assert_int_equal(sscanf(resp, "HTTP/1.1 %d", &rep->status), 1);
-    char *end = strstr(resp, "\r\n\r\n");
-    assert_non_null(end);
-    *end = '\0';
-    char *loc = strcasestr(resp, "\r\nlocation:");
-    if (loc) {
-        loc += 11;
-        loc += strspn(loc, " ");
-        size_t l = strcspn(loc, "\r");
-        assert_true(l < sizeof rep->location);
-        memcpy(rep->location, loc, l);
-    }
-    rep->body_len = got - (size_t)(end + 4 - resp);
-    assert_true(rep->body_len < sizeof rep->body);
-    memcpy(rep->body, end + 4, rep->body_len);
-    rep->body[rep->body_len] = '\0';
+    test_http(relay_port, method, path, token, ctype, NULL, body, rep);
 }
 
 static void mint(const char *session, const char *participant, tdm_token_role role, char *out,
                  size_t cap)
 {
-    tdm_token_claims c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.sub, sizeof c.sub, "%s", participant);
-    snprintf(c.sid, sizeof c.sid, "%s", session);
-    snprintf(c.node, sizeof c.node, "%s", NODE);
-    c.role = role;
-    int64_t now = (int64_t)time(NULL);
-    c.exp = now + 600;
-    tdm_error err = {{0}};
-    if (tdm_token_mint(secret, sizeof secret - 1, &c, now, out, cap, &err) != TDM_OK)
-        fail_msg("mint: %s", err.msg);
+    test_mint(secret, sizeof secret - 1, NODE, session, participant, role, 600, out, cap);
 }
+
+
+
 
 /* --- /metrics ------------------------------------------------------------- */
 
