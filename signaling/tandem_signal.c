@@ -1,11 +1,13 @@
 /* tandem-signal: the control plane's program.
  *
- * Commands that work now: `user add` (accounts for reps, admins and
- * auditors) and `audit verify` (walks the audit hash chains). `serve`, the
- * HTTP/WebSocket service over tdm_signal.h, is not written yet.
+ * Commands: `serve` (the HTTP + WebSocket service over tdm_signal.h;
+ * API in signaling/API.md), `user add` (accounts for reps, admins and
+ * auditors) and `audit verify` (walks the audit hash chains).
  * Exit status: 0 success, 1 failure (including a broken audit chain),
  * 2 bad usage. */
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,13 @@
 
 #include <openssl/crypto.h>
 
+#include "tdm_sig_serve_config.h"
+#include "tdm_sig_server.h"
 #include "tdm_signal.h"
+
+#ifndef TDM_SIG_SOURCE_WEB_ROOT
+#define TDM_SIG_SOURCE_WEB_ROOT ""
+#endif
 
 static const char usage[] =
     "usage: tandem-signal COMMAND [OPTIONS]\n"
@@ -33,8 +41,15 @@ static const char usage[] =
     "      Walks the audit log's hash chains (one per session, plus 'system'\n"
     "      for accounts and logins), or only the given one. Exit 0 if intact;\n"
     "      exit 1 naming the first bad entry (edited, deleted or reordered).\n"
-    "  serve\n"
-    "      Not implemented yet: the HTTP/WebSocket service comes next.\n"
+    "  serve --db PATH --config PATH [--listen ADDR:PORT] [--web-root DIR]\n"
+    "      Runs the HTTP + WebSocket service (signaling/API.md) until SIGINT or\n"
+    "      SIGTERM. --listen defaults to 127.0.0.1:8443 (plain HTTP; an IPv6\n"
+    "      address is written [::1]:8443; port 0 picks a free one, printed on\n"
+    "      standard output as 'listening on ADDR:PORT'). --config is the JSON\n"
+    "      file of relays, secrets (as file paths) and profiles (see\n"
+    "      signaling/tdm_sig_serve_config.h). --web-root is the directory of\n"
+    "      static pages; default: web/ next to the binary if it exists, else\n"
+    "      the source tree's web/ (" TDM_SIG_SOURCE_WEB_ROOT ").\n"
     "  --help, help\n"
     "      This text.\n"
     "\n"
@@ -213,6 +228,150 @@ static int cmd_audit_verify(int argc, char **argv)
     return 0;
 }
 
+static volatile sig_atomic_t stop_flag;
+static tdm_sig_server *running;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+    tdm_sig_server_wake(running);
+}
+
+/* "127.0.0.1:8443" or "[::1]:8443" into an address and a port. */
+static bool parse_listen(const char *text, char *addr, size_t cap, uint16_t *port)
+{
+    const char *colon;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':' || (size_t)(close - text - 1) >= cap)
+            return false;
+        memcpy(addr, text + 1, (size_t)(close - text - 1));
+        addr[close - text - 1] = '\0';
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon || (size_t)(colon - text) >= cap || colon == text)
+            return false;
+        memcpy(addr, text, (size_t)(colon - text));
+        addr[colon - text] = '\0';
+    }
+    char *end;
+    unsigned long v = strtoul(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || v > 65535)
+        return false;
+    *port = (uint16_t)v;
+    return true;
+}
+
+/* The default web root: web/ beside the binary (an installed layout), else
+ * the source tree's. */
+static const char *default_web_root(const char *argv0, char *buf, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int w = snprintf(buf, cap, "%s/web", exe);
+            if (w > 0 && (size_t)w < cap && access(buf, R_OK | X_OK) == 0)
+                return buf;
+        }
+    }
+    (void)argv0;
+    if (TDM_SIG_SOURCE_WEB_ROOT[0] && access(TDM_SIG_SOURCE_WEB_ROOT, R_OK | X_OK) == 0)
+        return TDM_SIG_SOURCE_WEB_ROOT;
+    return NULL;
+}
+
+static int cmd_serve(int argc, char **argv, const char *argv0)
+{
+    const char *listen = "127.0.0.1:8443", *db = NULL, *config = NULL, *web_root = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--listen") == 0 || strcmp(a, "--db") == 0 || strcmp(a, "--config") == 0 ||
+            strcmp(a, "--web-root") == 0) {
+            if (i + 1 >= argc)
+                return bad_usage("%s needs a value", a);
+            const char *v = argv[++i];
+            if (strcmp(a, "--listen") == 0)
+                listen = v;
+            else if (strcmp(a, "--db") == 0)
+                db = v;
+            else if (strcmp(a, "--config") == 0)
+                config = v;
+            else
+                web_root = v;
+        } else if (a[0] == '-') {
+            return bad_usage("unknown option '%s'", a);
+        } else {
+            return bad_usage("unexpected argument '%s'", a);
+        }
+    }
+    if (!db)
+        return bad_usage("%s", "serve needs --db PATH");
+    if (!config)
+        return bad_usage("%s", "serve needs --config PATH");
+    char addr[64];
+    uint16_t port;
+    if (!parse_listen(listen, addr, sizeof addr, &port))
+        return bad_usage("--listen '%s': expected ADDR:PORT (e.g. 127.0.0.1:8443)", listen);
+    char wr[PATH_MAX];
+    if (!web_root)
+        web_root = default_web_root(argv0, wr, sizeof wr);
+
+    tdm_sig_serve_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        fprintf(stderr, "tandem-signal: out of memory\n");
+        return 1;
+    }
+    tdm_error err = {{0}};
+    if (tdm_sig_serve_config_load(config, cfg, &err) != TDM_OK) {
+        fprintf(stderr, "tandem-signal: %s\n", err.msg);
+        free(cfg);
+        return 1;
+    }
+    cfg->core.db_path = db;
+    tdm_signal *sig = NULL;
+    tdm_sig_server *srv = NULL;
+    int rc = 1;
+    if (tdm_signal_new(&cfg->core, &sig, &err) != TDM_OK) {
+        fprintf(stderr, "tandem-signal: %s\n", err.msg);
+        goto out;
+    }
+    tdm_sig_server_config scfg = {.address = addr, .port = port, .web_root = web_root};
+    if (tdm_sig_server_new(&scfg, cfg, sig, &srv, &err) != TDM_OK) {
+        fprintf(stderr, "tandem-signal: %s\n", err.msg);
+        goto out;
+    }
+    running = srv;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    bool v6 = strchr(addr, ':') != NULL;
+    printf("listening on %s%s%s:%u\n", v6 ? "[" : "", addr, v6 ? "]" : "",
+           tdm_sig_server_port(srv));
+    if (!web_root)
+        printf("no web root: static pages are not served\n");
+    fflush(stdout);
+    if (tdm_sig_server_run(srv, &stop_flag, &err) != TDM_OK)
+        fprintf(stderr, "tandem-signal: %s\n", err.msg);
+    else
+        rc = 0;
+out:
+    running = NULL;
+    tdm_sig_server_free(srv);
+    tdm_signal_free(sig);
+    tdm_sig_serve_config_wipe(cfg);
+    free(cfg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -232,10 +391,7 @@ int main(int argc, char **argv)
             return bad_usage("unknown audit command '%s' (audit verify)", argc < 3 ? "" : argv[2]);
         return cmd_audit_verify(argc - 3, argv + 3);
     }
-    if (strcmp(cmd, "serve") == 0) {
-        fprintf(stderr, "tandem-signal: serve is not implemented yet (the HTTP/WebSocket service "
-                        "over the signaling core comes next)\n");
-        return 2;
-    }
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 2, argv + 2, argv[0]);
     return bad_usage("unknown command '%s'", cmd);
 }

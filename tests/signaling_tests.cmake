@@ -15,3 +15,28 @@ if(TARGET tdm_signaling)
     set_tests_properties(signal_cli_test PROPERTIES LABELS integration TIMEOUT 120)
   endif()
 endif()
+
+# tandem-signal serve end to end (signaling/API.md): the real program on
+# 127.0.0.1 with a real SQLite file in a temporary directory, driven by a C
+# HTTP + WebSocket client (tests/integration/signal_serve_client.c).
+if(TARGET tandem-signal AND TARGET tdm_signal_serve)
+  add_executable(signal_serve_test integration/signal_serve_test.c
+                                   integration/signal_serve_client.c)
+  target_link_libraries(signal_serve_test PRIVATE PkgConfig::JANSSON PkgConfig::SQLITE)
+  add_test(NAME signal_serve_test COMMAND signal_serve_test $<TARGET_FILE:tandem-signal>)
+  set_tests_properties(signal_serve_test PROPERTIES LABELS integration TIMEOUT 120)
+  add_dependencies(signal_serve_test tandem-signal)
+
+  # The sans-IO WebSocket router (signaling/tdm_sig_hub.h) with the real
+  # core and no sockets: a unit test kept beside the service's tests.
+  add_executable(signal_serve_hub_test integration/signal_serve_hub_test.c)
+  target_link_libraries(signal_serve_hub_test PRIVATE tdm_signaling PkgConfig::CMOCKA)
+  add_test(NAME signal_serve_hub_test COMMAND signal_serve_hub_test)
+  set_tests_properties(signal_serve_hub_test PROPERTIES LABELS unit TIMEOUT 60)
+
+  # Static page paths (signaling/tdm_sig_static.h): traversal refused.
+  add_executable(signal_serve_static_test integration/signal_serve_static_test.c)
+  target_link_libraries(signal_serve_static_test PRIVATE tdm_signaling PkgConfig::CMOCKA)
+  add_test(NAME signal_serve_static_test COMMAND signal_serve_static_test)
+  set_tests_properties(signal_serve_static_test PROPERTIES LABELS unit TIMEOUT 60)
+endif()

@@ -33,12 +33,14 @@ says() { grep -q -- "$1" "$work/out" "$work/err" || { echo "  output lacks '$1'"
 check "help exits 0 and names the commands" run 0 --help
 check "help names user add, audit verify, serve" \
   bash -c "grep -q 'user add NAME' '$work/out' && grep -q 'audit verify' '$work/out' && grep -q 'serve' '$work/out'"
-check "help says serve is not there yet" says "Not implemented yet"
+check "help documents serve's flags" says "serve --db PATH --config PATH"
 check "no command: status 2" run 2
 check "unknown command: status 2" run 2 frobnicate
 check "unknown command named" says "unknown command 'frobnicate'"
-check "serve: status 2, says not implemented" run 2 serve
-check "serve message" says "not implemented yet"
+check "serve without --db: status 2" run 2 serve
+check "serve message" says "serve needs --db PATH"
+check "serve with a bad --listen: status 2" run 2 serve --db x --config y --listen nowhere
+check "serve with an unknown option: status 2" run 2 serve --frob
 check "user add without --db: status 2" run 2 user add alice --role rep
 check "user add with bad role: status 2" run 2 user add alice --role boss --db "$db"
 check "bad role named" says "unknown role 'boss'"

@@ -1,0 +1,710 @@
+/* api.c: the HTTP API routes of tandem-signal (tdm_sig_api.h, API.md). */
+#include "tdm_sig_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#define API_PREFIX "/api/v1/"
+#define MAX_SEGS 6
+#define AUDIT_LIMIT_DEFAULT 1000
+#define AUDIT_LIMIT_MAX 10000
+
+struct tdm_sig_api {
+    tdm_signal *sig;
+    tdm_sig_hub *hub;
+    const tdm_sig_serve_config *cfg;
+};
+
+/* One request in flight: what the route handlers share. */
+typedef struct call {
+    tdm_sig_api *api;
+    const tdm_sig_api_request *req;
+    int64_t now_ms;
+    tdm_sig_api_response *resp;
+    const char *seg[MAX_SEGS];
+    size_t n_seg;
+    json_t *body; /* the parsed body; {} when there was none */
+} call;
+
+bool tdm_sig_api_owns(const char *path)
+{
+    return path && (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
+                    strcmp(path, "/healthz") == 0);
+}
+
+/* Sets the response to obj (stolen). */
+static void reply(call *c, int status, json_t *obj)
+{
+    c->resp->status = status;
+    free(c->resp->body);
+    c->resp->body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+}
+
+static void fail(call *c, int status, const char *code, const char *detail)
+{
+    reply(c, status, json_pack("{s:s,s:s}", "error", code, "detail", detail ? detail : ""));
+}
+
+/* A failed core call: a refusal's own status and name, else 500. */
+static void fail_core(call *c, const tdm_signal_error *err)
+{
+    if (err->why != TDM_SIG_REFUSE_NONE)
+        fail(c, tdm_sig_refusal_http_status(err->why), tdm_sig_refusal_name(err->why),
+             err->detail.msg);
+    else
+        fail(c, 500, "internal", err->detail.msg);
+}
+
+static void ok_empty(call *c) { reply(c, 200, json_object()); }
+
+static const char *body_str(call *c, const char *key)
+{
+    return json_string_value(json_object_get(c->body, key));
+}
+
+/* --- credentials --- */
+
+static bool need_user(call *c, tdm_sig_user *u)
+{
+    if (!c->req->authorization) {
+        fail(c, 401, "bad_credentials", "Authorization: Bearer <login token> required");
+        return false;
+    }
+    tdm_signal_error err;
+    if (tdm_signal_authenticate(c->api->sig, c->req->authorization, c->now_ms, u, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return false;
+    }
+    return true;
+}
+
+/* The participant behind X-Tandem-Secret, who must be in session sid. */
+static bool need_participant(call *c, const char *sid, tdm_sig_participant_row *p)
+{
+    if (!c->req->secret) {
+        fail(c, 401, "bad_credentials", "X-Tandem-Secret: <participant secret> required");
+        return false;
+    }
+    tdm_signal_error err;
+    if (tdm_signal_participant_auth(c->api->sig, c->req->secret, c->now_ms, p, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return false;
+    }
+    if (strcmp(p->session_id, sid) != 0) {
+        fail(c, 403, "forbidden", "this secret belongs to another session");
+        return false;
+    }
+    return true;
+}
+
+/* --- JSON pieces --- */
+
+static json_t *list_json(const char *csv)
+{
+    json_t *a = json_array();
+    const char *p = csv;
+    while (a && p && *p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n)
+            json_array_append_new(a, json_stringn(p, n));
+        p = e ? e + 1 : NULL;
+    }
+    return a;
+}
+
+static json_t *user_json(const tdm_sig_user *u)
+{
+    return json_pack("{s:s,s:s,s:b,s:o}", "name", u->name, "role", tdm_sig_role_name(u->role),
+                     "may_invite", u->may_invite, "invite_profiles",
+                     list_json(u->invite_profiles));
+}
+
+static json_t *rights_json(const tdm_sig_profile *p)
+{
+    json_t *events = json_array(), *chords = json_array();
+    for (int k = 0; k < TDM_SIG_IN_KIND_COUNT; k++)
+        if (p->kinds & (1u << k))
+            json_array_append_new(events, json_string(tdm_sig_input_kind_name(k)));
+    for (unsigned i = 0; i < p->n_chords; i++) {
+        char text[96];
+        unsigned m = p->chords[i].mods;
+        snprintf(text, sizeof text, "%s%s%s%s%s", m & TDM_SIG_MOD_CTRL ? "Ctrl+" : "",
+                 m & TDM_SIG_MOD_ALT ? "Alt+" : "", m & TDM_SIG_MOD_SHIFT ? "Shift+" : "",
+                 m & TDM_SIG_MOD_META ? "Meta+" : "", p->chords[i].key);
+        json_array_append_new(chords, json_string(text));
+    }
+    return json_pack("{s:s,s:o,s:o,s:{s:i,s:i}}", "name", p->name, "events", events,
+                     "blocked_chords", chords, "rate", "per_second", (int)p->rate_per_s, "burst",
+                     (int)p->burst);
+}
+
+/* The relay a session's media goes through: a stable pick among the
+ * configured relays (the heartbeat registry will replace it). */
+static const tdm_sig_relay *relay_for(const tdm_sig_serve_config *cfg, const char *sid)
+{
+    if (cfg->n_relays == 0)
+        return NULL;
+    unsigned h = 2166136261u;
+    for (const char *s = sid; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return &cfg->relays[h % cfg->n_relays];
+}
+
+/* The media object of API.md for participant pid, or json null when no
+ * relay is configured. false (response set) when the core refused. */
+static bool media_json(call *c, const char *pid, const char *sid, tdm_sig_kind kind,
+                       json_t **out)
+{
+    const tdm_sig_serve_config *cfg = c->api->cfg;
+    const tdm_sig_relay *r = relay_for(cfg, sid);
+    if (!r) {
+        *out = json_null();
+        return true;
+    }
+    char token[TDM_TOKEN_MAX_LEN];
+    tdm_signal_error err;
+    if (tdm_signal_relay_token(c->api->sig, pid, r->id, c->now_ms, token, sizeof token, &err) !=
+        TDM_OK) {
+        fail_core(c, &err);
+        return false;
+    }
+    const char *mk = kind == TDM_SIG_KIND_CUSTOMER ? "whip" : "whep";
+    char url[TDM_SIG_URL_MAX + 96];
+    snprintf(url, sizeof url, "%s/%s/%s", r->url, mk, sid);
+    json_t *turn = json_null();
+    if (cfg->n_turn_urls > 0 && cfg->core.turn_secret) {
+        char user[TDM_SIG_TURN_USER_CAP], pass[TDM_SIG_TURN_PASS_CAP];
+        if (tdm_signal_turn_credentials(c->api->sig, pid, c->now_ms, user, pass, &err) != TDM_OK) {
+            fail_core(c, &err);
+            return false;
+        }
+        json_t *urls = json_array();
+        for (unsigned i = 0; i < cfg->n_turn_urls; i++)
+            json_array_append_new(urls, json_string(cfg->turn_urls[i]));
+        turn = json_pack("{s:o,s:s,s:s}", "urls", urls, "username", user, "credential", pass);
+    }
+    *out = json_pack("{s:s,s:s,s:s,s:s,s:o}", "node", r->id, "url", url, "kind", mk, "token",
+                     token, "turn", turn);
+    return *out != NULL;
+}
+
+/* 201 for a join of any kind (customer, rep, invitee). */
+static void reply_joined(call *c, const tdm_signal_joined *j)
+{
+    json_t *media;
+    if (!media_json(c, j->participant_id, j->session_id, j->kind, &media))
+        return;
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "session_id", j->session_id,
+                          "participant_id", j->participant_id, "secret", j->secret, "kind",
+                          tdm_sig_kind_name(j->kind), "profile", j->profile, "media", media);
+    const tdm_sig_profile *p = tdm_sig_profiles_find(&c->api->cfg->profiles, j->profile);
+    if (o && p)
+        json_object_set_new(o, "rights", rights_json(p));
+    reply(c, 201, o);
+    tdm_sig_hub_session_changed(c->api->hub, j->session_id, "joined", j->participant_id,
+                                c->now_ms);
+}
+
+/* --- routes --- */
+
+static void r_login(call *c)
+{
+    const char *name = body_str(c, "name"), *pw = body_str(c, "password");
+    if (!name || !pw) {
+        fail(c, 400, "bad_request", "body: {\"name\":..,\"password\":..}");
+        return;
+    }
+    tdm_signal_login_result res;
+    tdm_signal_error err;
+    if (tdm_signal_login(c->api->sig, name, pw, strlen(pw), c->now_ms, &res, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    reply(c, 200,
+          json_pack("{s:s,s:I,s:o}", "token", res.token, "expires_s", (json_int_t)res.expires_s,
+                    "user", user_json(&res.user)));
+}
+
+static void r_logout(call *c)
+{
+    tdm_signal_error err;
+    if (!c->req->authorization) {
+        fail(c, 401, "bad_credentials", "Authorization: Bearer <login token> required");
+        return;
+    }
+    if (tdm_signal_logout(c->api->sig, c->req->authorization, c->now_ms, &err) != TDM_OK)
+        fail_core(c, &err);
+    else
+        ok_empty(c);
+}
+
+static void r_me(call *c)
+{
+    tdm_sig_user u;
+    if (need_user(c, &u))
+        reply(c, 200, json_pack("{s:o}", "user", user_json(&u)));
+}
+
+static void r_profiles(call *c)
+{
+    tdm_sig_user u;
+    if (!need_user(c, &u))
+        return;
+    json_t *a = json_array();
+    for (unsigned i = 0; i < c->api->cfg->profiles.count; i++)
+        json_array_append_new(a, rights_json(&c->api->cfg->profiles.items[i]));
+    reply(c, 200, json_pack("{s:o}", "profiles", a));
+}
+
+static void r_open(call *c)
+{
+    tdm_sig_user u;
+    if (!need_user(c, &u))
+        return;
+    tdm_signal_opened o;
+    tdm_signal_error err;
+    if (tdm_signal_session_open(c->api->sig, u.name, c->now_ms, &o, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    tdm_sig_participant_row p;
+    if (tdm_signal_participant(c->api->sig, o.participant_id, &p, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    json_t *media;
+    if (!media_json(c, o.participant_id, o.session_id, TDM_SIG_KIND_REP, &media))
+        return;
+    reply(c, 201,
+          json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:o}", "session_id", o.session_id,
+                    "participant_id", o.participant_id, "secret", o.secret, "join_code",
+                    o.join_code, "code_expires_s", (json_int_t)o.code_expires_s, "profile",
+                    p.profile, "media", media));
+}
+
+static void r_join(call *c)
+{
+    const char *code = body_str(c, "code"), *name = body_str(c, "display_name");
+    if (!code || !name) {
+        fail(c, 400, "bad_request", "body: {\"code\":..,\"display_name\":..}");
+        return;
+    }
+    tdm_signal_joined j;
+    tdm_signal_error err;
+    if (tdm_signal_customer_join(c->api->sig, code, name, c->now_ms, &j, &err) != TDM_OK)
+        fail_core(c, &err);
+    else
+        reply_joined(c, &j);
+}
+
+static void r_accept(call *c)
+{
+    const char *token = body_str(c, "token"), *name = body_str(c, "display_name");
+    if (!token || !name) {
+        fail(c, 400, "bad_request", "body: {\"token\":..,\"display_name\":..}");
+        return;
+    }
+    tdm_signal_joined j;
+    tdm_signal_error err;
+    if (tdm_signal_invite_accept(c->api->sig, token, name, c->now_ms, &j, &err) != TDM_OK)
+        fail_core(c, &err);
+    else
+        reply_joined(c, &j);
+}
+
+static void r_rep_join(call *c, const char *sid)
+{
+    tdm_sig_user u;
+    if (!need_user(c, &u))
+        return;
+    tdm_signal_joined j;
+    tdm_signal_error err;
+    if (tdm_signal_rep_join(c->api->sig, sid, u.name, c->now_ms, &j, &err) != TDM_OK)
+        fail_core(c, &err);
+    else
+        reply_joined(c, &j);
+}
+
+static void r_state(call *c, const char *sid)
+{
+    tdm_signal_error err;
+    if (c->req->secret || !c->req->authorization) {
+        tdm_sig_participant_row p;
+        if (!need_participant(c, sid, &p))
+            return;
+    } else {
+        tdm_sig_user u;
+        if (!need_user(c, &u))
+            return;
+        if (u.role != TDM_SIG_ROLE_ADMIN && u.role != TDM_SIG_ROLE_AUDITOR) {
+            fail(c, 403, "forbidden", "reps see a session through their participant secret");
+            return;
+        }
+    }
+    char *text = NULL;
+    if (tdm_sig_hub_state_json(c->api->hub, sid, &text, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    reply(c, 200, json_loads(text, 0, NULL));
+    free(text);
+}
+
+static void r_join_code(call *c, const char *sid)
+{
+    tdm_sig_participant_row p;
+    if (!need_participant(c, sid, &p))
+        return;
+    tdm_signal_opened o;
+    tdm_signal_error err;
+    if (tdm_signal_join_code_renew(c->api->sig, p.id, c->now_ms, &o, &err) != TDM_OK)
+        fail_core(c, &err);
+    else
+        reply(c, 200, json_pack("{s:s,s:I}", "join_code", o.join_code, "code_expires_s",
+                                (json_int_t)o.code_expires_s));
+}
+
+static void r_media(call *c, const char *sid)
+{
+    tdm_sig_participant_row p;
+    if (!need_participant(c, sid, &p))
+        return;
+    json_t *media;
+    if (media_json(c, p.id, sid, p.kind, &media))
+        reply(c, 200, json_pack("{s:o}", "media", media));
+}
+
+/* The owner-or-self actions that change who is in the session. */
+static void r_leave(call *c, const char *sid)
+{
+    tdm_sig_participant_row p;
+    if (!need_participant(c, sid, &p))
+        return;
+    tdm_signal_error err;
+    if (tdm_signal_leave(c->api->sig, p.id, c->now_ms, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    ok_empty(c);
+    tdm_sig_hub_session_changed(c->api->hub, sid, "left", p.id, c->now_ms);
+}
+
+static void r_transfer(call *c, const char *sid)
+{
+    tdm_sig_participant_row p;
+    if (!need_participant(c, sid, &p))
+        return;
+    const char *to = body_str(c, "to");
+    if (!to) {
+        fail(c, 400, "bad_request", "body: {\"to\": participant id}");
+        return;
+    }
+    tdm_signal_error err;
+    if (tdm_signal_transfer(c->api->sig, p.id, to, c->now_ms, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    ok_empty(c);
+    tdm_sig_hub_session_changed(c->api->hub, sid, "owner_changed", to, c->now_ms);
+}
+
+static void r_remove(call *c, const char *sid, const char *target)
+{
+    tdm_sig_participant_row p;
+    if (!need_participant(c, sid, &p))
+        return;
+    tdm_signal_error err;
+    if (tdm_signal_remove(c->api->sig, p.id, target, c->now_ms, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    ok_empty(c);
+    tdm_sig_hub_session_changed(c->api->hub, sid, "removed", target, c->now_ms);
+}
+
+static void r_set_profile(call *c, const char *sid, const char *target)
+{
+    tdm_sig_participant_row p;
+    if (!need_participant(c, sid, &p))
+        return;
+    const char *profile = body_str(c, "profile");
+    if (!profile) {
+        fail(c, 400, "bad_request", "body: {\"profile\": name}");
+        return;
+    }
+    tdm_signal_error err;
+    if (tdm_signal_set_profile(c->api->sig, p.id, target, profile, c->now_ms, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    ok_empty(c);
+    tdm_sig_hub_session_changed(c->api->hub, sid, "profile_changed", target, c->now_ms);
+}
+
+static void r_end(call *c, const char *sid)
+{
+    tdm_sig_participant_row p;
+    if (!need_participant(c, sid, &p))
+        return;
+    tdm_signal_error err;
+    if (tdm_signal_end(c->api->sig, p.id, c->now_ms, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    ok_empty(c);
+    tdm_sig_hub_session_changed(c->api->hub, sid, "ended", p.id, c->now_ms);
+}
+
+static void r_invite(call *c, const char *sid)
+{
+    tdm_sig_participant_row p;
+    if (!need_participant(c, sid, &p))
+        return;
+    const char *profile = body_str(c, "profile");
+    json_t *ttl = json_object_get(c->body, "ttl_s");
+    if (!profile || (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 0))) {
+        fail(c, 400, "bad_request", "body: {\"profile\": name, \"ttl_s\": seconds (optional)}");
+        return;
+    }
+    tdm_signal_invite inv;
+    tdm_signal_error err;
+    if (tdm_signal_invite_create(c->api->sig, p.id, profile, ttl ? json_integer_value(ttl) : 0,
+                                 c->now_ms, &inv, &err) != TDM_OK) {
+        fail_core(c, &err);
+        return;
+    }
+    char link[TDM_SIG_URL_MAX + 96];
+    snprintf(link, sizeof link, "%s/invite.html#token=%s", c->api->cfg->public_url, inv.token);
+    reply(c, 201,
+          json_pack("{s:s,s:s,s:s,s:s,s:I}", "invite_id", inv.invite_id, "token", inv.token,
+                    "link", link, "profile", inv.profile, "expires_s",
+                    (json_int_t)inv.expires_s));
+}
+
+static void r_revoke(call *c, const char *sid, const char *iid)
+{
+    tdm_sig_participant_row p;
+    if (!need_participant(c, sid, &p))
+        return;
+    tdm_signal_error err;
+    if (tdm_signal_invite_revoke(c->api->sig, p.id, iid, c->now_ms, &err) != TDM_OK)
+        fail_core(c, &err);
+    else
+        ok_empty(c);
+}
+
+static bool query_int(const char *query, const char *key, int64_t *out)
+{
+    size_t kl = strlen(key);
+    for (const char *p = query; p && *p;) {
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            char *end;
+            long long v = strtoll(p + kl + 1, &end, 10);
+            if (end == p + kl + 1 || (*end && *end != '&') || v < 0)
+                return false;
+            *out = v;
+            return true;
+        }
+        p = strchr(p, '&');
+        p = p ? p + 1 : NULL;
+    }
+    return true;
+}
+
+static void r_audit(call *c, const char *sid)
+{
+    tdm_sig_user u;
+    if (!need_user(c, &u))
+        return;
+    if (u.role != TDM_SIG_ROLE_AUDITOR && u.role != TDM_SIG_ROLE_ADMIN) {
+        fail(c, 403, "forbidden", "the audit log is for auditors and admins");
+        return;
+    }
+    int64_t after = 0, limit = AUDIT_LIMIT_DEFAULT;
+    if (!query_int(c->req->query, "after", &after) || !query_int(c->req->query, "limit", &limit) ||
+        limit == 0) {
+        fail(c, 400, "bad_request", "query: after=<seq>&limit=<n>");
+        return;
+    }
+    if (limit > AUDIT_LIMIT_MAX)
+        limit = AUDIT_LIMIT_MAX;
+    tdm_sig_session_row s;
+    bool found = false;
+    tdm_error err = {{0}};
+    if (tdm_sig_store_session_get(tdm_signal_store(c->api->sig), sid, &s, &found, &err) !=
+        TDM_OK) {
+        fail(c, 500, "internal", err.msg);
+        return;
+    }
+    if (!found) {
+        fail(c, 404, "not_found", "no such session");
+        return;
+    }
+    char *text = NULL;
+    if (tdm_signal_audit_json(tdm_signal_store(c->api->sig), sid, after, (size_t)limit, &text,
+                              &err) != TDM_OK) {
+        fail(c, 500, "internal", err.msg);
+        return;
+    }
+    json_t *entries = json_loads(text, 0, NULL);
+    free(text);
+    reply(c, 200, json_pack("{s:s,s:o}", "session", sid, "entries", entries ? entries : json_array()));
+}
+
+/* Method check: true if it matches; else answers 405. */
+static bool method(call *c, const char *m)
+{
+    if (strcmp(c->req->method, m) == 0)
+        return true;
+    fail(c, 405, "method_not_allowed", m);
+    return false;
+}
+
+static void route(call *c)
+{
+    const char **s = c->seg;
+    size_t n = c->n_seg;
+#define IS(i, text) (n > (i) && strcmp(s[i], text) == 0)
+    if (n == 1 && IS(0, "login")) {
+        if (method(c, "POST"))
+            r_login(c);
+    } else if (n == 1 && IS(0, "logout")) {
+        if (method(c, "POST"))
+            r_logout(c);
+    } else if (n == 1 && IS(0, "me")) {
+        if (method(c, "GET"))
+            r_me(c);
+    } else if (n == 1 && IS(0, "profiles")) {
+        if (method(c, "GET"))
+            r_profiles(c);
+    } else if (n == 1 && IS(0, "join")) {
+        if (method(c, "POST"))
+            r_join(c);
+    } else if (n == 2 && IS(0, "invites") && IS(1, "accept")) {
+        if (method(c, "POST"))
+            r_accept(c);
+    } else if (n == 1 && IS(0, "sessions")) {
+        if (method(c, "POST"))
+            r_open(c);
+    } else if (n >= 2 && IS(0, "sessions")) {
+        const char *sid = s[1];
+        if (n == 2) {
+            if (method(c, "GET"))
+                r_state(c, sid);
+        } else if (n == 3 && IS(2, "join-code")) {
+            if (method(c, "POST"))
+                r_join_code(c, sid);
+        } else if (n == 3 && IS(2, "reps")) {
+            if (method(c, "POST"))
+                r_rep_join(c, sid);
+        } else if (n == 3 && IS(2, "media")) {
+            if (method(c, "POST"))
+                r_media(c, sid);
+        } else if (n == 3 && IS(2, "leave")) {
+            if (method(c, "POST"))
+                r_leave(c, sid);
+        } else if (n == 3 && IS(2, "transfer")) {
+            if (method(c, "POST"))
+                r_transfer(c, sid);
+        } else if (n == 3 && IS(2, "end")) {
+            if (method(c, "POST"))
+                r_end(c, sid);
+        } else if (n == 3 && IS(2, "audit")) {
+            if (method(c, "GET"))
+                r_audit(c, sid);
+        } else if (n == 3 && IS(2, "invites")) {
+            if (method(c, "POST"))
+                r_invite(c, sid);
+        } else if (n == 4 && IS(2, "invites")) {
+            if (method(c, "DELETE"))
+                r_revoke(c, sid, s[3]);
+        } else if (n == 4 && IS(2, "participants")) {
+            if (method(c, "DELETE"))
+                r_remove(c, sid, s[3]);
+        } else if (n == 5 && IS(2, "participants") && IS(4, "profile")) {
+            if (method(c, "PUT"))
+                r_set_profile(c, sid, s[3]);
+        } else {
+            fail(c, 404, "not_found", "no such route");
+        }
+    } else {
+        fail(c, 404, "not_found", "no such route");
+    }
+#undef IS
+}
+
+tdm_status tdm_sig_api_handle(tdm_sig_api *api, const tdm_sig_api_request *req, int64_t now_ms,
+                              tdm_sig_api_response *resp)
+{
+    if (!api || !req || !resp || !req->method || !req->path)
+        return TDM_ERR_INVALID;
+    memset(resp, 0, sizeof *resp);
+    call c = {.api = api, .req = req, .now_ms = now_ms, .resp = resp};
+    char path[1024];
+    if (strcmp(req->path, "/healthz") == 0) {
+        reply(&c, 200, json_pack("{s:b}", "ok", 1));
+    } else if (strlen(req->path) >= sizeof path ||
+               strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) != 0) {
+        fail(&c, 404, "not_found", "no such route");
+    } else if (req->body_too_large) {
+        fail(&c, 413, "too_large", "request body over 64 KiB");
+    } else {
+        /* Segments split in a copy; empty ones (a//b, trailing /) are refused. */
+        snprintf(path, sizeof path, "%s", req->path + strlen(API_PREFIX));
+        bool bad = false;
+        for (char *p = path, *save = NULL;; p = NULL) {
+            char *t = strtok_r(p, "/", &save);
+            if (!t)
+                break;
+            if (c.n_seg == MAX_SEGS) {
+                bad = true;
+                break;
+            }
+            c.seg[c.n_seg++] = t;
+        }
+        if (bad || c.n_seg == 0 || strstr(req->path, "//")) {
+            fail(&c, 404, "not_found", "no such route");
+        } else {
+            json_error_t jerr;
+            c.body = req->body_len ? json_loadb((const char *)req->body, req->body_len,
+                                                JSON_REJECT_DUPLICATES, &jerr)
+                                   : json_object();
+            if (!json_is_object(c.body)) {
+                char detail[200];
+                snprintf(detail, sizeof detail, "body is not a JSON object%s%s",
+                         c.body ? "" : ": ", c.body ? "" : jerr.text);
+                fail(&c, 400, "bad_request", detail);
+            } else {
+                route(&c);
+            }
+            json_decref(c.body);
+        }
+    }
+    if (!resp->body) {
+        resp->status = 500;
+        return TDM_ERR_NOMEM;
+    }
+    return TDM_OK;
+}
+
+tdm_status tdm_sig_api_new(tdm_signal *sig, tdm_sig_hub *hub, const tdm_sig_serve_config *cfg,
+                           tdm_sig_api **out, tdm_error *err)
+{
+    if (!sig || !hub || !cfg || !out)
+        return tdm_fail(err, TDM_ERR_INVALID, "api_new: NULL argument");
+    tdm_sig_api *a = calloc(1, sizeof *a);
+    if (!a)
+        return tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
+    a->sig = sig;
+    a->hub = hub;
+    a->cfg = cfg;
+    *out = a;
+    return TDM_OK;
+}
+
+void tdm_sig_api_free(tdm_sig_api *api) { free(api); }

@@ -1,0 +1,55 @@
+/* tdm_sig_api: the HTTP API of tandem-signal (routes in signaling/API.md),
+ * sans-IO.
+ *
+ * Owns routing a parsed request (method, path, query, the two credential
+ * headers, body) to the tdm_signal call it stands for, the JSON of requests
+ * and answers, the media object (relay placement, relay token, TURN
+ * credentials) and telling the hub what changed so sockets hear of it. The
+ * shell reads the request off the wire and writes back status and body;
+ * static files are not here (tdm_sig_static.h). Time is an argument. */
+#ifndef TDM_SIG_API_H
+#define TDM_SIG_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tdm_sig_hub.h"
+#include "tdm_sig_serve_config.h"
+#include "tdm_signal.h"
+
+/* Request bodies larger than this are refused with 413. */
+#define TDM_SIG_API_BODY_MAX 65536
+
+typedef struct tdm_sig_api_request {
+    const char *method;        /* "GET", "POST", ... */
+    const char *path;          /* without the query, e.g. "/api/v1/login" */
+    const char *query;         /* after '?', or NULL */
+    const char *authorization; /* Authorization header, or NULL */
+    const char *secret;        /* X-Tandem-Secret header, or NULL */
+    const uint8_t *body;
+    size_t body_len;
+    bool body_too_large;
+} tdm_sig_api_request;
+
+typedef struct tdm_sig_api_response {
+    int status;
+    char *body; /* JSON text (malloc'd; free()), never NULL after TDM_OK */
+} tdm_sig_api_response;
+
+typedef struct tdm_sig_api tdm_sig_api;
+
+/* All borrowed; they must outlive the api. */
+tdm_status tdm_sig_api_new(tdm_signal *sig, tdm_sig_hub *hub, const tdm_sig_serve_config *cfg,
+                           tdm_sig_api **out, tdm_error *err);
+void tdm_sig_api_free(tdm_sig_api *api);
+
+/* Whether the path is the API's (else it is a static file). */
+bool tdm_sig_api_owns(const char *path);
+
+/* Answers one request. TDM_OK with resp filled (any status, errors
+ * included); other statuses only for out-of-memory. */
+tdm_status tdm_sig_api_handle(tdm_sig_api *api, const tdm_sig_api_request *req, int64_t now_ms,
+                              tdm_sig_api_response *resp);
+
+#endif
