@@ -1,0 +1,24 @@
+# Recording (issue 6): the sans-IO format, sealing and reading; the writer's
+# IO shell. Included from tests/CMakeLists.txt.
+if(TARGET tdm_recording)
+  tdm_unit_test(recording_integrity_test LIBS tdm_recording)
+endif()
+if(TARGET tdm_recording)
+  tdm_unit_test(recording_writer_test LIBS tdm_recording)
+endif()
+
+# Integration: a synthetic session recorded through the writer, exported by
+# tandem-replay, decoded (ffmpeg and codec/) with every stamp checked; a
+# writer killed with SIGKILL; tampering seen by the CLI.
+if(TARGET tandem-replay AND NOT TDM_FUZZ)
+  add_executable(recording_synth integration/recording_synth.c)
+  target_link_libraries(recording_synth PRIVATE tdm_recording tdm_codec tdm_capture tdm_common m)
+  add_executable(recording_webm_check integration/recording_webm_check.c)
+  target_link_libraries(recording_webm_check PRIVATE tdm_codec tdm_capture tdm_common PkgConfig::AV)
+  foreach(t recording_export_test recording_kill_test recording_cli_test)
+    add_test(NAME ${t}
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/${t}.sh $<TARGET_FILE:tandem-replay>
+                     $<TARGET_FILE:recording_synth> $<TARGET_FILE:recording_webm_check>)
+    set_tests_properties(${t} PROPERTIES LABELS integration TIMEOUT 300)
+  endforeach()
+endif()

@@ -1,0 +1,543 @@
+/* tandem-replay: the auditor's tool for recordings (recording/, issue 6).
+ *
+ * Owns the command line and the files: it maps a recording, hands the
+ * bytes to tdm_rec_reader (verification) and tdm_rec_export (WebM), and
+ * prints what they found. Exit status: 0 success, 1 the recording is not
+ * intact or cannot be read (wrong key, truncated, not a recording, a
+ * fault), 2 bad usage. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tdm_rec_export.h"
+#include "tdm_rec_reader.h"
+#include "tdm_rec_thumbs.h"
+
+static const char usage_text[] =
+    "usage: tandem-replay COMMAND FILE|DIR --key-file KEY [options]\n"
+    "\n"
+    "Commands:\n"
+    "  list DIR       every recording in DIR (files that are not recordings are\n"
+    "                 skipped): session, start, duration, size, and whether it\n"
+    "                 verifies (complete, truncated, FAULT, wrong key); exit 0 when\n"
+    "                 every one is intact and complete, 1 otherwise\n"
+    "  info FILE      streams, duration, size, packets, drops, and where the file ends\n"
+    "  verify FILE    check every record's seal and the hash chain; exit 0 if the\n"
+    "                 recording is intact and complete, 1 naming the first fault\n"
+    "                 (record index and byte offset) or saying where a cut file ends\n"
+    "  export FILE --out OUT.webm\n"
+    "                 remux VP8/VP9 video and Opus audio to WebM without re-encoding\n"
+    "                 (seekable); a cut file exports up to its end, a file that fails\n"
+    "                 verification is refused. Progress is shown on a terminal.\n"
+    "  thumbs FILE --out SHEET.png [--every SECONDS] [--width PX] [--columns N]\n"
+    "                 a contact sheet: the first video stream's picture every\n"
+    "                 SECONDS (default 10), each PX wide (default 240), N to a row\n"
+    "                 (default 6)\n"
+    "\n"
+    "Options:\n"
+    "  --key-file PATH     the recording master key (32 raw bytes or 64 hex digits),\n"
+    "                      the one tandem-signal wraps session keys with; required\n"
+    "  --allow-truncated   verify: a file cut short (crash, kill -9) whose every\n"
+    "                      record verifies exits 0 instead of 1\n"
+    "  --out PATH          export, thumbs: the file to write (overwritten)\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Not done yet: timeline (audit events), participants in info.\n"
+    "\n"
+    "Exit status: 0 success, 1 the recording is not intact or cannot be read,\n"
+    "2 bad usage.\n";
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "tandem-replay: %s%s\nTry 'tandem-replay --help'.\n", msg, arg ? arg : "");
+    return 2;
+}
+
+static int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 32;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* 32 raw bytes or 64 hex digits (trailing whitespace allowed), as
+ * tandem-signal reads its recording_master_key_file. */
+static int read_key(const char *path, uint8_t key[32])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "tandem-replay: cannot read key file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    uint8_t raw[130];
+    size_t n = fread(raw, 1, sizeof raw, f);
+    fclose(f);
+    if (n == 32) {
+        memcpy(key, raw, 32);
+        return 0;
+    }
+    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r' || raw[n - 1] == ' '))
+        n--;
+    if (n == 64) {
+        for (size_t i = 0; i < 32; i++) {
+            int hi = hexval(raw[2 * i]), lo = hexval(raw[2 * i + 1]);
+            if (hi < 0 || lo < 0) {
+                fprintf(stderr, "tandem-replay: key file %s: bad hex\n", path);
+                return -1;
+            }
+            key[i] = (uint8_t)(hi << 4 | lo);
+        }
+        return 0;
+    }
+    fprintf(stderr, "tandem-replay: key file %s must hold 32 raw bytes or 64 hex digits\n", path);
+    return -1;
+}
+
+typedef struct mapped {
+    const uint8_t *buf;
+    size_t len;
+} mapped;
+
+static int map_file(const char *path, mapped *m)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        fprintf(stderr, "tandem-replay: cannot open %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "tandem-replay: %s is not a regular file\n", path);
+        close(fd);
+        return -1;
+    }
+    m->len = (size_t)sb.st_size;
+    m->buf = (const uint8_t *)"";
+    if (m->len) {
+        void *p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            fprintf(stderr, "tandem-replay: cannot map %s: %s\n", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        m->buf = p;
+    }
+    close(fd);
+    return 0;
+}
+
+static void unmap_file(mapped *m)
+{
+    if (m->len)
+        munmap((void *)m->buf, m->len);
+}
+
+static int open_reader(const char *path, const mapped *m, const uint8_t key[32], tdm_rec_reader **r)
+{
+    tdm_error err = {{0}};
+    tdm_status st = tdm_rec_reader_open(m->buf, m->len, key, r, &err);
+    if (st == TDM_OK)
+        return 0;
+    fprintf(stderr, "tandem-replay: %s: %s\n", path, err.msg);
+    return -1;
+}
+
+static const char *codec_name(tdm_codec c)
+{
+    return c == TDM_CODEC_VP8    ? "VP8"
+           : c == TDM_CODEC_VP9  ? "VP9"
+           : c == TDM_CODEC_OPUS ? "Opus"
+                                 : "?";
+}
+
+static void print_hash(const char *label, const uint8_t *h)
+{
+    printf("%s", label);
+    for (int i = 0; i < TDM_REC_HASH_LEN; i++)
+        printf("%02x", h[i]);
+    printf("\n");
+}
+
+typedef struct stream_info {
+    uint64_t packets, bytes, first_us, last_us;
+    bool seen;
+} stream_info;
+
+static int cmd_info(const char *path, const mapped *m, tdm_rec_reader *r)
+{
+    const tdm_rec_header *h = tdm_rec_reader_header(r);
+    stream_info si[TDM_REC_MAX_STREAMS] = {0};
+    uint64_t drops = 0, drop_marks = 0, syncs = 0, t0 = 0, t1 = 0, other = 0;
+    bool any = false;
+    tdm_rec_record rec;
+    tdm_error err = {{0}};
+    tdm_status st;
+    while ((st = tdm_rec_reader_next(r, &rec, &err)) == TDM_OK) {
+        if (!any)
+            t0 = rec.time_us, any = true;
+        t1 = rec.time_us;
+        if (rec.type == TDM_REC_RTP) {
+            size_t i = 0;
+            while (i < h->nstreams && h->streams[i].id != rec.stream)
+                i++;
+            if (i == h->nstreams) {
+                other++;
+                continue;
+            }
+            if (!si[i].seen)
+                si[i].first_us = rec.time_us, si[i].seen = true;
+            si[i].last_us = rec.time_us;
+            si[i].packets++;
+            si[i].bytes += rec.len;
+        } else if (rec.type == TDM_REC_DROP) {
+            drops += rec.a;
+            drop_marks++;
+        } else if (rec.type == TDM_REC_SYNC) {
+            syncs++;
+        }
+    }
+    time_t start = (time_t)(h->start_unix_us / 1000000u);
+    struct tm tm;
+    char when[32] = "?";
+    if (gmtime_r(&start, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("file: %s\n", path);
+    printf("size: %zu bytes\n", m->len);
+    printf("session: %s\n", h->session_id);
+    printf("started: %s\n", when);
+    printf("duration: %.3f s\n", (double)(t1 - t0) / 1e6);
+    printf("streams: %zu\n", h->nstreams);
+    for (size_t i = 0; i < h->nstreams; i++) {
+        const tdm_rec_stream *s = &h->streams[i];
+        printf("  stream %u: %s, payload type %u, ssrc 0x%08x, %u Hz: %" PRIu64 " packets, %" PRIu64
+               " bytes",
+               s->id, codec_name(s->codec), s->payload_type, s->ssrc, s->clock_hz, si[i].packets,
+               si[i].bytes);
+        if (si[i].seen)
+            printf(", %.3f s to %.3f s", (double)(si[i].first_us - t0) / 1e6,
+                   (double)(si[i].last_us - t0) / 1e6);
+        printf("\n");
+    }
+    printf("records: %" PRIu64 "\n", tdm_rec_reader_records(r));
+    printf("dropped: %" PRIu64 " packets (%" PRIu64 " markers: the disk fell behind)\n", drops,
+           drop_marks);
+    if (other)
+        printf("packets of undeclared streams: %" PRIu64 "\n", other);
+    printf("sync points: %" PRIu64 "\n", syncs);
+    if (st == TDM_EOF) {
+        printf("ends: complete at byte %" PRIu64 " (end record verified)\n",
+               tdm_rec_reader_offset(r));
+        print_hash("hash: ", tdm_rec_reader_hash(r));
+        return 0;
+    }
+    if (st == TDM_ERR_TRUNCATED) {
+        printf("ends: %s\n", err.msg);
+        print_hash("hash of the verified part: ", tdm_rec_reader_hash(r));
+        return 1;
+    }
+    printf("ends: FAULT: %s\n", err.msg);
+    fprintf(stderr, "tandem-replay: %s: %s\n", path, err.msg);
+    return 1;
+}
+
+static int cmd_verify(const char *path, tdm_rec_reader *r, bool allow_truncated)
+{
+    tdm_rec_record rec;
+    tdm_error err = {{0}};
+    tdm_status st;
+    while ((st = tdm_rec_reader_next(r, &rec, &err)) == TDM_OK) {
+    }
+    if (st == TDM_EOF) {
+        printf("%s: OK: %" PRIu64 " records verified, complete (end record at byte %" PRIu64 ")\n",
+               path, tdm_rec_reader_records(r), tdm_rec_reader_last_offset(r));
+        print_hash("hash: ", tdm_rec_reader_hash(r));
+        return 0;
+    }
+    if (st == TDM_ERR_TRUNCATED) {
+        printf("%s: %s: %s\n", path, allow_truncated ? "OK (truncated)" : "INCOMPLETE", err.msg);
+        print_hash("hash of the verified part: ", tdm_rec_reader_hash(r));
+        return allow_truncated ? 0 : 1;
+    }
+    printf("%s: FAILED: %s\n", path, err.msg);
+    return 1;
+}
+
+typedef struct progress_state {
+    bool tty;
+    int last_pct;
+} progress_state;
+
+static void on_progress(void *ctx, int pass, uint64_t done, uint64_t total)
+{
+    progress_state *p = ctx;
+    if (!p->tty || total == 0)
+        return;
+    /* Pass 1 (finding sizes) is the first tenth of the bar. */
+    int pct = pass == 1 ? (int)(10 * done / total) : 10 + (int)(90 * done / total);
+    if (pct == p->last_pct)
+        return;
+    p->last_pct = pct;
+    char bar[41];
+    int fill = pct * 40 / 100;
+    for (int i = 0; i < 40; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[40] = 0;
+    fprintf(stdout, "\rexport [%s] %3d%%", bar, pct);
+    fflush(stdout);
+}
+
+static int cmd_export(const char *path, const mapped *m, tdm_rec_reader *r, const char *out)
+{
+    progress_state ps = {.tty = isatty(STDOUT_FILENO) == 1, .last_pct = -1};
+    tdm_rec_export_result res;
+    tdm_error err = {{0}};
+    tdm_status st = tdm_rec_export_webm(r, m->len, out, on_progress, &ps, &res, &err);
+    if (ps.tty)
+        printf("\n");
+    if (st != TDM_OK) {
+        if (st == TDM_ERR_FORMAT)
+            fprintf(stderr, "tandem-replay: %s fails verification, not exported: %s\n", path,
+                    err.msg);
+        else
+            fprintf(stderr, "tandem-replay: %s: %s\n", path, err.msg);
+        return 1;
+    }
+    printf("exported %s to %s: %.3f s\n", path, out, (double)res.duration_us / 1e6);
+    for (size_t i = 0; i < res.nstreams; i++) {
+        const tdm_rec_export_stream *s = &res.streams[i];
+        printf("  stream %u: %s, %s", s->id, codec_name(s->codec),
+               s->exported ? "exported" : "left out");
+        if (s->width)
+            printf(", %dx%d", s->width, s->height);
+        printf(", %" PRIu64 " packets -> %" PRIu64 " frames", s->packets, s->frames);
+        if (s->frames_lost)
+            printf(" (%" PRIu64 " frames could not be completed)", s->frames_lost);
+        printf("\n");
+    }
+    if (res.ending == TDM_ERR_TRUNCATED)
+        printf("note: the recording is cut short; exported up to its end (%s)\n",
+               res.ending_msg.msg);
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One line per recording; a file is a recording if it starts with the magic. */
+static int cmd_list(const char *dir, const uint8_t key[32])
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "tandem-replay: cannot open directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap * 2 + 16;
+            char **nn = realloc(names, cap * sizeof *names);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        if (!(names[n] = strdup(e->d_name)))
+            break;
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, by_name);
+    int rc = 0;
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char magic[TDM_REC_MAGIC_LEN];
+        bool is_rec = fd >= 0 && read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
+                      memcmp(magic, TDM_REC_MAGIC, TDM_REC_MAGIC_LEN) == 0;
+        if (fd >= 0)
+            close(fd);
+        mapped m;
+        if (!is_rec || map_file(path, &m) != 0)
+            continue;
+        found++;
+        tdm_rec_reader *r;
+        tdm_error err = {{0}};
+        tdm_status st = tdm_rec_reader_open(m.buf, m.len, key, &r, &err);
+        if (st != TDM_OK) {
+            printf("%s  %s\n", names[i], st == TDM_ERR_INVALID ? "WRONG KEY" : err.msg);
+            rc = 1;
+            unmap_file(&m);
+            continue;
+        }
+        tdm_rec_record rec;
+        uint64_t t0 = 0, t1 = 0;
+        bool any = false;
+        while ((st = tdm_rec_reader_next(r, &rec, &err)) == TDM_OK) {
+            if (!any)
+                t0 = rec.time_us, any = true;
+            t1 = rec.time_us;
+        }
+        const tdm_rec_header *h = tdm_rec_reader_header(r);
+        time_t start = (time_t)(h->start_unix_us / 1000000u);
+        struct tm tm;
+        char when[32] = "?";
+        if (gmtime_r(&start, &tm))
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        printf("%s  session %s  started %s  %.1f s  %zu bytes  %s\n", names[i], h->session_id, when,
+               (double)(t1 - t0) / 1e6, m.len,
+               st == TDM_EOF ? "complete" : st == TDM_ERR_TRUNCATED ? "TRUNCATED" : "FAULT");
+        if (st != TDM_EOF)
+            rc = 1;
+        tdm_rec_reader_free(r);
+        unmap_file(&m);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (!found)
+        printf("no recordings in %s\n", dir);
+    return rc;
+}
+
+static int cmd_thumbs(const char *path, tdm_rec_reader *r, const char *out, double every_s,
+                      int width, int columns)
+{
+    tdm_rec_thumbs_result res;
+    tdm_error err = {{0}};
+    tdm_status st =
+        tdm_rec_thumbs_png(r, out, (uint64_t)(every_s * 1e6), width, columns, &res, &err);
+    if (st != TDM_OK) {
+        if (st == TDM_ERR_FORMAT)
+            fprintf(stderr, "tandem-replay: %s fails verification: %s\n", path, err.msg);
+        else
+            fprintf(stderr, "tandem-replay: %s: %s\n", path, err.msg);
+        return 1;
+    }
+    printf("%s: %zu pictures, one every %g s, sheet %dx%d\n", out, res.count, every_s,
+           res.sheet_width, res.sheet_height);
+    if (res.ending == TDM_ERR_TRUNCATED)
+        printf("note: the recording is cut short; pictures up to its end\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key-file", required_argument, NULL, 'k'},
+        {"out", required_argument, NULL, 'o'},
+        {"allow-truncated", no_argument, NULL, 't'},
+        {"every", required_argument, NULL, 'e'},
+        {"width", required_argument, NULL, 'w'},
+        {"columns", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *key_file = NULL, *out = NULL;
+    bool allow_truncated = false, thumb_opts = false;
+    double every_s = 10;
+    int width = 240, columns = 6;
+    char *end;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': key_file = optarg; break;
+        case 'o': out = optarg; break;
+        case 't': allow_truncated = true; break;
+        case 'e':
+            every_s = strtod(optarg, &end);
+            if (*end || !(every_s >= 0.001 && every_s <= 86400))
+                return usage_error("--every wants seconds, 0.001 to 86400: ", optarg);
+            thumb_opts = true;
+            break;
+        case 'w':
+            width = (int)strtol(optarg, &end, 10);
+            if (*end || width < 16 || width > 1920)
+                return usage_error("--width wants 16 to 1920 pixels: ", optarg);
+            thumb_opts = true;
+            break;
+        case 'c':
+            columns = (int)strtol(optarg, &end, 10);
+            if (*end || columns < 1 || columns > 64)
+                return usage_error("--columns wants 1 to 64: ", optarg);
+            thumb_opts = true;
+            break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: return usage_error("bad option", NULL);
+        }
+    }
+    if (optind >= argc)
+        return usage_error("missing command (info, verify or export)", NULL);
+    const char *cmd = argv[optind];
+    bool is_info = !strcmp(cmd, "info"), is_verify = !strcmp(cmd, "verify"),
+         is_export = !strcmp(cmd, "export");
+    bool is_list = !strcmp(cmd, "list"), is_thumbs = !strcmp(cmd, "thumbs");
+    if (!strcmp(cmd, "timeline")) {
+        fprintf(stderr, "tandem-replay: '%s' is not implemented yet\n", cmd);
+        return 2;
+    }
+    if (!is_info && !is_verify && !is_export && !is_list && !is_thumbs)
+        return usage_error("unknown command: ", cmd);
+    if (argc - optind != 2)
+        return usage_error(is_list ? "one DIR expected after " : "one FILE expected after ", cmd);
+    if (!key_file)
+        return usage_error("--key-file is required (the recording master key)", NULL);
+    if (is_export && !out)
+        return usage_error("export needs --out FILE.webm", NULL);
+    if (is_thumbs && !out)
+        return usage_error("thumbs needs --out FILE.png", NULL);
+    if (!is_export && !is_thumbs && out)
+        return usage_error("--out is only for export and thumbs", NULL);
+    if (!is_thumbs && thumb_opts)
+        return usage_error("--every, --width and --columns are only for thumbs", NULL);
+    if (!is_verify && allow_truncated)
+        return usage_error("--allow-truncated is only for verify", NULL);
+    const char *path = argv[optind + 1];
+
+    uint8_t key[32];
+    if (read_key(key_file, key) != 0)
+        return 1;
+    if (is_list) {
+        int lrc = cmd_list(path, key);
+        memset(key, 0, sizeof key);
+        return lrc;
+    }
+    mapped m;
+    if (map_file(path, &m) != 0)
+        return 1;
+    tdm_rec_reader *r;
+    int rc = 1;
+    if (open_reader(path, &m, key, &r) == 0) {
+        if (is_info)
+            rc = cmd_info(path, &m, r);
+        else if (is_verify)
+            rc = cmd_verify(path, r, allow_truncated);
+        else if (is_thumbs)
+            rc = cmd_thumbs(path, r, out, every_s, width, columns);
+        else
+            rc = cmd_export(path, &m, r, out);
+        tdm_rec_reader_free(r);
+    }
+    memset(key, 0, sizeof key);
+    unmap_file(&m);
+    return rc;
+}
