@@ -35,3 +35,25 @@ if(TARGET tandem-relay)
                        SKIP_RETURN_CODE 77
                        RESOURCE_LOCK browser)
 endif()
+
+# The web pages of tandem-signal (web/): in a network namespace the test
+# creates, the real tandem-signal (temp SQLite file and config) and
+# tandem-relay, tandem-share as the customer; the rep console logs in, opens
+# a session, invites a view_only expert, and a second browser context joins
+# through the link; both decode video; the invite page offers no input; the
+# rep's pointer and key reach the customer's socket and chat reaches the
+# invitee; profile changes, denied input, used/revoked/expired links,
+# removal, the end and a service restart show on the pages (the story is in
+# tests/browser/signal_browser_test.mjs). Skips (77) without root or
+# Chromium, like the test above.
+if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tandem-share)
+  add_test(NAME browser_signal_pages_test
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/browser/run_signal_browser_test.sh
+                   $<TARGET_FILE:tandem-signal> $<TARGET_FILE:tandem-relay>
+                   $<TARGET_FILE:tandem-share>)
+  set_tests_properties(browser_signal_pages_test PROPERTIES
+                       LABELS "integration;browser"
+                       TIMEOUT 300
+                       SKIP_RETURN_CODE 77
+                       RESOURCE_LOCK browser)
+endif()
