@@ -192,6 +192,14 @@ static tdm_status be_metrics(void *ctx, char *buf, size_t cap, size_t *out_len)
     counter(&o, "tandem_relay_sender_reports_out_total", m.srs_out);
     counter(&o, "tandem_relay_receiver_reports_out_total", m.rrs_out);
     counter(&o, "tandem_relay_ingest_broken_frames_total", m.ingest_keyframe_events);
+    gauge(&o, "tandem_relay_recordings", m.recordings_open);
+    counter(&o, "tandem_relay_recordings_started_total", m.recordings_started);
+    counter(&o, "tandem_relay_recordings_failed_total", m.recordings_failed);
+    counter(&o, "tandem_relay_recording_bytes_total", m.recording_bytes);
+    /* Packets the disk could not take in time: each gap is marked in the
+     * file, never silent. */
+    counter(&o, "tandem_relay_recording_drops_total", m.recording_drops);
+    counter(&o, "tandem_relay_recording_io_errors_total", m.recording_io_errors);
     uint64_t srtp = 0;
     for (size_t k = 1; k < TDM_SRTP_FAIL_COUNT; k++)
         srtp += m.srtp_in_fail[k];
@@ -231,6 +239,29 @@ done:
     if (o.overflow)
         return TDM_ERR_RANGE;
     *out_len = o.len;
+    return TDM_OK;
+}
+
+tdm_status tdm_relay_load(tdm_relay *r, tdm_relay_load_info *out)
+{
+    if (!r || !out)
+        return TDM_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    out->workers = r->n_workers;
+    /* Not r->running: this may run on another thread than the control
+     * thread; each worker's own running flag is atomic. */
+    for (size_t i = 0; i < r->n_workers; i++) {
+        tdm_relay_worker_metrics m;
+        if (!tdm_relay_worker_metrics_get(r->workers[i], &m))
+            return TDM_ERR_UNAVAILABLE;
+        out->sessions += m.sessions;
+        out->endpoints += m.endpoints;
+        out->packets_in += m.packets_in;
+        out->packets_out += m.packets_out;
+        out->bytes_in += m.bytes_in;
+        out->bytes_out += m.bytes_out;
+        out->cpu_seconds += m.cpu_seconds;
+    }
     return TDM_OK;
 }
 
@@ -295,6 +326,8 @@ tdm_status tdm_relay_new(const tdm_relay_config *cfg, tdm_relay **out, tdm_error
             .n_local_addresses = cfg->n_local_addresses,
             .ice_tcp = cfg->ice_tcp,
             .consent_timeout_ms = cfg->consent_timeout_ms,
+            .record_dir = cfg->record_dir,
+            .recording_master_key = cfg->recording_master_key,
             .max_subscribers = cfg->max_subscribers,
         };
         st = tdm_relay_worker_new(&wc, &r->workers[i], err);

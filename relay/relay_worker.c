@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "tdm_assembler.h"
@@ -25,6 +26,8 @@
 #include "tdm_vp8_rtp.h"
 #include "tdm_vp9_rtp.h"
 #include "tdm_relay.h"
+#include "tdm_rec_writer.h"
+#include "tdm_sig_keys.h"
 
 #define GATHER_TIMEOUT_MS 2000
 #define MAX_SUBS_DEFAULT 16
@@ -96,6 +99,11 @@ struct session {
      * reports the relay sends the publisher. */
     tdm_rtp_recv_stats rx[TDM_ROOM_MAX_STREAMS];
     uint64_t next_report_us;
+    /* The session's recording while it has a publisher (NULL: not
+     * recording), and the recording's stream id for each codec (0: none). */
+    tdm_rec_writer *rec;
+    uint8_t rec_stream[TDM_CODEC_OPUS + 1];
+    char rec_path[512];
     uint32_t relay_ssrc; /* sender SSRC of the RTCP the relay writes */
     uint64_t remb_sent_bps;
     size_t n_eps;
@@ -110,6 +118,9 @@ typedef struct relay_metrics {
     uint64_t nacks_out; /* sequence numbers asked of publishers */
     uint64_t ingest_keyframe_events; /* frames the ingest tracker could not complete */
     uint64_t srs_out, rrs_out;
+    uint64_t recordings_started, recordings_failed;
+    /* Totals of recordings already closed. */
+    uint64_t rec_bytes_gone, rec_drops_gone, rec_io_errors_gone;
     uint64_t endpoints_created;
     uint64_t endpoints_failed[TDM_PEER_FAIL_SRTP + 1];
     uint64_t selected[4][4][2];
@@ -133,6 +144,8 @@ struct tdm_relay_worker {
     size_t n_local;
     bool ice_tcp;
     uint32_t consent_timeout_ms;
+    char record_dir[256]; /* "" when not recording */
+    uint8_t rec_master[TDM_SIG_MASTER_KEY_LEN];
     size_t max_subscribers;
     size_t max_sessions;
     gint n_sessions; /* atomic: read by the node for placement */
@@ -259,6 +272,89 @@ static endpoint *session_subscriber(session *s, int sub_id)
     return NULL;
 }
 
+/* --- recording ----------------------------------------------------------- */
+
+/* Opens the session's recording when its publisher arrives: one stream per
+ * codec the publisher offered (its SSRCs are learned later; records carry
+ * whole packets), a fresh random key wrapped under the master key with the
+ * session id bound in, as signaling wraps keys (tdm_sig_keys.h): the file
+ * holds only the wrapped key, so it reveals nothing without the master
+ * key. A failure to open is logged and counted; forwarding goes on. */
+static void recording_start(tdm_relay_worker *r, session *s, const endpoint *ep)
+{
+    if (!r->record_dir[0] || s->rec)
+        return;
+    tdm_rec_header h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.session_id, sizeof h.session_id, "%s", s->id);
+    h.start_unix_us = (uint64_t)g_get_real_time();
+    memset(s->rec_stream, 0, sizeof s->rec_stream);
+    for (size_t i = 0; i < ep->n_pts && h.nstreams < TDM_REC_MAX_STREAMS; i++) {
+        tdm_codec c = ep->pts[i].codec;
+        if ((unsigned)c > TDM_CODEC_OPUS || s->rec_stream[c])
+            continue;
+        uint8_t id = (uint8_t)(h.nstreams + 1);
+        h.streams[h.nstreams++] = (tdm_rec_stream){
+            .id = id, .codec = c, .payload_type = ep->pts[i].pt,
+            .clock_hz = c == TDM_CODEC_OPUS ? 48000u : 90000u};
+        s->rec_stream[c] = id;
+    }
+    uint8_t key[TDM_SIG_RECORDING_KEY_LEN], nonce[12];
+    tdm_error err = {{0}};
+    GDateTime *t = g_date_time_new_now_utc();
+    gchar *stamp = g_date_time_format(t, "%Y%m%dT%H%M%SZ");
+    snprintf(s->rec_path, sizeof s->rec_path, "%s/%s-%s-%s.tdmrec", r->record_dir, s->id, stamp,
+             ep->info.resource_id);
+    g_free(stamp);
+    g_date_time_unref(t);
+    tdm_status st = TDM_ERR_UNAVAILABLE;
+    if (RAND_bytes(key, sizeof key) == 1 && RAND_bytes(nonce, sizeof nonce) == 1)
+        st = tdm_sig_key_wrap(r->rec_master, key, nonce, s->id, h.wrapped_key, &err);
+    else
+        tdm_fail(&err, st, "no random bytes for the recording key");
+    if (st == TDM_OK) {
+        tdm_rec_writer_config wc = {.header = &h, .rec_key = key};
+        st = tdm_rec_writer_open(s->rec_path, &wc, &s->rec, &err);
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    if (st != TDM_OK) {
+        s->rec = NULL;
+        r->m.recordings_failed++;
+        fprintf(stderr, "tandem-relay: cannot record session %s: %s\n", s->id, err.msg);
+        return;
+    }
+    r->m.recordings_started++;
+    fprintf(stderr, "tandem-relay: recording session %s to %s\n", s->id, s->rec_path);
+}
+
+/* Closes the recording (drains its queue, writes the end, fsyncs) and says
+ * where it is and its hash, for ops and the audit trail. */
+static void recording_stop(tdm_relay_worker *r, session *s)
+{
+    if (!s->rec)
+        return;
+    tdm_rec_writer_stats ws;
+    tdm_rec_writer_get_stats(s->rec, &ws);
+    uint8_t hash[TDM_REC_HASH_LEN];
+    tdm_error err = {{0}};
+    tdm_status st = tdm_rec_writer_close(s->rec, now_us(), hash, &err);
+    s->rec = NULL;
+    r->m.rec_bytes_gone += ws.bytes_written;
+    r->m.rec_drops_gone += ws.dropped_full + ws.dropped_too_big;
+    r->m.rec_io_errors_gone += ws.io_errors;
+    if (st != TDM_OK) {
+        fprintf(stderr, "tandem-relay: recording %s ended with an error: %s\n", s->rec_path,
+                err.msg);
+        return;
+    }
+    char hex[2 * TDM_REC_HASH_LEN + 1];
+    for (size_t i = 0; i < TDM_REC_HASH_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+    fprintf(stderr, "tandem-relay: recording %s closed: %" PRIu64 " packets, %" PRIu64
+                    " dropped, sha256 %s\n",
+            s->rec_path, ws.pushed, ws.dropped_full + ws.dropped_too_big, hex);
+}
+
 /* Ends an endpoint: tells the peer (close_notify), takes it out of its
  * session, frees the session once empty. Never from a peer callback. */
 static void endpoint_end(tdm_relay_worker *r, endpoint *ep)
@@ -275,6 +371,7 @@ static void endpoint_end(tdm_relay_worker *r, endpoint *ep)
     }
     if (s) {
         if (s->publisher == ep) {
+            recording_stop(r, s);
             s->publisher = NULL;
             s->n_streams = 0;
             s->remb_sent_bps = 0; /* a new publisher must hear the estimate again */
@@ -504,6 +601,9 @@ static int latch_stream(tdm_relay_worker *r, endpoint *ep, uint32_t ssrc, uint8_
         s->streams[k] = (tdm_room_stream){.codec = ep->pts[i].codec, .ssrc = ssrc,
                                           .payload_type = pt};
         tdm_rtp_recv_stats_init(&s->rx[k], ep->pts[i].codec == TDM_CODEC_OPUS ? 48000 : 90000);
+        if (s->rec)
+            tdm_rec_writer_push_event(s->rec, TDM_REC_STREAM_START,
+                                      s->rec_stream[ep->pts[i].codec], now_us());
         tdm_room_publisher_config pc = {.streams = s->streams, .stream_count = k + 1,
                                         .extensions = ep->exts, .extension_count = ep->n_exts};
         if (tdm_room_set_publisher(s->room, &pc) != TDM_OK)
@@ -584,6 +684,8 @@ static void publisher_rtp(endpoint *ep, uint8_t *buf, size_t len)
     tdm_nack_cache_put(s->cache[k], pkt.header.seq, buf, len);
     uint64_t now = now_us();
     tdm_rtp_recv_stats_packet(&s->rx[k], pkt.header.seq, pkt.header.timestamp, now);
+    if (s->rec) /* a copy into the writer's ring; never blocks (drops are counted) */
+        tdm_rec_writer_push_rtp(s->rec, s->rec_stream[s->streams[k].codec], now, buf, len);
     if (s->ingest[k]) {
         /* Malformed packets are counted by the room below; the tracker's own
          * verdict adds nothing, so it is not asked for. */
@@ -1074,6 +1176,7 @@ static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *
         goto fail;
     if (publish) {
         s->publisher = ep;
+        recording_start(r, s, ep);
     } else {
         tdm_room_subscriber_config sc = {.streams = subs, .stream_count = n_subs,
                                          .extensions = ep->exts, .extension_count = ep->n_exts};
@@ -1312,6 +1415,21 @@ static void metrics_run(void *p)
     o->nacks_out = m->nacks_out;
     o->ingest_keyframe_events = m->ingest_keyframe_events;
     o->srs_out = m->srs_out;
+    o->recordings_started = m->recordings_started;
+    o->recordings_failed = m->recordings_failed;
+    o->recording_bytes = m->rec_bytes_gone;
+    o->recording_drops = m->rec_drops_gone;
+    o->recording_io_errors = m->rec_io_errors_gone;
+    for (size_t i = 0; i < r->max_sessions; i++) {
+        if (!r->sessions[i].used || !r->sessions[i].rec)
+            continue;
+        tdm_rec_writer_stats ws;
+        tdm_rec_writer_get_stats(r->sessions[i].rec, &ws);
+        o->recordings_open++;
+        o->recording_bytes += ws.bytes_written;
+        o->recording_drops += ws.dropped_full + ws.dropped_too_big;
+        o->recording_io_errors += ws.io_errors;
+    }
     o->rrs_out = m->rrs_out;
     o->endpoints_created = m->endpoints_created;
     memcpy(o->endpoints_failed, m->endpoints_failed, sizeof o->endpoints_failed);
@@ -1345,6 +1463,10 @@ tdm_status tdm_relay_worker_new(const tdm_relay_worker_config *cfg, tdm_relay_wo
     r->identity = cfg->identity;
     r->ice_tcp = cfg->ice_tcp;
     r->consent_timeout_ms = cfg->consent_timeout_ms;
+    if (cfg->record_dir && cfg->recording_master_key) {
+        snprintf(r->record_dir, sizeof r->record_dir, "%s", cfg->record_dir);
+        memcpy(r->rec_master, cfg->recording_master_key, sizeof r->rec_master);
+    }
     r->max_subscribers = cfg->max_subscribers ? cfg->max_subscribers : MAX_SUBS_DEFAULT;
     r->max_sessions = cfg->max_sessions && cfg->max_sessions < TDM_RELAY_MAX_SESSIONS
                           ? cfg->max_sessions

@@ -32,6 +32,10 @@ typedef struct tdm_relay_worker_config {
     size_t n_local_addresses;
     bool ice_tcp;
     uint32_t consent_timeout_ms;
+    /* Recording: a file per published session in record_dir (NULL: off),
+     * its key wrapped under the master key (see tdm_relay.h). */
+    const char *record_dir;
+    const uint8_t *recording_master_key; /* 32 bytes when record_dir is set */
     size_t max_subscribers;
     size_t max_sessions; /* at most TDM_RELAY_MAX_SESSIONS */
 } tdm_relay_worker_config;
@@ -45,6 +49,9 @@ typedef struct tdm_relay_worker_metrics {
     uint64_t plis_in, firs_in, plis_out, rembs_out, nacks_out;
     uint64_t ingest_keyframe_events;
     uint64_t srs_out, rrs_out;
+    uint64_t recordings_open; /* gauge */
+    uint64_t recordings_started, recordings_failed;
+    uint64_t recording_bytes, recording_drops, recording_io_errors;
     uint64_t endpoints_created;
     uint64_t endpoints_failed[TDM_PEER_FAIL_SRTP + 1]; /* by tdm_peer_fail */
     uint64_t srtp_in_fail[TDM_SRTP_FAIL_COUNT];

@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tdm_ice.h"
 #include "tdm_status.h"
@@ -59,6 +60,12 @@ typedef struct tdm_relay_config {
      * runs only 10 s or 50 s (see TDM_ICE_CONSENT_*_MS): up to 10 s gets
      * the 10 s mode. */
     uint32_t consent_timeout_ms;
+    /* Recording: every published session is written, as forwarded, to a
+     * file of its own in record_dir (recording/tdm_rec_writer.h; NULL: no
+     * recording), under a random per-session key wrapped with
+     * recording_master_key (shared with signaling and auditors; copied). */
+    const char *record_dir;
+    uint8_t recording_master_key[32];
 } tdm_relay_config;
 
 typedef struct tdm_relay tdm_relay;
@@ -86,5 +93,21 @@ void tdm_relay_backend(tdm_relay *r, tdm_whip_backend *out);
 
 /* The number of worker threads. */
 size_t tdm_relay_workers(const tdm_relay *r);
+
+/* The node's load, summed over the workers: what a relay reports in its
+ * heartbeat to the signaling registry. Totals are counters since start;
+ * the caller derives rates between two reads. */
+typedef struct tdm_relay_load_info {
+    size_t workers;
+    uint64_t sessions, endpoints; /* now */
+    uint64_t packets_in, packets_out, bytes_in, bytes_out; /* totals */
+    double cpu_seconds; /* the worker threads' CPU time, total */
+} tdm_relay_load_info;
+
+/* Fills *out, hopping onto each worker like /metrics does; callable from
+ * any thread while the relay runs (not concurrently with _stop or _free).
+ * TDM_OK; TDM_ERR_UNAVAILABLE when the workers are not running (*out then
+ * holds only the worker count). */
+tdm_status tdm_relay_load(tdm_relay *r, tdm_relay_load_info *out);
 
 #endif

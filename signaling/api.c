@@ -16,6 +16,7 @@ struct tdm_sig_api {
     tdm_signal *sig;
     tdm_sig_hub *hub;
     const tdm_sig_serve_config *cfg;
+    tdm_sig_registry *relays;
 };
 
 /* One request in flight: what the route handlers share. */
@@ -143,38 +144,33 @@ static json_t *rights_json(const tdm_sig_profile *p)
                      (int)p->burst);
 }
 
-/* The relay a session's media goes through: a stable pick among the
- * configured relays (the heartbeat registry will replace it). */
-static const tdm_sig_relay *relay_for(const tdm_sig_serve_config *cfg, const char *sid)
-{
-    if (cfg->n_relays == 0)
-        return NULL;
-    unsigned h = 2166136261u;
-    for (const char *s = sid; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return &cfg->relays[h % cfg->n_relays];
-}
-
 /* The media object of API.md for participant pid, or json null when no
  * relay is configured. false (response set) when the core refused. */
 static bool media_json(call *c, const char *pid, const char *sid, tdm_sig_kind kind,
                        json_t **out)
 {
     const tdm_sig_serve_config *cfg = c->api->cfg;
-    const tdm_sig_relay *r = relay_for(cfg, sid);
-    if (!r) {
+    const tdm_sig_relay_entry *e = NULL;
+    tdm_error perr = {{0}};
+    tdm_status pst = tdm_sig_registry_place(c->api->relays, sid, c->now_ms, &e, &perr);
+    if (pst == TDM_ERR_UNAVAILABLE) { /* no relay can take it: ask again later */
         *out = json_null();
         return true;
     }
+    if (pst != TDM_OK) {
+        fail(c, 500, "internal", perr.msg);
+        return false;
+    }
+    const tdm_hb_report *r = &e->report;
     char token[TDM_TOKEN_MAX_LEN];
     tdm_signal_error err;
-    if (tdm_signal_relay_token(c->api->sig, pid, r->id, c->now_ms, token, sizeof token, &err) !=
+    if (tdm_signal_relay_token(c->api->sig, pid, r->node, c->now_ms, token, sizeof token, &err) !=
         TDM_OK) {
         fail_core(c, &err);
         return false;
     }
     const char *mk = kind == TDM_SIG_KIND_CUSTOMER ? "whip" : "whep";
-    char url[TDM_SIG_URL_MAX + 96];
+    char url[TDM_HB_URL_MAX + 96];
     snprintf(url, sizeof url, "%s/%s/%s", r->url, mk, sid);
     json_t *turn = json_null();
     if (cfg->n_turn_urls > 0 && cfg->core.turn_secret) {
@@ -188,7 +184,7 @@ static bool media_json(call *c, const char *pid, const char *sid, tdm_sig_kind k
             json_array_append_new(urls, json_string(cfg->turn_urls[i]));
         turn = json_pack("{s:o,s:s,s:s}", "urls", urls, "username", user, "credential", pass);
     }
-    *out = json_pack("{s:s,s:s,s:s,s:s,s:o}", "node", r->id, "url", url, "kind", mk, "token",
+    *out = json_pack("{s:s,s:s,s:s,s:s,s:o}", "node", r->node, "url", url, "kind", mk, "token",
                      token, "turn", turn);
     return *out != NULL;
 }
@@ -456,6 +452,7 @@ static void r_end(call *c, const char *sid)
         fail_core(c, &err);
         return;
     }
+    tdm_sig_registry_release(c->api->relays, sid);
     ok_empty(c);
     tdm_sig_hub_session_changed(c->api->hub, sid, "ended", p.id, c->now_ms);
 }
@@ -556,6 +553,106 @@ static void r_audit(call *c, const char *sid)
     reply(c, 200, json_pack("{s:s,s:o}", "session", sid, "entries", entries ? entries : json_array()));
 }
 
+/* --- relays --- */
+
+/* A relay's heartbeat (API.md "Relay heartbeat"). Every refusal is counted
+ * in the registry and logged: a relay with the wrong secret or a skewed
+ * clock must be visible to ops, not just silently absent. */
+static void r_heartbeat(call *c)
+{
+    const tdm_sig_serve_config *cfg = c->api->cfg;
+    tdm_sig_registry *reg = c->api->relays;
+    if (cfg->cluster_secret_len == 0) {
+        fail(c, 503, "unavailable", "relay heartbeats are not configured (cluster_secret_file)");
+        return;
+    }
+    int64_t ts = 0;
+    tdm_error err = {{0}};
+    tdm_status st = tdm_hb_verify(cfg->cluster_secret, cfg->cluster_secret_len,
+                                  c->req->authorization, c->req->body, c->req->body_len, &ts, &err);
+    if (st != TDM_OK) {
+        uint64_t n = tdm_sig_registry_note_refused_auth(reg);
+        snprintf(c->resp->log, sizeof c->resp->log,
+                 "relay heartbeat refused: %.180s (%llu refused so far)", err.msg,
+                 (unsigned long long)n);
+        fail(c, 401, "bad_credentials", err.msg);
+        return;
+    }
+    tdm_hb_report rep;
+    if (tdm_sig_registry_parse(c->req->body, c->req->body_len, &rep, &err) != TDM_OK) {
+        fail(c, 400, "bad_request", err.msg);
+        return;
+    }
+    const tdm_sig_relay_entry *e = NULL;
+    bool was_live = false;
+    for (size_t i = 0, n = tdm_sig_registry_count(reg, c->now_ms); i < n; i++)
+        if (strcmp(tdm_sig_registry_at(reg, i)->report.id, rep.id) == 0)
+            was_live = true;
+    st = tdm_sig_registry_heartbeat(reg, &rep, ts, c->now_ms, &e, &err);
+    if (st == TDM_ERR_INVALID) { /* stale or replayed: as good as no credentials */
+        snprintf(c->resp->log, sizeof c->resp->log, "relay heartbeat from %s refused: %.150s",
+                 rep.id, err.msg);
+        fail(c, 401, "bad_credentials", err.msg);
+        return;
+    }
+    if (st != TDM_OK) {
+        fail(c, 503, "unavailable", err.msg);
+        return;
+    }
+    if (!was_live)
+        snprintf(c->resp->log, sizeof c->resp->log, "relay %s joined the registry at %.160s%s",
+                 rep.id, rep.url, rep.draining ? " (draining)" : "");
+    const tdm_sig_registry_config *rc = tdm_sig_registry_config_get(reg);
+    reply(c, 200,
+          json_pack("{s:s,s:I,s:I}", "id", e->report.id, "ttl_ms", (json_int_t)rc->ttl_ms,
+                    "placed", (json_int_t)e->placed));
+}
+
+static json_t *relay_json(const tdm_sig_relay_entry *e, int64_t now_ms)
+{
+    const tdm_hb_load *l = &e->report.load;
+    return json_pack("{s:s,s:s,s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I}}",
+                     "id", e->report.id, "node", e->report.node, "url", e->report.url,
+                     "draining", e->report.draining, "static", e->is_static, "placed",
+                     (json_int_t)e->placed, "session_load",
+                     (json_int_t)tdm_sig_registry_session_load(e), "heartbeats",
+                     (json_int_t)e->heartbeats, "last_seen_ms_ago",
+                     (json_int_t)(e->is_static && !e->heartbeats ? -1
+                                                                 : now_ms - e->last_seen_ms),
+                     "load", "sessions", (json_int_t)l->sessions, "endpoints",
+                     (json_int_t)l->endpoints, "packets_in_total",
+                     (json_int_t)l->packets_in_total, "packets_out_total",
+                     (json_int_t)l->packets_out_total, "packets_per_s", l->packets_per_s,
+                     "cpu_seconds_total", l->cpu_seconds_total, "cpu_load", l->cpu_load,
+                     "workers", (json_int_t)l->workers);
+}
+
+static void r_relays(call *c)
+{
+    tdm_sig_user u;
+    if (!need_user(c, &u))
+        return;
+    if (u.role != TDM_SIG_ROLE_ADMIN) {
+        fail(c, 403, "forbidden", "the relay registry is for admins");
+        return;
+    }
+    tdm_sig_registry *reg = c->api->relays;
+    json_t *a = json_array();
+    for (size_t i = 0, n = tdm_sig_registry_count(reg, c->now_ms); i < n; i++)
+        json_array_append_new(a, relay_json(tdm_sig_registry_at(reg, i), c->now_ms));
+    const tdm_sig_registry_counters *k = tdm_sig_registry_counters_get(reg);
+    const tdm_sig_registry_config *rc = tdm_sig_registry_config_get(reg);
+    reply(c, 200,
+          json_pack("{s:o,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "relays", a, "ttl_ms",
+                    (json_int_t)rc->ttl_ms, "skew_ms", (json_int_t)rc->skew_ms,
+                    "max_sessions", (json_int_t)rc->max_sessions, "counters", "accepted",
+                    (json_int_t)k->accepted, "refused_auth", (json_int_t)k->refused_auth,
+                    "refused_stale", (json_int_t)k->refused_stale, "refused_replay",
+                    (json_int_t)k->refused_replay, "refused_full", (json_int_t)k->refused_full,
+                    "dropped", (json_int_t)k->dropped, "placements",
+                    (json_int_t)k->placements));
+}
+
 /* Method check: true if it matches; else answers 405. */
 static bool method(call *c, const char *m)
 {
@@ -582,6 +679,12 @@ static void route(call *c)
     } else if (n == 1 && IS(0, "profiles")) {
         if (method(c, "GET"))
             r_profiles(c);
+    } else if (n == 2 && IS(0, "relays") && IS(1, "heartbeat")) {
+        if (method(c, "POST"))
+            r_heartbeat(c);
+    } else if (n == 1 && IS(0, "relays")) {
+        if (method(c, "GET"))
+            r_relays(c);
     } else if (n == 1 && IS(0, "join")) {
         if (method(c, "POST"))
             r_join(c);
@@ -703,8 +806,41 @@ tdm_status tdm_sig_api_new(tdm_signal *sig, tdm_sig_hub *hub, const tdm_sig_serv
     a->sig = sig;
     a->hub = hub;
     a->cfg = cfg;
+    tdm_sig_registry_config rc = {
+        .ttl_ms = cfg->relay_ttl_s * 1000,
+        .skew_ms = cfg->relay_skew_s * 1000,
+        .max_sessions = (uint32_t)cfg->relay_max_sessions,
+    };
+    tdm_status st = tdm_sig_registry_new(&rc, &a->relays, err);
+    for (unsigned i = 0; st == TDM_OK && i < cfg->n_relays; i++)
+        st = tdm_sig_registry_add_static(a->relays, cfg->relays[i].id, cfg->relays[i].url, err);
+    if (st != TDM_OK) {
+        tdm_sig_api_free(a);
+        return st;
+    }
     *out = a;
     return TDM_OK;
 }
 
-void tdm_sig_api_free(tdm_sig_api *api) { free(api); }
+void tdm_sig_api_free(tdm_sig_api *api)
+{
+    if (!api)
+        return;
+    tdm_sig_registry_free(api->relays);
+    free(api);
+}
+
+void tdm_sig_api_tick(tdm_sig_api *api, int64_t now_ms, char *log, size_t cap)
+{
+    if (log && cap)
+        log[0] = '\0';
+    if (!api)
+        return;
+    tdm_sig_registry_expire(api->relays, now_ms, NULL, 0);
+    char ids[256];
+    if (tdm_sig_registry_take_dropped(api->relays, ids, sizeof ids) && log && cap)
+        snprintf(log, cap, "relay(s) dropped from the registry (no heartbeat for %lld ms): %s",
+                 (long long)tdm_sig_registry_config_get(api->relays)->ttl_ms, ids);
+}
+
+tdm_sig_registry *tdm_sig_api_registry(tdm_sig_api *api) { return api ? api->relays : NULL; }

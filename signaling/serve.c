@@ -456,6 +456,8 @@ static int respond(struct lws *wsi, tdm_sig_server *s, http_txn *t)
             free(resp.body);
             return -1;
         }
+        if (resp.log[0])
+            fprintf(stderr, "tandem-signal: %s\n", resp.log);
         free(t->resp);
         t->resp = resp.body;
         t->resp_len = strlen(resp.body);
@@ -588,6 +590,10 @@ static void tick(lws_sorted_usec_list_t *sul)
     if (tdm_signal_tick(s->sig, now, &err) != TDM_OK)
         fprintf(stderr, "tandem-signal: tick: %s\n", err.msg);
     tdm_sig_hub_tick(s->hub, now);
+    char line[256];
+    tdm_sig_api_tick(s->api, now, line, sizeof line);
+    if (line[0])
+        fprintf(stderr, "tandem-signal: %s\n", line);
     lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, LWS_US_PER_SEC);
 }
 

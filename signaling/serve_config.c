@@ -2,6 +2,8 @@
  * (tdm_sig_serve_config.h). */
 #include "tdm_sig_serve_config.h"
 
+#include "tdm_relay_heartbeat.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -109,9 +111,11 @@ static tdm_status parse(json_t *doc, const char *base_dir, tdm_sig_serve_config 
             return tdm_fail(err, TDM_ERR_RANGE, "config: more than %d relays", TDM_SIG_RELAYS_MAX);
         const char *id = json_string_value(json_object_get(v, "id"));
         const char *url = json_string_value(json_object_get(v, "url"));
-        if (!id || !url || !id[0] || strlen(id) > TDM_TOKEN_ID_MAX || !url[0] ||
-            strlen(url) >= TDM_SIG_URL_MAX)
-            return tdm_fail(err, TDM_ERR_FORMAT, "config: relays[%zu] needs id and url", i);
+        if (!tdm_hb_id_ok(id) || !tdm_hb_url_ok(url) || strlen(url) >= TDM_SIG_URL_MAX)
+            return tdm_fail(err, TDM_ERR_FORMAT,
+                            "config: relays[%zu] needs an id (1..%d of [A-Za-z0-9._~:-]) and "
+                            "an http(s) url",
+                            i, TDM_HB_ID_MAX);
         tdm_sig_relay *r = &c->relays[c->n_relays++];
         snprintf(r->id, sizeof r->id, "%s", id);
         snprintf(r->url, sizeof r->url, "%s", url);
@@ -152,6 +156,27 @@ static tdm_status parse(json_t *doc, const char *base_dir, tdm_sig_serve_config 
             snprintf(c->turn_urls[c->n_turn_urls++], TDM_SIG_URL_MAX, "%s", json_string_value(v));
         }
     }
+
+    v = json_object_get(doc, "cluster_secret_file");
+    if (v) {
+        if (!json_is_string(v))
+            return tdm_fail(err, TDM_ERR_FORMAT, "config: cluster_secret_file must be a path");
+        if ((st = read_secret(base_dir, json_string_value(v), c->cluster_secret,
+                              sizeof c->cluster_secret, &n, err)) != TDM_OK)
+            return st;
+        if (n < TDM_HB_SECRET_MIN)
+            return tdm_fail(err, TDM_ERR_FORMAT, "config: the cluster secret needs >= %d bytes",
+                            TDM_HB_SECRET_MIN);
+        c->cluster_secret_len = n;
+    }
+    if ((st = get_int(doc, "relay_ttl_s", &c->relay_ttl_s, err)) ||
+        (st = get_int(doc, "relay_heartbeat_skew_s", &c->relay_skew_s, err)) ||
+        (st = get_int(doc, "relay_max_sessions", &c->relay_max_sessions, err)))
+        return st;
+    if (c->relay_ttl_s > 86400 || c->relay_skew_s > 86400 || c->relay_max_sessions > 1000000)
+        return tdm_fail(err, TDM_ERR_RANGE,
+                        "config: relay_ttl_s, relay_heartbeat_skew_s <= 86400, "
+                        "relay_max_sessions <= 1000000");
 
     const char *mkf = json_string_value(json_object_get(doc, "recording_master_key_file"));
     if (!mkf)

@@ -3,8 +3,9 @@
  *
  * Owns routing a parsed request (method, path, query, the two credential
  * headers, body) to the tdm_signal call it stands for, the JSON of requests
- * and answers, the media object (relay placement, relay token, TURN
- * credentials) and telling the hub what changed so sockets hear of it. The
+ * and answers, the media object (relay placement through the relay
+ * registry it owns, tdm_sig_registry.h; relay token, TURN credentials),
+ * relay heartbeats and telling the hub what changed so sockets hear of it. The
  * shell reads the request off the wire and writes back status and body;
  * static files are not here (tdm_sig_static.h). Time is an argument. */
 #ifndef TDM_SIG_API_H
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "tdm_sig_hub.h"
+#include "tdm_sig_registry.h"
 #include "tdm_sig_serve_config.h"
 #include "tdm_signal.h"
 
@@ -35,6 +37,9 @@ typedef struct tdm_sig_api_request {
 typedef struct tdm_sig_api_response {
     int status;
     char *body; /* JSON text (malloc'd; free()), never NULL after TDM_OK */
+    /* A line for the operator's log ("" for none): the API decides what is
+     * worth logging (refused heartbeats), the shell writes it. */
+    char log[512];
 } tdm_sig_api_response;
 
 typedef struct tdm_sig_api tdm_sig_api;
@@ -51,5 +56,12 @@ bool tdm_sig_api_owns(const char *path);
  * included); other statuses only for out-of-memory. */
 tdm_status tdm_sig_api_handle(tdm_sig_api *api, const tdm_sig_api_request *req, int64_t now_ms,
                               tdm_sig_api_response *resp);
+
+/* The timer (about once a second): drops relays whose heartbeats stopped.
+ * Writes a log line into log (cap bytes; "" when nothing happened). */
+void tdm_sig_api_tick(tdm_sig_api *api, int64_t now_ms, char *log, size_t cap);
+
+/* The relay registry (tests, listing). Owned by api. */
+tdm_sig_registry *tdm_sig_api_registry(tdm_sig_api *api);
 
 #endif

@@ -15,7 +15,16 @@
  *    "invite_ttl_default_s": 7200, "invite_ttl_max_s": 86400,
  *    "join_code_ttl_s": 600, "login_ttl_s": 43200, "relay_token_ttl_s": 300,
  *    "turn_ttl_s": 3600, "rep_profile": "control",
- *    "profiles": {NAME: {...}}}                       see tdm_sig_profile.h
+ *    "profiles": {NAME: {...}},                       see tdm_sig_profile.h
+ *    "cluster_secret_file": "cluster.secret",        >= 32 bytes; enables relay
+ *                                                     heartbeats (optional)
+ *    "relay_ttl_s": 15, "relay_heartbeat_skew_s": 30, "relay_max_sessions": 0}
+ *
+ * "relays" are static entries of the relay registry (tdm_sig_registry.h):
+ * they never expire and need no heartbeat; relays that heartbeat join the
+ * registry by themselves. relay_ttl_s: a relay silent this long is dropped;
+ * relay_heartbeat_skew_s: how far a heartbeat's signed time may be from the
+ * server's; relay_max_sessions: sessions per relay (0: no cap).
  *
  * The key that digests join codes, invite tokens and login tokens at rest is
  * derived from the master key (HMAC-SHA256 with a fixed label), so tokens
@@ -48,6 +57,13 @@ typedef struct tdm_sig_serve_config {
     unsigned n_relays;
     char turn_urls[TDM_SIG_TURN_URLS_MAX][TDM_SIG_URL_MAX];
     unsigned n_turn_urls;
+    /* Authenticates relay heartbeats (tdm_relay_heartbeat.h); length 0:
+     * heartbeats are refused with 503 (not configured). */
+    uint8_t cluster_secret[256];
+    size_t cluster_secret_len;
+    int64_t relay_ttl_s;        /* 0 = 15 */
+    int64_t relay_skew_s;       /* 0 = 30 */
+    int64_t relay_max_sessions; /* 0 = no cap */
 } tdm_sig_serve_config;
 
 /* Loads path into *out (db_path is left NULL for the caller to set). The

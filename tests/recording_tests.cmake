@@ -22,3 +22,17 @@ if(TARGET tandem-replay AND NOT TDM_FUZZ)
     set_tests_properties(${t} PROPERTIES LABELS integration TIMEOUT 300)
   endforeach()
 endif()
+
+# The relay records a live session it forwards (share -> relay -> view in a
+# network namespace); tandem-replay verifies and exports it, every frame
+# stamp in order. Needs root (77 without).
+if(TARGET tandem-relay AND TARGET tandem-share AND TARGET tandem-view AND TARGET tandem-replay
+   AND TARGET recording_webm_check)
+  add_test(NAME relay_records_session_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/relay_records_session_test.sh
+                   $<TARGET_FILE:tandem-relay> $<TARGET_FILE:tandem-share>
+                   $<TARGET_FILE:tandem-view> $<TARGET_FILE:tandem-replay>
+                   $<TARGET_FILE:recording_webm_check>)
+  set_tests_properties(relay_records_session_test PROPERTIES LABELS integration TIMEOUT 90
+                       SKIP_RETURN_CODE 77)
+endif()

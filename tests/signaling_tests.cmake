@@ -7,6 +7,8 @@ if(TARGET tdm_signaling)
   tdm_unit_test(signal_keys_test LIBS tdm_signaling)
   tdm_unit_test(signal_audit_chain_test LIBS tdm_signaling PkgConfig::SQLITE)
   tdm_unit_test(signal_session_rights_test LIBS tdm_signaling PkgConfig::SQLITE)
+  # The relay registry and the heartbeat contract on a fake clock.
+  tdm_unit_test(signal_registry_test LIBS tdm_signaling)
 
   if(TARGET tandem-signal)
     add_test(NAME signal_cli_test
@@ -39,4 +41,18 @@ if(TARGET tandem-signal AND TARGET tdm_signal_serve)
   target_link_libraries(signal_serve_static_test PRIVATE tdm_signaling PkgConfig::CMOCKA)
   add_test(NAME signal_serve_static_test COMMAND signal_serve_static_test)
   set_tests_properties(signal_serve_static_test PROPERTIES LABELS unit TIMEOUT 60)
+endif()
+
+# The relay registry end to end (signaling/API.md "Relay registry"): a real
+# tandem-signal and two real tandem-relay processes heartbeating on
+# 127.0.0.1; placement by load, draining, a dead relay dropped, forged and
+# replayed heartbeats refused.
+if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tdm_signal_serve)
+  add_executable(signal_registry_serve_test integration/signal_registry_serve_test.c
+                                      integration/signal_serve_client.c)
+  target_link_libraries(signal_registry_serve_test PRIVATE tdm_relay_heartbeat PkgConfig::JANSSON)
+  add_test(NAME signal_registry_serve_test
+           COMMAND signal_registry_serve_test $<TARGET_FILE:tandem-signal> $<TARGET_FILE:tandem-relay>)
+  set_tests_properties(signal_registry_serve_test PROPERTIES LABELS integration TIMEOUT 180)
+  add_dependencies(signal_registry_serve_test tandem-signal tandem-relay)
 endif()

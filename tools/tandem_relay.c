@@ -1,11 +1,21 @@
 /* tandem-relay: the media plane's process. `serve` runs the WHIP/WHEP HTTP
- * API (relay/tdm_whip.h over relay/tdm_http.h) on the main thread and the
+ * API (relay/tdm_whip.h over relay/tdm_http.h) on the main thread, the
  * media plane (relay/tdm_relay.h: ICE, DTLS-SRTP, forwarding rooms) on its
- * own thread; `token` mints an access token from the shared secret,
- * standing in for the signaling service until it exists. With --no-media
- * only the API runs and creating an endpoint answers 503. */
+ * own threads and, with --signal-url, the heartbeat to tandem-signal's relay
+ * registry (signaling/tdm_relay_heartbeat.h) on a thread of its own, so a
+ * slow or absent signaling service never stalls the HTTP loop; `token`
+ * mints an access token from the shared secret (for tests and tools). With
+ * --no-media only the API runs and creating an endpoint answers 503. */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +27,7 @@
 
 #include "tdm_http.h"
 #include "tdm_relay.h"
+#include "tdm_relay_heartbeat.h"
 #include "tdm_token.h"
 #include "tdm_whip.h"
 
@@ -25,6 +36,7 @@
 #define DEFAULT_TTL 600
 #define MAX_TTL (7 * 24 * 3600)
 #define SECRET_FILE_MAX 4096
+#define DEFAULT_HB_INTERVAL 5
 
 static void usage_main(FILE *out)
 {
@@ -75,13 +87,35 @@ static void usage_serve(FILE *out)
             "      --consent-timeout S  drop a client that leaves ICE consent checks\n"
             "                           unanswered this long; libnice runs 10 s or 50 s,\n"
             "                           and up to 10 gets the 10 s mode     [50]\n"
+            "      --record-dir DIR     record every published session, as forwarded, to\n"
+            "                           DIR/SESSION-TIME-ID.tdmrec (tandem-replay reads it)\n"
+            "      --recording-key-file PATH  the recording master key shared with\n"
+            "                           signaling and auditors: 32 raw bytes or 64 hex\n"
+            "                           digits (required with --record-dir)\n"
+            "\n"
+            "Relay registry (tandem-signal, signaling/API.md \"Relay heartbeat\"):\n"
+            "      --signal-url URL     send heartbeats to tandem-signal at this http://\n"
+            "                           base URL (POST URL/api/v1/relays/heartbeat)\n"
+            "      --cluster-secret-file PATH  the cluster secret heartbeats are signed\n"
+            "                           with (HMAC-SHA256; same file rules, at least %d\n"
+            "                           bytes; required with --signal-url)\n"
+            "      --public-url URL     the base URL clients reach this relay's WHIP/WHEP\n"
+            "                           at (required with --signal-url)\n"
+            "      --heartbeat-interval S  seconds between heartbeats (1..300)     [%d]\n"
+            "      --drain              start draining: signaling places no new session\n"
+            "                           here (existing ones go on)\n"
             "  -h, --help               this text\n"
             "\n"
-            "Prints 'listening on http://ADDR:PORT' once ready; SIGINT or SIGTERM stop it.\n"
+            "Prints 'listening on http://ADDR:PORT' once ready; SIGINT or SIGTERM stop it\n"
+            "(with --signal-url, a last heartbeat says 'draining' first). With\n"
+            "--signal-url, SIGUSR1 toggles draining (sent at once); heartbeat failures\n"
+            "are logged once per change of state and never stop the relay. Draining\n"
+            "only steers signaling: the relay still serves sessions placed on it.\n"
             "Exit status: 0 after a signal, 1 on a runtime error (secret file, listen),\n"
             "2 on bad usage.\n",
             DEFAULT_PORT, TDM_TOKEN_SECRET_MIN, TDM_ICE_MAX_LOCAL_ADDRESSES,
-            TDM_WHIP_MAX_ICE_SERVERS, TDM_RELAY_MAX_WORKERS);
+            TDM_WHIP_MAX_ICE_SERVERS, TDM_RELAY_MAX_WORKERS, TDM_HB_SECRET_MIN,
+            DEFAULT_HB_INTERVAL);
 }
 
 static void usage_token(FILE *out)
@@ -120,7 +154,7 @@ __attribute__((format(printf, 2, 3))) static int bad_usage(const char *cmd, cons
 /* Reads the shared secret. Trailing CR/LF go, so `openssl rand -hex 32 >
  * file` and an editor's final newline give the same secret signaling reads.
  * Returns 0, or 1 after printing why. */
-static int read_secret(const char *path, uint8_t *out, size_t *out_len)
+static int read_secret_min(const char *path, uint8_t *out, size_t *out_len, size_t min)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -142,15 +176,61 @@ static int read_secret(const char *path, uint8_t *out, size_t *out_len)
     }
     while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
         n--;
-    if (n < TDM_TOKEN_SECRET_MIN) {
+    if (n < min) {
         fprintf(stderr,
-                "tandem-relay: secret in '%s' is %zu bytes; at least %d are needed "
+                "tandem-relay: secret in '%s' is %zu bytes; at least %zu are needed "
                 "(e.g. openssl rand -hex 32 > '%s')\n",
-                path, n, TDM_TOKEN_SECRET_MIN, path);
+                path, n, min, path);
         return 1;
     }
     *out_len = n;
     return 0;
+}
+
+/* The recording master key: 32 raw bytes, or 64 hex digits (with trailing
+ * whitespace), as tandem-replay and tandem-signal read it. 0, or 1 after
+ * printing why. */
+static int read_recording_key(const char *path, uint8_t key[32])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "tandem-relay: cannot read recording key file '%s': %s\n", path,
+                strerror(errno));
+        return 1;
+    }
+    uint8_t raw[160];
+    size_t n = fread(raw, 1, sizeof raw, f);
+    fclose(f);
+    size_t text = n;
+    while (text > 0 && (raw[text - 1] == '\n' || raw[text - 1] == '\r' || raw[text - 1] == ' '))
+        text--;
+    int rc = 1;
+    if (n == 32) {
+        memcpy(key, raw, 32);
+        rc = 0;
+    } else if (text == 64) {
+        rc = 0;
+        for (size_t i = 0; i < 32 && rc == 0; i++) {
+            unsigned v;
+            char pair[3] = {(char)raw[2 * i], (char)raw[2 * i + 1], 0};
+            if (!isxdigit((unsigned char)pair[0]) || !isxdigit((unsigned char)pair[1]) ||
+                sscanf(pair, "%2x", &v) != 1)
+                rc = 1;
+            else
+                key[i] = (uint8_t)v;
+        }
+    }
+    memset(raw, 0, sizeof raw);
+    if (rc)
+        fprintf(stderr, "tandem-relay: recording key file '%s' must hold 32 raw bytes or 64 hex "
+                        "digits\n",
+                path);
+    return rc;
+}
+
+static int read_secret(const char *path, uint8_t *out, size_t *out_len)
+{
+    return read_secret_min(path, out, out_len, TDM_TOKEN_SECRET_MIN);
 }
 
 /* --- token --- */
@@ -302,12 +382,356 @@ static tdm_status nomedia_metrics(void *ctx, char *out, size_t cap, size_t *out_
     return TDM_OK;
 }
 
+/* --- heartbeat to the relay registry --- */
+
+/* The heartbeat thread's state. The main thread owns start/stop; draining
+ * is flipped by the main thread (SIGUSR1) and read by the heartbeat. */
+typedef struct heartbeat {
+    char host[256], port[8], path[512]; /* from --signal-url */
+    char signal_url[TDM_HB_URL_MAX];
+    tdm_hb_report report; /* id, node, url; load filled each beat */
+    uint8_t secret[SECRET_FILE_MAX + 1];
+    size_t secret_len;
+    unsigned interval_s;
+    tdm_relay *relay; /* NULL with --no-media */
+    atomic_bool draining;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop, wake; /* under mu */
+    /* Logging once per change of state: the last outcome's text. */
+    char last_state[300];
+} heartbeat;
+
+/* "http://HOST[:PORT][/PATH]" into host, port (default 80) and path (no
+ * trailing slash). Plain HTTP only: heartbeats carry no secret (they are
+ * signed), and the cluster network is where they travel. */
+static bool parse_signal_url(const char *url, heartbeat *hb)
+{
+    if (strncmp(url, "http://", 7) != 0)
+        return false;
+    const char *h = url + 7, *slash = strchr(h, '/');
+    size_t hl = slash ? (size_t)(slash - h) : strlen(h);
+    if (hl == 0 || hl >= sizeof hb->host)
+        return false;
+    char hostport[256];
+    memcpy(hostport, h, hl);
+    hostport[hl] = '\0';
+    char *colon = hostport[0] == '[' ? strstr(hostport, "]:") : strrchr(hostport, ':');
+    if (colon && hostport[0] == '[')
+        colon++;
+    if (colon) {
+        *colon = '\0';
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (*end || end == colon + 1 || p < 1 || p > 65535)
+            return false;
+        snprintf(hb->port, sizeof hb->port, "%ld", p);
+    } else {
+        snprintf(hb->port, sizeof hb->port, "80");
+    }
+    const char *host = hostport;
+    size_t n = strlen(host);
+    if (host[0] == '[') { /* [v6] */
+        if (n < 3 || host[n - 1] != ']')
+            return false;
+        host++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof hb->host)
+        return false;
+    memcpy(hb->host, host, n);
+    hb->host[n] = '\0';
+    snprintf(hb->path, sizeof hb->path, "%s", slash ? slash : "");
+    size_t pl = strlen(hb->path);
+    while (pl && hb->path[pl - 1] == '/')
+        hb->path[--pl] = '\0';
+    return true;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for fd to be ready for events until deadline (monotonic ms). */
+static bool wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            return false;
+        struct pollfd p = {.fd = fd, .events = events};
+        int n = poll(&p, 1, (int)left);
+        if (n > 0)
+            return true;
+        if (n < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+/* One POST with Connection: close, all within timeout_ms. Returns the HTTP
+ * status, or 0 with why filled for a transport failure. body_out gets the
+ * start of the response body (for messages). */
+static int http_post(const heartbeat *hb, const char *auth, const char *body, size_t body_len,
+                     unsigned timeout_ms, char *why, size_t why_cap, char *body_out,
+                     size_t body_cap)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int g = getaddrinfo(hb->host, hb->port, &hints, &ai);
+    if (g != 0) {
+        snprintf(why, why_cap, "cannot resolve %s: %s", hb->host, gai_strerror(g));
+        return 0;
+    }
+    int fd = -1, status = 0;
+    snprintf(why, why_cap, "cannot connect to %s:%s", hb->host, hb->port);
+    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 &&
+            (errno != EINPROGRESS || !wait_fd(fd, POLLOUT, deadline))) {
+            snprintf(why, why_cap, "cannot connect to %s:%s: %s", hb->host, hb->port,
+                     errno == EINPROGRESS ? "timed out" : strerror(errno));
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+        if (soerr) {
+            snprintf(why, why_cap, "cannot connect to %s:%s: %s", hb->host, hb->port,
+                     strerror(soerr));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd < 0)
+        return 0;
+    char head[1024];
+    int hn = snprintf(head, sizeof head,
+                      "POST %s/api/v1/relays/heartbeat HTTP/1.1\r\nHost: %s:%s\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                      "Authorization: %s\r\nConnection: close\r\n\r\n",
+                      hb->path, hb->host, hb->port, body_len, auth);
+    struct {
+        const char *p;
+        size_t n;
+    } parts[2] = {{head, (size_t)hn}, {body, body_len}};
+    for (int i = 0; i < 2; i++) {
+        size_t off = 0;
+        while (off < parts[i].n) {
+            ssize_t w = send(fd, parts[i].p + off, parts[i].n - off, MSG_NOSIGNAL);
+            if (w > 0) {
+                off += (size_t)w;
+            } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+                if (!wait_fd(fd, POLLOUT, deadline)) {
+                    snprintf(why, why_cap, "sending to %s:%s timed out", hb->host, hb->port);
+                    goto out;
+                }
+            } else {
+                snprintf(why, why_cap, "sending to %s:%s: %s", hb->host, hb->port,
+                         strerror(errno));
+                goto out;
+            }
+        }
+    }
+    char resp[4096];
+    size_t got = 0;
+    for (;;) {
+        if (got == sizeof resp - 1)
+            break; /* the status line and the start of the body are enough */
+        ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        if (r > 0) {
+            got += (size_t)r;
+        } else if (r == 0) {
+            break;
+        } else if (errno == EAGAIN || errno == EINTR) {
+            if (!wait_fd(fd, POLLIN, deadline)) {
+                snprintf(why, why_cap, "no answer from %s:%s in time", hb->host, hb->port);
+                goto out;
+            }
+        } else {
+            snprintf(why, why_cap, "reading from %s:%s: %s", hb->host, hb->port,
+                     strerror(errno));
+            goto out;
+        }
+    }
+    resp[got] = '\0';
+    int code = 0;
+    if (sscanf(resp, "HTTP/1.%*d %d", &code) != 1 || code < 100 || code > 599) {
+        snprintf(why, why_cap, "%s:%s did not answer HTTP", hb->host, hb->port);
+        goto out;
+    }
+    status = code;
+    const char *b = strstr(resp, "\r\n\r\n");
+    snprintf(body_out, body_cap, "%s", b ? b + 4 : "");
+out:
+    close(fd);
+    return status;
+}
+
+/* Logs an outcome only when it differs from the last one, so a signaling
+ * outage is one line (and its end another), not one per beat. */
+static void hb_state(heartbeat *hb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hb_state(heartbeat *hb, const char *fmt, ...)
+{
+    char text[sizeof hb->last_state];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (strcmp(text, hb->last_state) == 0)
+        return;
+    snprintf(hb->last_state, sizeof hb->last_state, "%s", text);
+    fprintf(stderr, "tandem-relay: heartbeat to %s: %s\n", hb->signal_url, text);
+}
+
+/* One heartbeat: load, body, signature, POST. Never fatal. */
+static void hb_beat(heartbeat *hb, tdm_hb_load *prev, int64_t *prev_ms, bool draining,
+                    unsigned timeout_ms)
+{
+    tdm_hb_load load = {0};
+    if (hb->relay) {
+        tdm_relay_load_info li;
+        if (tdm_relay_load(hb->relay, &li) == TDM_OK) {
+            load.sessions = li.sessions;
+            load.endpoints = li.endpoints;
+            load.packets_in_total = li.packets_in;
+            load.packets_out_total = li.packets_out;
+            load.cpu_seconds_total = li.cpu_seconds;
+        }
+        load.workers = (uint32_t)li.workers;
+    }
+    int64_t now = mono_ms();
+    tdm_hb_load_rates(&load, *prev_ms ? prev : NULL, (double)(now - *prev_ms) / 1000.0);
+    *prev = load;
+    *prev_ms = now;
+    hb->report.load = load;
+    hb->report.draining = draining;
+    char body[TDM_HB_BODY_CAP], auth[TDM_HB_AUTH_CAP];
+    size_t len = 0;
+    tdm_error e = {{0}};
+    if (tdm_hb_body_format(&hb->report, body, sizeof body, &len, &e) != TDM_OK ||
+        tdm_hb_sign(hb->secret, hb->secret_len, wall_ms(), (const uint8_t *)body, len, auth,
+                    &e) != TDM_OK) {
+        hb_state(hb, "cannot build: %s", e.msg);
+        return;
+    }
+    char why[300] = "", reply[200] = "";
+    int status = http_post(hb, auth, body, len, timeout_ms, why, sizeof why, reply, sizeof reply);
+    if (status == 200)
+        hb_state(hb, "ok, registered as %s%s", hb->report.id, draining ? " (draining)" : "");
+    else if (status)
+        hb_state(hb, "refused with HTTP %d %s", status, reply);
+    else
+        hb_state(hb, "failed: %s", why);
+}
+
+static void *hb_thread(void *arg)
+{
+    heartbeat *hb = arg;
+    tdm_hb_load prev = {0};
+    int64_t prev_ms = 0;
+    /* A beat never outlasts the interval, so a dead signaling service
+     * cannot pile beats up. */
+    unsigned timeout_ms = hb->interval_s * 1000 < 5000 ? hb->interval_s * 1000 : 5000;
+    pthread_mutex_lock(&hb->mu);
+    while (!hb->stop) {
+        pthread_mutex_unlock(&hb->mu);
+        hb_beat(hb, &prev, &prev_ms, atomic_load(&hb->draining), timeout_ms);
+        pthread_mutex_lock(&hb->mu);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += hb->interval_s;
+        while (!hb->stop && !hb->wake)
+            if (pthread_cond_timedwait(&hb->cv, &hb->mu, &until) == ETIMEDOUT)
+                break;
+        hb->wake = false;
+    }
+    pthread_mutex_unlock(&hb->mu);
+    /* Leaving: say so at once, so no session is placed here in the TTL
+     * before the registry would notice the silence. Best effort. */
+    hb_beat(hb, &prev, &prev_ms, true, 1000);
+    return NULL;
+}
+
+static tdm_status hb_start(heartbeat *hb)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&hb->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&hb->mu, NULL);
+    /* Stop and drain signals must land on the main thread (its poll()). */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    int rc = pthread_create(&hb->thread, NULL, hb_thread, hb);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        pthread_cond_destroy(&hb->cv);
+        pthread_mutex_destroy(&hb->mu);
+        return TDM_ERR_UNAVAILABLE;
+    }
+    return TDM_OK;
+}
+
+static void hb_wake(heartbeat *hb, bool stop)
+{
+    pthread_mutex_lock(&hb->mu);
+    hb->wake = true;
+    if (stop)
+        hb->stop = true;
+    pthread_cond_signal(&hb->cv);
+    pthread_mutex_unlock(&hb->mu);
+}
+
+static void hb_stop(heartbeat *hb)
+{
+    hb_wake(hb, true);
+    pthread_join(hb->thread, NULL);
+    pthread_cond_destroy(&hb->cv);
+    pthread_mutex_destroy(&hb->mu);
+}
+
+static void free_hb(heartbeat *hb)
+{
+    if (hb) {
+        memset(hb->secret, 0, sizeof hb->secret);
+        free(hb);
+    }
+}
+
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t drain_toggle_requested;
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+static void on_drain_signal(int sig)
+{
+    (void)sig;
+    drain_toggle_requested = 1;
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" into addr (brackets removed) and port. */
@@ -344,7 +768,22 @@ static bool parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
 
 static int cmd_serve(int argc, char **argv)
 {
-    enum { O_NO_MEDIA = 256, O_CORS, O_NO_CORS, O_ICE, O_WORKERS, O_ICE_TCP, O_CONSENT };
+    enum {
+        O_NO_MEDIA = 256,
+        O_CORS,
+        O_NO_CORS,
+        O_ICE,
+        O_WORKERS,
+        O_ICE_TCP,
+        O_CONSENT,
+        O_SIGNAL_URL,
+        O_CLUSTER_SECRET,
+        O_PUBLIC_URL,
+        O_HB_INTERVAL,
+        O_DRAIN,
+        O_RECORD_DIR,
+        O_REC_KEY
+    };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"node-id", required_argument, NULL, 'n'},
@@ -357,13 +796,23 @@ static int cmd_serve(int argc, char **argv)
         {"workers", required_argument, NULL, O_WORKERS},
         {"ice-tcp", no_argument, NULL, O_ICE_TCP},
         {"consent-timeout", required_argument, NULL, O_CONSENT},
+        {"signal-url", required_argument, NULL, O_SIGNAL_URL},
+        {"cluster-secret-file", required_argument, NULL, O_CLUSTER_SECRET},
+        {"public-url", required_argument, NULL, O_PUBLIC_URL},
+        {"heartbeat-interval", required_argument, NULL, O_HB_INTERVAL},
+        {"drain", no_argument, NULL, O_DRAIN},
+        {"record-dir", required_argument, NULL, O_RECORD_DIR},
+        {"recording-key-file", required_argument, NULL, O_REC_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char addr[64] = DEFAULT_ADDRESS;
     uint16_t port = DEFAULT_PORT;
     const char *node = NULL, *secret_file = NULL, *cors = "*";
-    bool no_media = false;
+    bool no_media = false, drain = false;
+    const char *signal_url = NULL, *cluster_secret_file = NULL, *public_url = NULL;
+    const char *record_dir = NULL, *rec_key_file = NULL;
+    unsigned hb_interval = DEFAULT_HB_INTERVAL;
     tdm_relay_config rcfg;
     memset(&rcfg, 0, sizeof rcfg);
     tdm_whip_ice_server ice[TDM_WHIP_MAX_ICE_SERVERS];
@@ -432,6 +881,35 @@ static int cmd_serve(int argc, char **argv)
         case O_ICE_TCP:
             rcfg.ice_tcp = true;
             break;
+        case O_SIGNAL_URL:
+            signal_url = optarg;
+            break;
+        case O_CLUSTER_SECRET:
+            cluster_secret_file = optarg;
+            break;
+        case O_PUBLIC_URL:
+            public_url = optarg;
+            break;
+        case O_DRAIN:
+            drain = true;
+            break;
+        case O_RECORD_DIR:
+            record_dir = optarg;
+            break;
+        case O_REC_KEY:
+            rec_key_file = optarg;
+            break;
+        case O_HB_INTERVAL: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long secs = strtoul(optarg, &end, 10);
+            if (errno || !end || *end || optarg[0] == '-' || secs < 1 || secs > 300)
+                return bad_usage("serve",
+                                 "--heartbeat-interval wants seconds from 1 to 300, got '%s'",
+                                 optarg);
+            hb_interval = (unsigned)secs;
+            break;
+        }
         case 'h':
             usage_serve(stdout);
             return 0;
@@ -453,11 +931,75 @@ static int cmd_serve(int argc, char **argv)
                                   "clients reach this relay on (or run with --no-media)");
     if (no_media && rcfg.n_local_addresses > 0)
         return bad_usage("serve", "--local-address and --no-media exclude each other");
+    heartbeat *hb = NULL;
+    if (signal_url) {
+        if (!cluster_secret_file)
+            return bad_usage("serve", "--signal-url needs --cluster-secret-file");
+        if (!public_url)
+            return bad_usage("serve", "--signal-url needs --public-url (the base URL clients "
+                                      "reach this relay at)");
+        if (!tdm_hb_url_ok(public_url))
+            return bad_usage("serve", "--public-url wants an http:// or https:// URL, got '%s'",
+                             public_url);
+        if (!tdm_hb_id_ok(node))
+            return bad_usage("serve", "--node-id wants 1..%d characters of [A-Za-z0-9._~:-]",
+                             TDM_HB_ID_MAX);
+        hb = calloc(1, sizeof *hb);
+        if (!hb) {
+            fprintf(stderr, "tandem-relay: out of memory\n");
+            return 1;
+        }
+        if (strlen(signal_url) >= sizeof hb->signal_url || !parse_signal_url(signal_url, hb)) {
+            free(hb);
+            return bad_usage("serve", "--signal-url wants http://HOST[:PORT][/PATH], got '%s'",
+                             signal_url);
+        }
+        snprintf(hb->signal_url, sizeof hb->signal_url, "%s", signal_url);
+        snprintf(hb->report.id, sizeof hb->report.id, "%s", node);
+        snprintf(hb->report.node, sizeof hb->report.node, "%s", node);
+        snprintf(hb->report.url, sizeof hb->report.url, "%s", public_url);
+        hb->interval_s = hb_interval;
+        atomic_init(&hb->draining, drain);
+        if (read_secret_min(cluster_secret_file, hb->secret, &hb->secret_len,
+                            TDM_HB_SECRET_MIN)) {
+            free(hb);
+            return 1;
+        }
+    } else if (cluster_secret_file || public_url || drain) {
+        return bad_usage("serve", "--cluster-secret-file, --public-url and --drain go with "
+                                  "--signal-url");
+    }
+
+    if (!record_dir != !rec_key_file) {
+        free_hb(hb);
+        return bad_usage("serve", record_dir ? "--record-dir needs --recording-key-file"
+                                             : "--recording-key-file goes with --record-dir");
+    }
+    if (record_dir && no_media) {
+        free_hb(hb);
+        return bad_usage("serve", "--record-dir needs the media plane (not --no-media)");
+    }
+    if (record_dir) {
+        struct stat st;
+        if (stat(record_dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(record_dir, W_OK) != 0) {
+            fprintf(stderr, "tandem-relay: --record-dir '%s' is not a writable directory\n",
+                    record_dir);
+            free_hb(hb);
+            return 1;
+        }
+        if (read_recording_key(rec_key_file, rcfg.recording_master_key)) {
+            free_hb(hb);
+            return 1;
+        }
+        rcfg.record_dir = record_dir;
+    }
 
     uint8_t secret[SECRET_FILE_MAX + 1];
     size_t secret_len = 0;
-    if (read_secret(secret_file, secret, &secret_len))
+    if (read_secret(secret_file, secret, &secret_len)) {
+        free_hb(hb);
         return 1;
+    }
     tdm_whip_config wcfg = {
         .secret = secret,
         .secret_len = secret_len,
@@ -480,6 +1022,7 @@ static int cmd_serve(int argc, char **argv)
         st = tdm_relay_new(&rcfg, &relay, &e);
         if (st != TDM_OK) {
             memset(secret, 0, sizeof secret);
+            free_hb(hb);
             if (st == TDM_ERR_INVALID)
                 return bad_usage("serve", "%s", e.msg);
             fprintf(stderr, "tandem-relay: %s\n", e.msg);
@@ -493,6 +1036,7 @@ static int cmd_serve(int argc, char **argv)
     if (st != TDM_OK) {
         /* Bad node id, origin or ICE URL: what the user typed. */
         tdm_relay_free(relay);
+        free_hb(hb);
         if (st == TDM_ERR_INVALID)
             return bad_usage("serve", "%s", e.msg);
         fprintf(stderr, "tandem-relay: %s\n", e.msg);
@@ -507,6 +1051,8 @@ static int cmd_serve(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_drain_signal;
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up is a write error, not a death */
 
     if (relay) {
@@ -516,6 +1062,7 @@ static int cmd_serve(int argc, char **argv)
         sigemptyset(&stop_set);
         sigaddset(&stop_set, SIGINT);
         sigaddset(&stop_set, SIGTERM);
+        sigaddset(&stop_set, SIGUSR1);
         pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
         st = tdm_relay_start(relay, &e);
         pthread_sigmask(SIG_SETMASK, &old_set, NULL);
@@ -523,6 +1070,7 @@ static int cmd_serve(int argc, char **argv)
             fprintf(stderr, "tandem-relay: %s\n", e.msg);
             tdm_whip_free(whip);
             tdm_relay_free(relay);
+            free_hb(hb);
             return 1;
         }
     }
@@ -534,6 +1082,7 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "tandem-relay: %s\n", e.msg);
         tdm_whip_free(whip);
         tdm_relay_free(relay);
+        free_hb(hb);
         return st == TDM_ERR_INVALID ? 2 : 1;
     }
     bool v6 = strchr(addr, ':') != NULL;
@@ -541,13 +1090,41 @@ static int cmd_serve(int argc, char **argv)
            v6 ? "]" : "", tdm_http_port(http), no_media ? " (no media plane)" : "");
     fflush(stdout);
 
+    /* Heartbeats start once the API listens: a relay is announced only when
+     * clients can reach it. */
+    if (hb) {
+        hb->relay = relay;
+        if (hb_start(hb) != TDM_OK) {
+            fprintf(stderr, "tandem-relay: cannot start the heartbeat thread\n");
+            tdm_http_free(http);
+            tdm_whip_free(whip);
+            tdm_relay_free(relay);
+            free_hb(hb);
+            return 1;
+        }
+    }
+
     int rc = 0;
     while (!stop_requested) {
+        if (drain_toggle_requested) {
+            drain_toggle_requested = 0;
+            if (hb) {
+                bool d = !atomic_load(&hb->draining);
+                atomic_store(&hb->draining, d);
+                fprintf(stderr, "tandem-relay: %s (SIGUSR1)\n",
+                        d ? "draining: no new sessions" : "draining ended");
+                hb_wake(hb, false); /* tell signaling now, not at the next beat */
+            }
+        }
         if (tdm_http_service(http, 1000) != TDM_OK) {
             fprintf(stderr, "tandem-relay: HTTP loop failed\n");
             rc = 1;
             break;
         }
+    }
+    if (hb) {
+        hb_stop(hb); /* before the relay goes: the heartbeat reads its load */
+        free_hb(hb);
     }
     tdm_http_free(http);
     tdm_whip_free(whip);
