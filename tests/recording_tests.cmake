@@ -36,3 +36,18 @@ if(TARGET tandem-relay AND TARGET tandem-share AND TARGET tandem-view AND TARGET
   set_tests_properties(relay_records_session_test PROPERTIES LABELS integration TIMEOUT 90
                        SKIP_RETURN_CODE 77)
 endif()
+
+# tandem-replay timeline and info --db (issue 6): a session played through
+# tandem-signal (user add) and signaling's core API into a real database, a
+# recording of that session, the merged timeline checked for order, offsets
+# and a verified audit chain; one audit row tampered makes it unverified and
+# names the entry.
+if(TARGET tandem-replay AND TARGET recording_synth AND TARGET tandem-signal AND NOT TDM_FUZZ)
+  add_executable(recording_timeline_session integration/recording_timeline_session.c)
+  target_link_libraries(recording_timeline_session PRIVATE tdm_signaling tdm_common)
+  add_test(NAME recording_timeline_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/recording_timeline_test.sh
+                   $<TARGET_FILE:tandem-replay> $<TARGET_FILE:recording_synth>
+                   $<TARGET_FILE:tandem-signal> $<TARGET_FILE:recording_timeline_session>)
+  set_tests_properties(recording_timeline_test PROPERTIES LABELS integration TIMEOUT 120)
+endif()

@@ -21,6 +21,8 @@
 #include "tdm_rec_export.h"
 #include "tdm_rec_reader.h"
 #include "tdm_rec_thumbs.h"
+#include "tdm_replay_audit.h"
+#include "tdm_replay_timeline.h"
 
 static const char usage_text[] =
     "usage: tandem-replay COMMAND FILE|DIR --key-file KEY [options]\n"
@@ -30,7 +32,11 @@ static const char usage_text[] =
     "                 skipped): session, start, duration, size, and whether it\n"
     "                 verifies (complete, truncated, FAULT, wrong key); exit 0 when\n"
     "                 every one is intact and complete, 1 otherwise\n"
-    "  info FILE      streams, duration, size, packets, drops, and where the file ends\n"
+    "  info FILE [--db SIGNAL_DB]\n"
+    "                 streams, duration, size, packets, drops, and where the file ends;\n"
+    "                 with --db also the participants from the session's audit log\n"
+    "                 (identity, kind, profiles, invited by, joined and left) and\n"
+    "                 whether that log verifies\n"
     "  verify FILE    check every record's seal and the hash chain; exit 0 if the\n"
     "                 recording is intact and complete, 1 naming the first fault\n"
     "                 (record index and byte offset) or saying where a cut file ends\n"
@@ -42,6 +48,16 @@ static const char usage_text[] =
     "                 a contact sheet: the first video stream's picture every\n"
     "                 SECONDS (default 10), each PX wide (default 240), N to a row\n"
     "                 (default 6)\n"
+    "  timeline FILE --db SIGNAL_DB\n"
+    "                 the recording's time axis (start, end, stream start/stop,\n"
+    "                 keyframes, gaps, drop markers) merged with the session's audit\n"
+    "                 events (joins, leaves, profiles, input counts and denials,\n"
+    "                 invites, ownership, end), in time order, as JSON on stdout.\n"
+    "                 The database is opened read-only; the session's audit chain is\n"
+    "                 verified and \"audit\".\"verified\" says so (a failing entry\n"
+    "                 is named and marked). The JSON is written in any case; exit 0\n"
+    "                 when the recording is complete and intact and the audit log\n"
+    "                 verifies, 1 otherwise\n"
     "\n"
     "Options:\n"
     "  --key-file PATH     the recording master key (32 raw bytes or 64 hex digits),\n"
@@ -49,9 +65,8 @@ static const char usage_text[] =
     "  --allow-truncated   verify: a file cut short (crash, kill -9) whose every\n"
     "                      record verifies exits 0 instead of 1\n"
     "  --out PATH          export, thumbs: the file to write (overwritten)\n"
+    "  --db PATH           info, timeline: tandem-signal's SQLite database\n"
     "  -h, --help          this text\n"
-    "\n"
-    "Not done yet: timeline (audit events), participants in info.\n"
     "\n"
     "Exit status: 0 success, 1 the recording is not intact or cannot be read,\n"
     "2 bad usage.\n";
@@ -175,7 +190,28 @@ typedef struct stream_info {
     bool seen;
 } stream_info;
 
-static int cmd_info(const char *path, const mapped *m, tdm_rec_reader *r)
+static int cmd_info_recording(const char *path, const mapped *m, tdm_rec_reader *r);
+static void print_participants(const tdm_replay_audit *a);
+static int load_audit(const char *db, tdm_rec_reader *r, tdm_replay_audit *a);
+
+/* With db, the participants come after the recording's own lines; a db
+ * that cannot be read (or lacks the session), or an audit log that does
+ * not verify, makes info exit 1 as an incomplete recording does. */
+static int cmd_info(const char *path, const mapped *m, tdm_rec_reader *r, const char *db)
+{
+    int rc = cmd_info_recording(path, m, r);
+    if (!db)
+        return rc;
+    tdm_replay_audit a;
+    if (load_audit(db, r, &a) != 0)
+        return 1;
+    print_participants(&a);
+    bool verified = a.verified;
+    tdm_replay_audit_free(&a);
+    return verified ? rc : 1;
+}
+
+static int cmd_info_recording(const char *path, const mapped *m, tdm_rec_reader *r)
 {
     const tdm_rec_header *h = tdm_rec_reader_header(r);
     stream_info si[TDM_REC_MAX_STREAMS] = {0};
@@ -440,6 +476,80 @@ static int cmd_thumbs(const char *path, tdm_rec_reader *r, const char *out, doub
     return 0;
 }
 
+static void print_utc_ms(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char when[32] = "?";
+    if (gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    printf("%s.%03dZ", when, (int)(ms % 1000));
+}
+
+/* The participants part of info, from the session's audit log. */
+static void print_participants(const tdm_replay_audit *a)
+{
+    printf("audit log: %zu entries, %s\n", a->n, a->verified ? "verified" : "NOT VERIFIED");
+    if (!a->verified)
+        printf("audit fault: %s\n", a->problem);
+    printf("participants: %zu\n", a->nparts);
+    for (size_t i = 0; i < a->nparts; i++) {
+        const tdm_replay_participant *p = &a->parts[i];
+        printf("  %s %s (%s), profiles %s", p->id, p->name, p->kind,
+               *p->profiles ? p->profiles : "-");
+        if (*p->invited_by) {
+            const tdm_replay_participant *by = tdm_replay_audit_participant(a, p->invited_by);
+            printf(", invited by %s%s%s%s", p->invited_by, by ? " (" : "", by ? by->name : "",
+                   by ? ")" : "");
+        }
+        printf(", joined ");
+        print_utc_ms(p->joined_ms);
+        if (p->left_ms) {
+            printf(", left ");
+            print_utc_ms(p->left_ms);
+            printf(" (%s)", p->left_how);
+        } else {
+            printf(", still present at the log's end");
+        }
+        printf("\n");
+    }
+}
+
+/* Loads the audit trail of the recording's session; messages on failure. */
+static int load_audit(const char *db, tdm_rec_reader *r, tdm_replay_audit *a)
+{
+    tdm_error err = {{0}};
+    if (tdm_replay_audit_load(db, tdm_rec_reader_header(r)->session_id, a, &err) == TDM_OK)
+        return 0;
+    fprintf(stderr, "tandem-replay: %s\n", err.msg);
+    return -1;
+}
+
+static int cmd_timeline(const char *path, const mapped *m, tdm_rec_reader *r, const char *db)
+{
+    tdm_replay_audit a;
+    if (load_audit(db, r, &a) != 0)
+        return 1;
+    char *json = NULL;
+    tdm_error err = {{0}};
+    bool complete = false, verified = a.verified;
+    tdm_status st = tdm_replay_timeline_json(path, m->len, r, db, &a, &json, &complete, &err);
+    tdm_replay_audit_free(&a);
+    if (st != TDM_OK) {
+        fprintf(stderr, "tandem-replay: %s: %s\n", path, err.msg);
+        return 1;
+    }
+    puts(json);
+    free(json);
+    /* The JSON is written either way (an auditor wants to see what there
+     * is); the status lets a script notice that something did not verify. */
+    if (!verified)
+        fprintf(stderr, "tandem-replay: the session's audit log does not verify\n");
+    if (!complete)
+        fprintf(stderr, "tandem-replay: %s is not complete (see \"recording\".\"ends\")\n", path);
+    return verified && complete ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -449,10 +559,11 @@ int main(int argc, char **argv)
         {"every", required_argument, NULL, 'e'},
         {"width", required_argument, NULL, 'w'},
         {"columns", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *key_file = NULL, *out = NULL;
+    const char *key_file = NULL, *out = NULL, *db = NULL;
     bool allow_truncated = false, thumb_opts = false;
     double every_s = 10;
     int width = 240, columns = 6;
@@ -462,6 +573,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 'k': key_file = optarg; break;
         case 'o': out = optarg; break;
+        case 'd': db = optarg; break;
         case 't': allow_truncated = true; break;
         case 'e':
             every_s = strtod(optarg, &end);
@@ -486,16 +598,14 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return usage_error("missing command (info, verify or export)", NULL);
+        return usage_error("missing command (list, info, verify, export, thumbs, timeline)",
+                           NULL);
     const char *cmd = argv[optind];
     bool is_info = !strcmp(cmd, "info"), is_verify = !strcmp(cmd, "verify"),
          is_export = !strcmp(cmd, "export");
-    bool is_list = !strcmp(cmd, "list"), is_thumbs = !strcmp(cmd, "thumbs");
-    if (!strcmp(cmd, "timeline")) {
-        fprintf(stderr, "tandem-replay: '%s' is not implemented yet\n", cmd);
-        return 2;
-    }
-    if (!is_info && !is_verify && !is_export && !is_list && !is_thumbs)
+    bool is_list = !strcmp(cmd, "list"), is_thumbs = !strcmp(cmd, "thumbs"),
+         is_timeline = !strcmp(cmd, "timeline");
+    if (!is_info && !is_verify && !is_export && !is_list && !is_thumbs && !is_timeline)
         return usage_error("unknown command: ", cmd);
     if (argc - optind != 2)
         return usage_error(is_list ? "one DIR expected after " : "one FILE expected after ", cmd);
@@ -509,6 +619,10 @@ int main(int argc, char **argv)
         return usage_error("--out is only for export and thumbs", NULL);
     if (!is_thumbs && thumb_opts)
         return usage_error("--every, --width and --columns are only for thumbs", NULL);
+    if (is_timeline && !db)
+        return usage_error("timeline needs --db SIGNAL_DB (tandem-signal's database)", NULL);
+    if (db && !is_info && !is_timeline)
+        return usage_error("--db is only for info and timeline", NULL);
     if (!is_verify && allow_truncated)
         return usage_error("--allow-truncated is only for verify", NULL);
     const char *path = argv[optind + 1];
@@ -528,7 +642,9 @@ int main(int argc, char **argv)
     int rc = 1;
     if (open_reader(path, &m, key, &r) == 0) {
         if (is_info)
-            rc = cmd_info(path, &m, r);
+            rc = cmd_info(path, &m, r, db);
+        else if (is_timeline)
+            rc = cmd_timeline(path, &m, r, db);
         else if (is_verify)
             rc = cmd_verify(path, r, allow_truncated);
         else if (is_thumbs)

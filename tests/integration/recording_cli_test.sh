@@ -76,7 +76,7 @@ expect 2 "missing command" "$replay"
 expect 2 "unknown command" "$replay" frobnicate "$dir/s.rec" "${k[@]}"
 expect 2 "key-file is required" "$replay" verify "$dir/s.rec"
 expect 2 "needs --out" "$replay" export "$dir/s.rec" "${k[@]}"
-expect 2 "not implemented" "$replay" timeline "$dir/s.rec" "${k[@]}"
+expect 2 "timeline needs --db" "$replay" timeline "$dir/s.rec" "${k[@]}"
 expect 2 "thumbs needs --out" "$replay" thumbs "$dir/s.rec" "${k[@]}"
 expect 2 "only for thumbs" "$replay" verify "$dir/s.rec" "${k[@]}" --every 2
 expect 0 "usage: tandem-replay" "$replay" --help

@@ -5,10 +5,13 @@
  *
  *   recording_synth OUT --key-file KEY [--codec vp8|vp9] [--frames N]
  *                   [--opus] [--realtime] [--session ID] [--scenario NAME]
- *                   [--kbps N] [--skip A:B]
+ *                   [--kbps N] [--skip A:B] [--start-unix-us US]
  *
  * --skip A:B leaves out every packet of frames A..B-1 (as if the relay
  * never got them) and makes frame B a keyframe (as a PLI would).
+ *
+ * --start-unix-us sets the header's start time (default: now), so a test
+ * can place the recording against audit entries written at known times.
  *
  * --realtime paces frames at 30 per second on the wall clock (for the
  * kill -9 test); otherwise time is simulated and nothing sleeps. Prints
@@ -79,7 +82,7 @@ int main(int argc, char **argv)
         {"frames", required_argument, NULL, 'n'},   {"opus", no_argument, NULL, 'o'},
         {"realtime", no_argument, NULL, 'r'},       {"session", required_argument, NULL, 's'},
         {"scenario", required_argument, NULL, 'S'}, {"kbps", required_argument, NULL, 'b'},
-        {"skip", required_argument, NULL, 'x'},
+        {"skip", required_argument, NULL, 'x'},     {"start-unix-us", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     const char *key_file = NULL, *session = "synthetic-session";
@@ -89,6 +92,7 @@ int main(int argc, char **argv)
     int skip_from = -1, skip_to = -1;
     tdm_synthetic_scenario scenario = TDM_SCENARIO_TYPING;
     bool opus = false, realtime = false;
+    uint64_t start_unix_us = (uint64_t)time(NULL) * 1000000u;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_file = optarg; break;
@@ -105,6 +109,7 @@ int main(int argc, char **argv)
                 return die("unknown --scenario", NULL);
             break;
         case 'b': kbps = (unsigned)atoi(optarg); break;
+        case 'T': start_unix_us = strtoull(optarg, NULL, 10); break;
         case 'x':
             if (sscanf(optarg, "%d:%d", &skip_from, &skip_to) != 2 || skip_from < 1 ||
                 skip_to <= skip_from)
@@ -124,7 +129,7 @@ int main(int argc, char **argv)
     if (RAND_bytes(rec_key, sizeof rec_key) != 1 || RAND_bytes(nonce, sizeof nonce) != 1)
         return die("no randomness", NULL);
     tdm_error err = {{0}};
-    tdm_rec_header hdr = {.start_unix_us = (uint64_t)time(NULL) * 1000000u};
+    tdm_rec_header hdr = {.start_unix_us = start_unix_us};
     snprintf(hdr.session_id, sizeof hdr.session_id, "%s", session);
     if (tdm_sig_key_wrap(master, rec_key, nonce, hdr.session_id, hdr.wrapped_key, &err) != TDM_OK)
         return die("key wrap", &err);
