@@ -90,6 +90,21 @@ static tdm_status be_delete(void *ctx, const char *rid)
     return TDM_EOF;
 }
 
+/* Every worker is asked: a session lives on one, but asking all costs a
+ * hop each and needs no has_session check that could race a create. */
+static tdm_status be_end_session(void *ctx, const char *session, const char *participant,
+                                 size_t *ended)
+{
+    tdm_relay *r = ctx;
+    size_t n = 0;
+    if (r->running)
+        for (size_t i = 0; i < r->n_workers; i++)
+            n += tdm_relay_worker_end_session(r->workers[i], session, participant);
+    if (ended)
+        *ended = n;
+    return TDM_OK;
+}
+
 /* --- metrics ------------------------------------------------------------ */
 
 typedef struct text_out {
@@ -279,6 +294,7 @@ void tdm_relay_backend(tdm_relay *r, tdm_whip_backend *out)
         .lookup_endpoint = be_lookup,
         .patch_endpoint = be_patch,
         .delete_endpoint = be_delete,
+        .end_session = be_end_session,
         .write_metrics = be_metrics,
         .healthy = be_healthy,
     };

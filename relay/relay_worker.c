@@ -1310,6 +1310,31 @@ static void delete_run(void *p)
 }
 
 
+typedef struct end_session_args {
+    tdm_relay_worker *r;
+    const char *session;
+    const char *participant; /* NULL: every endpoint of the session */
+    size_t ended;
+} end_session_args;
+
+/* Ends, like delete, every endpoint of a session (or of one participant in
+ * it): what signaling's revocation asks for when a session ends. Endpoints
+ * still being created are left to fail their token check on the next
+ * request: ending one under its create call would free it there. */
+static void end_session_run(void *p)
+{
+    end_session_args *a = p;
+    for (size_t i = 0; i < TDM_RELAY_MAX_ENDPOINTS; i++) {
+        endpoint *ep = &a->r->eps[i];
+        if (!ep->used || ep->creating || strcmp(ep->info.session, a->session) != 0)
+            continue;
+        if (a->participant && strcmp(ep->info.participant, a->participant) != 0)
+            continue;
+        endpoint_end(a->r, ep);
+        a->ended++;
+    }
+}
+
 /* --- the worker API (called on the HTTP thread; each call hops) --------- */
 
 tdm_status tdm_relay_worker_create(tdm_relay_worker *w, const tdm_whip_endpoint *ep,
@@ -1344,6 +1369,14 @@ tdm_status tdm_relay_worker_delete(tdm_relay_worker *w, const char *rid)
     delete_args a = {w, rid, TDM_EOF};
     run_on_media(w, delete_run, &a);
     return a.st;
+}
+
+size_t tdm_relay_worker_end_session(tdm_relay_worker *w, const char *session_id,
+                                    const char *participant)
+{
+    end_session_args a = {w, session_id, participant, 0};
+    run_on_media(w, end_session_run, &a);
+    return a.ended;
 }
 
 typedef struct has_args {

@@ -84,6 +84,10 @@ tdm_status tdm_relay_worker_patch(tdm_relay_worker *w, const char *rid, const td
                                   tdm_error *err);
 /* TDM_OK, or TDM_EOF when the worker does not hold rid. */
 tdm_status tdm_relay_worker_delete(tdm_relay_worker *w, const char *rid);
+/* Ends (close_notify sent) every endpoint of session_id, or only those of
+ * participant when it is not NULL; returns how many. 0 when not running. */
+size_t tdm_relay_worker_end_session(tdm_relay_worker *w, const char *session_id,
+                                    const char *participant);
 /* false when the worker is not running (nothing written). */
 bool tdm_relay_worker_metrics_get(tdm_relay_worker *w, tdm_relay_worker_metrics *out);
 

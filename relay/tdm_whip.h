@@ -16,6 +16,25 @@
  *   OPTIONS on any of the above        CORS preflight (204), no token needed
  *   GET     /healthz                   200 "ok", 503 when the backend says so
  *   GET     /metrics                   Prometheus text: the backend's, then ours
+ *   POST    /admin/revoke              signaling ends a session or removes a
+ *                                      participant (below); 404 when the relay
+ *                                      has no cluster secret
+ *
+ * /admin/revoke: body {"session": ID} or {"session": ID, "participant": PID}
+ * (application/json), authenticated like relay heartbeats with the cluster
+ * secret (signaling/tdm_relay_heartbeat.h: Authorization: TDM-HMAC-SHA256
+ * ts=<ms>,sig=<hex> over "<ts>\n<body>"); the signed time must be within
+ * TDM_WHIP_ADMIN_SKEW_MS of now and newer than the last accepted one
+ * (replay). Refusals: 401 bad or missing signature, stale or replayed
+ * timestamp; 400 bad body; 503 revocation table full (retry). On success
+ * the backend ends every endpoint of the session (or participant) and the
+ * revocation is remembered for revocation_ttl_s (tdm_revocations.h): a
+ * WHIP/WHEP request whose otherwise valid token names a revoked session or
+ * participant gets 403 "session ended" / "participant removed". Answer:
+ * 200 {"ended": N} (endpoints ended now). Why 404 without a cluster secret:
+ * the route does not exist on such a relay, exactly like an unknown path,
+ * so nothing about the admin surface is revealed and signaling's log says
+ * plainly that the relay cannot revoke (it retries, then gives up).
  *
  * Every WHIP/WHEP request other than OPTIONS needs `Authorization: Bearer
  * <jwt>` granting the route's role (whip: publish, whep: subscribe) on this
@@ -153,6 +172,11 @@ typedef struct tdm_whip_backend {
                                  tdm_error *err);
     /* Ends the endpoint. Required. */
     tdm_status (*delete_endpoint)(void *ctx, const char *resource_id);
+    /* Ends every endpoint of session (participant NULL) or of one
+     * participant of it, DTLS close_notify sent; *ended gets how many. NULL:
+     * revocation only refuses new requests. */
+    tdm_status (*end_session)(void *ctx, const char *session, const char *participant,
+                              size_t *ended);
     /* Writes Prometheus text (complete lines) for the media plane. May be NULL. */
     tdm_status (*write_metrics)(void *ctx, char *out, size_t cap, size_t *out_len);
     /* False while the node should take no new endpoints (draining): /healthz
@@ -171,6 +195,21 @@ typedef struct tdm_whip_ice_server {
     const char *credential;
 } tdm_whip_ice_server;
 
+/* Checks an admin request's Authorization against its body and gives the
+ * signed time in ms (tandem-relay: tdm_hb_verify under the cluster secret).
+ * TDM_OK, or any error for "not authentic" (err says why). Injected so the
+ * relay core does not link the signaling contract library. */
+typedef tdm_status (*tdm_whip_admin_verify_fn)(void *ctx, const char *authorization,
+                                               const uint8_t *body, size_t body_len,
+                                               int64_t *ts_ms, tdm_error *err);
+
+/* Signed admin times further than this from now are refused (as the
+ * registry refuses heartbeats: signaling/tdm_sig_registry.h). */
+#define TDM_WHIP_ADMIN_SKEW_MS 30000
+/* Default revocation memory: signaling's default relay token lifetime
+ * (300 s) twice over, plus the token leeway. */
+#define TDM_WHIP_REVOCATION_TTL_S (600 + TDM_TOKEN_LEEWAY_S)
+
 /* Copied by tdm_whip_new; nothing is borrowed after it returns. */
 typedef struct tdm_whip_config {
     const uint8_t *secret; /* the token secret, >= TDM_TOKEN_SECRET_MIN bytes */
@@ -184,6 +223,12 @@ typedef struct tdm_whip_config {
     /* NULL: OpenSSL's RAND_bytes. Tests inject their own. */
     tdm_whip_random_fn random;
     void *random_ctx;
+    /* NULL: no /admin/revoke route (404). */
+    tdm_whip_admin_verify_fn admin_verify;
+    void *admin_ctx;
+    /* How long revocations are remembered; 0: TDM_WHIP_REVOCATION_TTL_S. Must
+     * cover the longest relay token lifetime signaling mints. */
+    int64_t revocation_ttl_s;
 } tdm_whip_config;
 
 typedef struct tdm_whip tdm_whip;

@@ -9,8 +9,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+
+#include "tdm_revocations.h"
 
 /* Statuses this module produces, for the per-status request counter. */
 static const int counted_statuses[] = {200, 201, 204, 400, 401, 403, 404, 405,
@@ -34,6 +37,16 @@ struct tdm_whip {
     uint64_t by_status[N_COUNTED];
     uint64_t by_token_failure[TDM_TOKEN_FAILURE_COUNT];
     uint64_t created[2], deleted[2]; /* [0] publish, [1] subscribe */
+    /* /admin/revoke (NULL verify: the route does not exist). */
+    tdm_whip_admin_verify_fn admin_verify;
+    void *admin_ctx;
+    int64_t last_admin_ts_ms; /* replay check: the last accepted signed time */
+    int64_t revocation_ttl_s;
+    tdm_revocations *revoked;
+    uint64_t revocations[2];  /* [0] session ended, [1] participant removed */
+    uint64_t revoked_endpoints; /* endpoints ended by a revocation */
+    uint64_t revoked_refusals[2]; /* tokens refused: [0] session, [1] participant */
+    uint64_t admin_refused;       /* admin requests refused (auth, body) */
 };
 
 static tdm_status openssl_random(void *ctx, uint8_t *out, size_t n)
@@ -136,6 +149,14 @@ tdm_status tdm_whip_new(const tdm_whip_config *cfg, const tdm_whip_backend *back
     w->random = cfg->random ? cfg->random : openssl_random;
     w->random_ctx = cfg->random ? cfg->random_ctx : NULL;
     w->be = *backend;
+    w->admin_verify = cfg->admin_verify;
+    w->admin_ctx = cfg->admin_ctx;
+    w->revocation_ttl_s = cfg->revocation_ttl_s > 0 ? cfg->revocation_ttl_s
+                                                    : TDM_WHIP_REVOCATION_TTL_S;
+    /* Always present (a lookup in an empty table is cheap), so token checks
+     * need no branch on whether the admin route exists. */
+    if (tdm_revocations_new(0, &w->revoked) != TDM_OK)
+        oom = true;
     if (oom) {
         tdm_whip_free(w);
         return tdm_fail(err, TDM_ERR_NOMEM, "whip_new: out of memory");
@@ -159,6 +180,7 @@ void tdm_whip_free(tdm_whip *w)
             OPENSSL_cleanse(w->ice[i].credential, strlen(w->ice[i].credential));
         free(w->ice[i].credential);
     }
+    tdm_revocations_free(w->revoked);
     free(w);
 }
 
@@ -284,6 +306,7 @@ typedef enum route_kind {
     ROUTE_METRICS,
     ROUTE_ENDPOINT, /* /whip/<session> */
     ROUTE_RESOURCE, /* /whip/<session>/<resource> */
+    ROUTE_ADMIN_REVOKE, /* /admin/revoke */
 } route_kind;
 
 typedef struct route {
@@ -315,6 +338,10 @@ static route parse_route(const char *path)
     }
     if (len == 8 && strncmp(path, "/metrics", 8) == 0) {
         r.kind = ROUTE_METRICS;
+        return r;
+    }
+    if (len == 13 && strncmp(path, "/admin/revoke", 13) == 0) {
+        r.kind = ROUTE_ADMIN_REVOKE;
         return r;
     }
     if (len < 6 || (strncmp(path, "/whip/", 6) != 0 && strncmp(path, "/whep/", 6) != 0))
@@ -492,6 +519,32 @@ static void handle_metrics(tdm_whip *w, tdm_whip_response *r)
                            "tandem_whip_endpoints_deleted_total{role=\"subscribe\"} %llu\n",
                            (unsigned long long)w->created[0], (unsigned long long)w->created[1],
                            (unsigned long long)w->deleted[0], (unsigned long long)w->deleted[1]);
+    ok = ok && body_printf(
+                   r,
+                   "# HELP tandem_relay_revocations_total Revocations from signaling, by "
+                   "kind.\n"
+                   "# TYPE tandem_relay_revocations_total counter\n"
+                   "tandem_relay_revocations_total{kind=\"session\"} %llu\n"
+                   "tandem_relay_revocations_total{kind=\"participant\"} %llu\n"
+                   "# HELP tandem_relay_revoked_endpoints_total Endpoints ended by a "
+                   "revocation.\n"
+                   "# TYPE tandem_relay_revoked_endpoints_total counter\n"
+                   "tandem_relay_revoked_endpoints_total %llu\n"
+                   "# HELP tandem_relay_revoked_token_refusals_total Valid tokens refused "
+                   "because their session ended or participant was removed.\n"
+                   "# TYPE tandem_relay_revoked_token_refusals_total counter\n"
+                   "tandem_relay_revoked_token_refusals_total{reason=\"session_ended\"} %llu\n"
+                   "tandem_relay_revoked_token_refusals_total{reason=\"participant_removed\"} "
+                   "%llu\n"
+                   "# HELP tandem_relay_admin_refused_total Admin requests refused (auth, "
+                   "body).\n"
+                   "# TYPE tandem_relay_admin_refused_total counter\n"
+                   "tandem_relay_admin_refused_total %llu\n",
+                   (unsigned long long)w->revocations[0], (unsigned long long)w->revocations[1],
+                   (unsigned long long)w->revoked_endpoints,
+                   (unsigned long long)w->revoked_refusals[0],
+                   (unsigned long long)w->revoked_refusals[1],
+                   (unsigned long long)w->admin_refused);
     if (!ok) {
         fail_with(w, r, 500, "internal error");
         return;
@@ -668,15 +721,100 @@ static void handle_delete(tdm_whip *w, const route *rt, const tdm_token_claims *
     cors_headers(w, r);
 }
 
+static void admin_refuse(tdm_whip *w, tdm_whip_response *r, int status, const char *reason)
+{
+    w->admin_refused++;
+    fail_with(w, r, status, reason);
+}
+
+/* POST /admin/revoke (tdm_whip.h): authenticate, parse, remember, end. The
+ * revocation is remembered before the endpoints end, so a client that
+ * reconnects at once already meets the 403. */
+static void handle_admin_revoke(tdm_whip *w, const tdm_whip_request *req, int64_t now_s,
+                                tdm_whip_response *r)
+{
+    if (req->body_too_large || req->body_len > 1024) {
+        admin_refuse(w, r, 413, "request body too large");
+        return;
+    }
+    const uint8_t *body = req->body ? req->body : (const uint8_t *)"";
+    int64_t ts_ms = 0;
+    tdm_error e = {{0}};
+    if (!req->authorization ||
+        w->admin_verify(w->admin_ctx, req->authorization, body, req->body_len, &ts_ms, &e) !=
+            TDM_OK) {
+        admin_refuse(w, r, 401, "admin request not authenticated");
+        return;
+    }
+    int64_t skew = ts_ms - now_s * 1000;
+    if (skew > TDM_WHIP_ADMIN_SKEW_MS || -skew > TDM_WHIP_ADMIN_SKEW_MS) {
+        admin_refuse(w, r, 401, "admin request timestamp outside the allowed skew");
+        return;
+    }
+    if (ts_ms <= w->last_admin_ts_ms) {
+        admin_refuse(w, r, 401, "admin request timestamp not newer than the last (replay?)");
+        return;
+    }
+    json_error_t je;
+    json_t *j = json_loadb((const char *)body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+    const char *session = j ? json_string_value(json_object_get(j, "session")) : NULL;
+    json_t *pj = j ? json_object_get(j, "participant") : NULL;
+    const char *participant = pj ? json_string_value(pj) : NULL;
+    bool ok = json_is_object(j) && session && id_ok(session, strlen(session)) &&
+              (!pj || (participant && id_ok(participant, strlen(participant))));
+    if (!ok) {
+        json_decref(j);
+        admin_refuse(w, r, 400,
+                     "body must be {\"session\": ID} or {\"session\": ID, \"participant\": ID}");
+        return;
+    }
+    /* Authentic and well formed: consume the timestamp now, so the same
+     * request cannot be replayed even when it fails below. */
+    w->last_admin_ts_ms = ts_ms;
+    tdm_status st =
+        tdm_revocations_add(w->revoked, session, participant, now_s, w->revocation_ttl_s, &e);
+    if (st != TDM_OK) {
+        json_decref(j);
+        fail_with(w, r, st == TDM_ERR_RANGE ? 503 : 500,
+                  st == TDM_ERR_RANGE ? "revocation table full" : "internal error");
+        return;
+    }
+    w->revocations[participant ? 1 : 0]++;
+    size_t ended = 0;
+    if (w->be.end_session)
+        st = w->be.end_session(w->be.ctx, session, participant, &ended);
+    json_decref(j);
+    if (st != TDM_OK) {
+        fail_backend(w, r, st, false, &e);
+        return;
+    }
+    w->revoked_endpoints += ended;
+    r->status = 200;
+    r->body_len = 0;
+    body_printf(r, "{\"ended\":%zu}", ended);
+    add_header(r, "Content-Type", "application/json");
+}
+
 static void dispatch(tdm_whip *w, const tdm_whip_request *req, int64_t now_s,
                      tdm_whip_response *r)
 {
     route rt = parse_route(req->path);
     tdm_whip_method m = req->method;
     const char *allow = NULL;
+    if (rt.kind == ROUTE_ADMIN_REVOKE && !w->admin_verify)
+        rt.kind = ROUTE_NONE; /* no cluster secret: the route does not exist */
     switch (rt.kind) {
     case ROUTE_NONE:
         fail_with(w, r, 404, "not found");
+        return;
+    case ROUTE_ADMIN_REVOKE:
+        /* Server to server: no CORS, no preflight. */
+        if (m != TDM_WHIP_POST) {
+            fail_with(w, r, 405, "method not allowed");
+            add_header(r, "Allow", "POST");
+        } else {
+            handle_admin_revoke(w, req, now_s, r);
+        }
         return;
     case ROUTE_HEALTHZ:
     case ROUTE_METRICS:
@@ -732,6 +870,18 @@ static void dispatch(tdm_whip *w, const tdm_whip_request *req, int64_t now_s,
             add_header(r, "WWW-Authenticate",
                        why == TDM_TOKEN_MISSING ? "Bearer realm=\"tandem\""
                                                 : "Bearer realm=\"tandem\", error=\"invalid_token\"");
+        return;
+    }
+    /* After the token (so an unauthenticated caller learns nothing about
+     * which sessions ended), before anything is looked up or created.
+     * DELETE is let through: it can only end the caller's own resource, and
+     * a client leaving after the relay ended it should hear 404, not 403. */
+    tdm_revoked rv = m == TDM_WHIP_DELETE
+                         ? TDM_REVOKED_NONE
+                         : tdm_revocations_check(w->revoked, claims.sid, claims.sub, now_s);
+    if (rv != TDM_REVOKED_NONE) {
+        w->revoked_refusals[rv == TDM_REVOKED_SESSION ? 0 : 1]++;
+        fail_with(w, r, 403, tdm_revoked_text(rv));
         return;
     }
     if (req->body_too_large || req->body_len > TDM_WHIP_MAX_BODY) {

@@ -12,11 +12,27 @@
 #define AUDIT_LIMIT_DEFAULT 1000
 #define AUDIT_LIMIT_MAX 10000
 
+/* Which relays relay tokens of a session were minted for: where a
+ * revocation must go. Bounded: the least recently used entry goes when
+ * full, and a session without an entry is revoked on every live relay. */
+#define ISSUED_MAX 1024
+#define ISSUED_RELAYS 4
+typedef struct issued {
+    uint64_t used_seq; /* 0: free */
+    char sid[TDM_HB_ID_MAX + 1];
+    char relay[ISSUED_RELAYS][TDM_HB_ID_MAX + 1];
+} issued;
+
 struct tdm_sig_api {
     tdm_signal *sig;
     tdm_sig_hub *hub;
     const tdm_sig_serve_config *cfg;
     tdm_sig_registry *relays;
+    issued *issued; /* ISSUED_MAX */
+    uint64_t issued_seq;
+    tdm_sig_revocation outbox[TDM_SIG_API_REVOKE_QUEUE];
+    size_t n_outbox;
+    uint64_t outbox_dropped;
 };
 
 /* One request in flight: what the route handlers share. */
@@ -144,6 +160,163 @@ static json_t *rights_json(const tdm_sig_profile *p)
                      (int)p->burst);
 }
 
+/* --- revocations (tdm_sig_api.h) --- */
+
+static issued *issued_find(tdm_sig_api *api, const char *sid)
+{
+    for (size_t i = 0; i < ISSUED_MAX; i++)
+        if (api->issued[i].used_seq && strcmp(api->issued[i].sid, sid) == 0)
+            return &api->issued[i];
+    return NULL;
+}
+
+/* Notes that a relay token for sid was minted for relay_id. */
+static void issued_note(tdm_sig_api *api, const char *sid, const char *relay_id)
+{
+    if (strlen(sid) > TDM_HB_ID_MAX)
+        return; /* cannot be in a token either */
+    issued *e = issued_find(api, sid);
+    if (!e) {
+        e = &api->issued[0];
+        for (size_t i = 0; i < ISSUED_MAX; i++) {
+            if (!api->issued[i].used_seq) {
+                e = &api->issued[i];
+                break;
+            }
+            if (api->issued[i].used_seq < e->used_seq)
+                e = &api->issued[i];
+        }
+        memset(e, 0, sizeof *e);
+        snprintf(e->sid, sizeof e->sid, "%s", sid);
+    }
+    e->used_seq = ++api->issued_seq;
+    size_t k = 0;
+    for (; k < ISSUED_RELAYS && e->relay[k][0]; k++)
+        if (strcmp(e->relay[k], relay_id) == 0)
+            return;
+    if (k == ISSUED_RELAYS) { /* re-placed often: keep the newest */
+        memmove(e->relay[0], e->relay[1], sizeof e->relay[0] * (ISSUED_RELAYS - 1));
+        k = ISSUED_RELAYS - 1;
+    }
+    snprintf(e->relay[k], sizeof e->relay[k], "%s", relay_id);
+}
+
+static void outbox_push(tdm_sig_api *api, const tdm_sig_relay_entry *r, const char *sid,
+                        const char *pid)
+{
+    if (api->n_outbox == TDM_SIG_API_REVOKE_QUEUE) {
+        api->outbox_dropped++;
+        return;
+    }
+    tdm_sig_revocation *v = &api->outbox[api->n_outbox++];
+    memset(v, 0, sizeof *v);
+    snprintf(v->url, sizeof v->url, "%s", r->report.url);
+    snprintf(v->relay_id, sizeof v->relay_id, "%s", r->report.id);
+    snprintf(v->session, sizeof v->session, "%s", sid);
+    if (pid)
+        snprintf(v->participant, sizeof v->participant, "%s", pid);
+}
+
+/* Queues the revocation of session sid (pid NULL) or of one participant of
+ * it for every relay concerned. The session's entry is forgotten when the
+ * whole session is revoked. */
+static void queue_revoke(call *c, const char *sid, const char *pid)
+{
+    tdm_sig_api *api = c->api;
+    if (strlen(sid) > TDM_HB_ID_MAX || (pid && strlen(pid) > TDM_HB_ID_MAX))
+        return; /* no token could name it */
+    issued *e = issued_find(api, sid);
+    size_t n = tdm_sig_registry_count(api->relays, c->now_ms);
+    for (size_t i = 0; i < n; i++) {
+        const tdm_sig_relay_entry *r = tdm_sig_registry_at(api->relays, i);
+        bool wanted = !e;
+        for (size_t k = 0; e && k < ISSUED_RELAYS && e->relay[k][0]; k++)
+            wanted = wanted || strcmp(e->relay[k], r->report.id) == 0;
+        if (wanted)
+            outbox_push(api, r, sid, pid);
+    }
+    if (e && !pid)
+        memset(e, 0, sizeof *e);
+}
+
+/* Present participant ids of sid (a JSON array, new reference; NULL when
+ * the session cannot be read) and whether it has ended. */
+static json_t *present_ids(call *c, const char *sid, bool *ended)
+{
+    char *text = NULL;
+    tdm_signal_error err;
+    *ended = false;
+    if (tdm_signal_session_json(c->api->sig, sid, &text, &err) != TDM_OK)
+        return NULL;
+    json_t *doc = json_loads(text, 0, NULL);
+    free(text);
+    if (!doc)
+        return NULL;
+    const char *state = json_string_value(json_object_get(doc, "state"));
+    *ended = state && strcmp(state, "ended") == 0;
+    json_t *ids = json_array();
+    json_t *p;
+    size_t i;
+    json_array_foreach(json_object_get(doc, "participants"), i, p)
+    {
+        const char *id = json_string_value(json_object_get(p, "id"));
+        if (id)
+            json_array_append_new(ids, json_string(id));
+    }
+    json_decref(doc);
+    return ids;
+}
+
+static bool ids_have(const json_t *ids, const char *id)
+{
+    json_t *v;
+    size_t i;
+    json_array_foreach(ids, i, v)
+    {
+        if (strcmp(json_string_value(v), id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* After a change of who is in sid: revokes the whole session when it has
+ * ended, else each participant of before that is no longer present (the
+ * one who left or was removed, and invitees removed with the last rep). */
+static void revoke_departed(call *c, const char *sid, json_t *before)
+{
+    bool ended = false;
+    json_t *after = present_ids(c, sid, &ended);
+    if (ended) {
+        queue_revoke(c, sid, NULL);
+    } else if (before && after) {
+        json_t *v;
+        size_t i;
+        json_array_foreach(before, i, v)
+        {
+            if (!ids_have(after, json_string_value(v)))
+                queue_revoke(c, sid, json_string_value(v));
+        }
+    }
+    json_decref(after);
+}
+
+size_t tdm_sig_api_take_revocations(tdm_sig_api *api, tdm_sig_revocation *out, size_t max,
+                                    uint64_t *dropped)
+{
+    if (!api)
+        return 0;
+    size_t n = api->n_outbox < max ? api->n_outbox : max;
+    if (out && n) {
+        memcpy(out, api->outbox, n * sizeof *out);
+        memmove(api->outbox, api->outbox + n, (api->n_outbox - n) * sizeof *out);
+    }
+    api->n_outbox -= n;
+    if (dropped)
+        *dropped = api->outbox_dropped;
+    api->outbox_dropped = 0;
+    return n;
+}
+
 /* The media object of API.md for participant pid, or json null when no
  * relay is configured. false (response set) when the core refused. */
 static bool media_json(call *c, const char *pid, const char *sid, tdm_sig_kind kind,
@@ -169,6 +342,7 @@ static bool media_json(call *c, const char *pid, const char *sid, tdm_sig_kind k
         fail_core(c, &err);
         return false;
     }
+    issued_note(c->api, sid, r->id);
     const char *mk = kind == TDM_SIG_KIND_CUSTOMER ? "whip" : "whep";
     char url[TDM_HB_URL_MAX + 96];
     snprintf(url, sizeof url, "%s/%s/%s", r->url, mk, sid);
@@ -381,11 +555,16 @@ static void r_leave(call *c, const char *sid)
     tdm_sig_participant_row p;
     if (!need_participant(c, sid, &p))
         return;
+    bool ended;
+    json_t *before = present_ids(c, sid, &ended);
     tdm_signal_error err;
     if (tdm_signal_leave(c->api->sig, p.id, c->now_ms, &err) != TDM_OK) {
+        json_decref(before);
         fail_core(c, &err);
         return;
     }
+    revoke_departed(c, sid, before);
+    json_decref(before);
     ok_empty(c);
     tdm_sig_hub_session_changed(c->api->hub, sid, "left", p.id, c->now_ms);
 }
@@ -414,11 +593,16 @@ static void r_remove(call *c, const char *sid, const char *target)
     tdm_sig_participant_row p;
     if (!need_participant(c, sid, &p))
         return;
+    bool ended;
+    json_t *before = present_ids(c, sid, &ended);
     tdm_signal_error err;
     if (tdm_signal_remove(c->api->sig, p.id, target, c->now_ms, &err) != TDM_OK) {
+        json_decref(before);
         fail_core(c, &err);
         return;
     }
+    revoke_departed(c, sid, before);
+    json_decref(before);
     ok_empty(c);
     tdm_sig_hub_session_changed(c->api->hub, sid, "removed", target, c->now_ms);
 }
@@ -452,6 +636,7 @@ static void r_end(call *c, const char *sid)
         fail_core(c, &err);
         return;
     }
+    queue_revoke(c, sid, NULL); /* before release: the placement is still known */
     tdm_sig_registry_release(c->api->relays, sid);
     ok_empty(c);
     tdm_sig_hub_session_changed(c->api->hub, sid, "ended", p.id, c->now_ms);
@@ -806,6 +991,11 @@ tdm_status tdm_sig_api_new(tdm_signal *sig, tdm_sig_hub *hub, const tdm_sig_serv
     a->sig = sig;
     a->hub = hub;
     a->cfg = cfg;
+    a->issued = calloc(ISSUED_MAX, sizeof *a->issued);
+    if (!a->issued) {
+        free(a);
+        return tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
+    }
     tdm_sig_registry_config rc = {
         .ttl_ms = cfg->relay_ttl_s * 1000,
         .skew_ms = cfg->relay_skew_s * 1000,
@@ -827,6 +1017,7 @@ void tdm_sig_api_free(tdm_sig_api *api)
     if (!api)
         return;
     tdm_sig_registry_free(api->relays);
+    free(api->issued);
     free(api);
 }
 

@@ -1,7 +1,9 @@
 /* serve.c: tandem-signal's libwebsockets shell (tdm_sig_server.h). One
  * protocol handles both HTTP transactions and WebSocket connections on
  * /api/v1/ws; every decision is tdm_sig_api's, tdm_sig_hub's or
- * tdm_sig_static's. */
+ * tdm_sig_static's. Relay revocations the api queues are handed to the
+ * sender thread (tdm_sig_relay_revoke.h) after each request, so a slow relay
+ * never blocks this loop. */
 #include "tdm_sig_server.h"
 
 #include <arpa/inet.h>
@@ -18,6 +20,7 @@
 
 #include "tdm_sig_api.h"
 #include "tdm_sig_hub.h"
+#include "tdm_sig_relay_revoke.h"
 #include "tdm_sig_static.h"
 
 #define WS_PATH "/api/v1/ws"
@@ -83,6 +86,9 @@ struct tdm_sig_server {
     tdm_signal *sig;
     tdm_sig_hub *hub;
     tdm_sig_api *api;
+    /* Sends the api's relay revocations off the event loop; NULL without
+     * a cluster secret (relays then have no /admin/revoke either). */
+    tdm_sig_revoker *revoker;
     char web_root[PATH_MAX];
     bool has_web_root;
     uint16_t port;
@@ -433,6 +439,32 @@ static void serve_static(tdm_sig_server *s, http_txn *t)
     t->content_type = tdm_sig_static_mime(real);
 }
 
+/* Moves what the api queued to the sender thread: never blocks here. */
+static void hand_over_revocations(tdm_sig_server *s)
+{
+    tdm_sig_revocation v[8];
+    size_t n;
+    uint64_t dropped = 0;
+    while ((n = tdm_sig_api_take_revocations(s->api, v, 8, &dropped)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            if (!s->revoker) {
+                /* Said once per revocation: the operator should know the
+                 * relay keeps serving until its tokens expire. */
+                fprintf(stderr,
+                        "tandem-signal: not revoking %s%s%s on relay %s: no cluster_secret_file "
+                        "configured (relay tokens expire on their own)\n",
+                        v[i].session, v[i].participant[0] ? "/" : "", v[i].participant,
+                        v[i].relay_id);
+            } else if (tdm_sig_revoker_submit(s->revoker, &v[i]) != TDM_OK) {
+                fprintf(stderr, "tandem-signal: revocation queue full: %s on relay %s dropped\n",
+                        v[i].session, v[i].relay_id);
+            }
+        }
+    if (dropped)
+        fprintf(stderr, "tandem-signal: %llu relay revocation(s) dropped (api queue full)\n",
+                (unsigned long long)dropped);
+}
+
 static int respond(struct lws *wsi, tdm_sig_server *s, http_txn *t)
 {
     t->responded = true;
@@ -458,6 +490,7 @@ static int respond(struct lws *wsi, tdm_sig_server *s, http_txn *t)
         }
         if (resp.log[0])
             fprintf(stderr, "tandem-signal: %s\n", resp.log);
+        hand_over_revocations(s);
         free(t->resp);
         t->resp = resp.body;
         t->resp_len = strlen(resp.body);
@@ -625,6 +658,11 @@ tdm_status tdm_sig_server_new(const tdm_sig_server_config *scfg, const tdm_sig_s
     tdm_status st = tdm_sig_hub_new(sig, &io, &s->hub, err);
     if (st == TDM_OK)
         st = tdm_sig_api_new(sig, s->hub, cfg, &s->api, err);
+    if (st == TDM_OK && cfg->cluster_secret_len > 0) {
+        tdm_sig_revoker_config rcfg = {.secret = cfg->cluster_secret,
+                                       .secret_len = cfg->cluster_secret_len};
+        st = tdm_sig_revoker_new(&rcfg, &s->revoker, err);
+    }
     if (st != TDM_OK) {
         tdm_sig_server_free(s);
         return st;
@@ -692,6 +730,7 @@ void tdm_sig_server_free(tdm_sig_server *s)
             n = w->next_by_id;
             ws_free(w);
         }
+    tdm_sig_revoker_free(s->revoker);
     tdm_sig_api_free(s->api);
     tdm_sig_hub_free(s->hub);
     free(s);

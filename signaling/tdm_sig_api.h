@@ -7,7 +7,16 @@
  * registry it owns, tdm_sig_registry.h; relay token, TURN credentials),
  * relay heartbeats and telling the hub what changed so sockets hear of it. The
  * shell reads the request off the wire and writes back status and body;
- * static files are not here (tdm_sig_static.h). Time is an argument. */
+ * static files are not here (tdm_sig_static.h). Time is an argument.
+ *
+ * Revocations (issue 5: ending a session revokes every token of it): when a
+ * session ends, or participants leave or are removed (cascades included:
+ * the last rep leaving removes every invitee), the api queues one
+ * revocation per relay concerned — the relays it minted relay tokens for,
+ * for that session (every live relay when it no longer knows, which is
+ * harmless: an unknown session costs a relay one table entry). The shell
+ * takes them (tdm_sig_api_take_revocations) and POSTs them to each relay's
+ * /admin/revoke (tdm_sig_relay_revoke.h). */
 #ifndef TDM_SIG_API_H
 #define TDM_SIG_API_H
 
@@ -60,6 +69,23 @@ tdm_status tdm_sig_api_handle(tdm_sig_api *api, const tdm_sig_api_request *req, 
 /* The timer (about once a second): drops relays whose heartbeats stopped.
  * Writes a log line into log (cap bytes; "" when nothing happened). */
 void tdm_sig_api_tick(tdm_sig_api *api, int64_t now_ms, char *log, size_t cap);
+
+/* One revocation for the shell to send: POST url/admin/revoke with
+ * {"session": session} or, participant non-empty, also "participant". */
+#define TDM_SIG_API_REVOKE_QUEUE 128
+typedef struct tdm_sig_revocation {
+    char url[TDM_HB_URL_MAX]; /* the relay's base URL (registry) */
+    char relay_id[TDM_HB_ID_MAX + 1];
+    char session[TDM_HB_ID_MAX + 1];
+    char participant[TDM_HB_ID_MAX + 1]; /* "" for the whole session */
+} tdm_sig_revocation;
+
+/* Moves up to max queued revocations into out (oldest first); returns how
+ * many. The shell calls it after each tdm_sig_api_handle. Revocations that
+ * did not fit the queue (TDM_SIG_API_REVOKE_QUEUE) are counted in
+ * *dropped (may be NULL), which the call resets. */
+size_t tdm_sig_api_take_revocations(tdm_sig_api *api, tdm_sig_revocation *out, size_t max,
+                                    uint64_t *dropped);
 
 /* The relay registry (tests, listing). Owned by api. */
 tdm_sig_registry *tdm_sig_api_registry(tdm_sig_api *api);

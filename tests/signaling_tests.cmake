@@ -56,3 +56,30 @@ if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tdm_signal_serve)
   set_tests_properties(signal_registry_serve_test PROPERTIES LABELS integration TIMEOUT 180)
   add_dependencies(signal_registry_serve_test tandem-signal tandem-relay)
 endif()
+
+# Session end and participant removal reach the relay (issue 5): the relay's
+# revocation table and POST /admin/revoke signed with the cluster secret.
+if(TARGET tdm_relay_heartbeat AND TARGET tdm_relay_core)
+  tdm_unit_test(relay_revocations_test LIBS tdm_relay_heartbeat)
+endif()
+
+# The same end to end with real processes in a network namespace (root):
+# tandem-signal with a static relay and a cluster secret, tandem-relay,
+# tandem-share (customer join) and tandem-view (rep join); removing a rep
+# and ending the session cut the media and turn old tokens into 403s.
+if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tandem-share AND TARGET tandem-view)
+  add_test(NAME signal_revoke_session_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/signal_revoke_session_test.sh
+                   $<TARGET_FILE:tandem-signal> $<TARGET_FILE:tandem-relay>
+                   $<TARGET_FILE:tandem-share> $<TARGET_FILE:tandem-view>)
+  set_tests_properties(signal_revoke_session_test PROPERTIES LABELS integration TIMEOUT 120
+                       SKIP_RETURN_CODE 77)
+endif()
+
+# Which revocations the API queues for which relay (sans-IO, real core).
+if(TARGET tdm_signaling)
+  add_executable(signal_revoke_api_test integration/signal_revoke_api_test.c)
+  target_link_libraries(signal_revoke_api_test PRIVATE tdm_signaling PkgConfig::CMOCKA)
+  add_test(NAME signal_revoke_api_test COMMAND signal_revoke_api_test)
+  set_tests_properties(signal_revoke_api_test PROPERTIES LABELS unit TIMEOUT 60)
+endif()

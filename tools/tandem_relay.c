@@ -5,7 +5,10 @@
  * registry (signaling/tdm_relay_heartbeat.h) on a thread of its own, so a
  * slow or absent signaling service never stalls the HTTP loop; `token`
  * mints an access token from the shared secret (for tests and tools). With
- * --no-media only the API runs and creating an endpoint answers 503. */
+ * --no-media only the API runs and creating an endpoint answers 503. With
+ * --cluster-secret-file (with or without --signal-url) the API also has
+ * POST /admin/revoke, signed like heartbeats, through which signaling ends
+ * sessions and removes participants (relay/tdm_whip.h). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -98,7 +101,14 @@ static void usage_serve(FILE *out)
             "                           base URL (POST URL/api/v1/relays/heartbeat)\n"
             "      --cluster-secret-file PATH  the cluster secret heartbeats are signed\n"
             "                           with (HMAC-SHA256; same file rules, at least %d\n"
-            "                           bytes; required with --signal-url)\n"
+            "                           bytes; required with --signal-url). Also enables\n"
+            "                           POST /admin/revoke (signaling ends a session or\n"
+            "                           removes a participant; signed the same way), also\n"
+            "                           without --signal-url (a relay in signaling's\n"
+            "                           static config); without it that route is 404\n"
+            "      --revocation-ttl S   how long a revoked session/participant stays\n"
+            "                           refused; at least signaling's relay_token_ttl_s\n"
+            "                           plus 30 s                                 [%d]\n"
             "      --public-url URL     the base URL clients reach this relay's WHIP/WHEP\n"
             "                           at (required with --signal-url)\n"
             "      --heartbeat-interval S  seconds between heartbeats (1..300)     [%d]\n"
@@ -115,6 +125,7 @@ static void usage_serve(FILE *out)
             "2 on bad usage.\n",
             DEFAULT_PORT, TDM_TOKEN_SECRET_MIN, TDM_ICE_MAX_LOCAL_ADDRESSES,
             TDM_WHIP_MAX_ICE_SERVERS, TDM_RELAY_MAX_WORKERS, TDM_HB_SECRET_MIN,
+            TDM_WHIP_REVOCATION_TTL_S,
             DEFAULT_HB_INTERVAL);
 }
 
@@ -380,6 +391,24 @@ static tdm_status nomedia_metrics(void *ctx, char *out, size_t cap, size_t *out_
         return TDM_ERR_RANGE;
     *out_len = (size_t)n;
     return TDM_OK;
+}
+
+/* --- /admin/revoke authentication --- */
+
+/* The cluster secret for admin requests: read once, kept by main for the
+ * life of the tdm_whip that calls admin_verify. */
+typedef struct admin_auth {
+    uint8_t secret[SECRET_FILE_MAX + 1];
+    size_t secret_len;
+} admin_auth;
+
+/* tdm_whip_admin_verify_fn: the heartbeat HMAC (tdm_relay_heartbeat.h);
+ * tdm_whip checks the time window and replay. */
+static tdm_status admin_verify(void *ctx, const char *authorization, const uint8_t *body,
+                               size_t body_len, int64_t *ts_ms, tdm_error *err)
+{
+    const admin_auth *a = ctx;
+    return tdm_hb_verify(a->secret, a->secret_len, authorization, body, body_len, ts_ms, err);
 }
 
 /* --- heartbeat to the relay registry --- */
@@ -782,7 +811,8 @@ static int cmd_serve(int argc, char **argv)
         O_HB_INTERVAL,
         O_DRAIN,
         O_RECORD_DIR,
-        O_REC_KEY
+        O_REC_KEY,
+        O_REVOKE_TTL
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -803,6 +833,7 @@ static int cmd_serve(int argc, char **argv)
         {"drain", no_argument, NULL, O_DRAIN},
         {"record-dir", required_argument, NULL, O_RECORD_DIR},
         {"recording-key-file", required_argument, NULL, O_REC_KEY},
+        {"revocation-ttl", required_argument, NULL, O_REVOKE_TTL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -813,6 +844,7 @@ static int cmd_serve(int argc, char **argv)
     const char *signal_url = NULL, *cluster_secret_file = NULL, *public_url = NULL;
     const char *record_dir = NULL, *rec_key_file = NULL;
     unsigned hb_interval = DEFAULT_HB_INTERVAL;
+    int64_t revocation_ttl = 0; /* 0: TDM_WHIP_REVOCATION_TTL_S */
     tdm_relay_config rcfg;
     memset(&rcfg, 0, sizeof rcfg);
     tdm_whip_ice_server ice[TDM_WHIP_MAX_ICE_SERVERS];
@@ -899,6 +931,17 @@ static int cmd_serve(int argc, char **argv)
         case O_REC_KEY:
             rec_key_file = optarg;
             break;
+        case O_REVOKE_TTL: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long secs = strtoul(optarg, &end, 10);
+            if (errno || !end || *end || optarg[0] == '-' || secs < 1 || secs > 86400)
+                return bad_usage("serve",
+                                 "--revocation-ttl wants seconds from 1 to 86400, got '%s'",
+                                 optarg);
+            revocation_ttl = (int64_t)secs;
+            break;
+        }
         case O_HB_INTERVAL: {
             char *end = NULL;
             errno = 0;
@@ -965,9 +1008,20 @@ static int cmd_serve(int argc, char **argv)
             free(hb);
             return 1;
         }
-    } else if (cluster_secret_file || public_url || drain) {
-        return bad_usage("serve", "--cluster-secret-file, --public-url and --drain go with "
-                                  "--signal-url");
+    } else if (public_url || drain) {
+        return bad_usage("serve", "--public-url and --drain go with --signal-url");
+    }
+    /* The admin route's copy of the cluster secret (the heartbeat keeps its
+     * own: it lives on another thread and may be absent). */
+    static admin_auth admin;
+    bool admin_on = false;
+    if (cluster_secret_file) {
+        if (read_secret_min(cluster_secret_file, admin.secret, &admin.secret_len,
+                            TDM_HB_SECRET_MIN)) {
+            free_hb(hb);
+            return 1;
+        }
+        admin_on = true;
     }
 
     if (!record_dir != !rec_key_file) {
@@ -1007,6 +1061,9 @@ static int cmd_serve(int argc, char **argv)
         .cors_origin = cors,
         .ice_servers = ice,
         .n_ice_servers = n_ice,
+        .admin_verify = admin_on ? admin_verify : NULL,
+        .revocation_ttl_s = revocation_ttl,
+        .admin_ctx = admin_on ? &admin : NULL,
     };
     tdm_whip_backend backend = {
         .create_endpoint = nomedia_create,
@@ -1128,6 +1185,7 @@ static int cmd_serve(int argc, char **argv)
     }
     tdm_http_free(http);
     tdm_whip_free(whip);
+    memset(admin.secret, 0, sizeof admin.secret);
     tdm_relay_free(relay); /* closes every peer, then stops the media thread */
     if (stop_requested) {
         fprintf(stderr, "tandem-relay: stopped\n");

@@ -6,7 +6,11 @@
  * session; bad SDP with its line; wrong Content-Type; oversized bodies;
  * trickle PATCH, ICE restart with a new ETag and 412 on a stale one; DELETE;
  * CORS preflight and exposed headers; /healthz and /metrics; backend errors
- * mapped to statuses without leaking internals; random resource ids. */
+ * mapped to statuses without leaking internals; random resource ids.
+ * POST /admin/revoke: 404 without an admin verifier, authentication, time
+ * window and replay, body checks, the backend told to end the session or
+ * participant, and later tokens refused with 403 "session ended" /
+ * "participant removed" until the revocation TTL passes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,7 +75,8 @@ static const char restart_frag[] = "a=ice-ufrag:NeW1\r\n"
 typedef struct fake {
     tdm_whip_endpoint ep[MAX_EP];
     bool live[MAX_EP];
-    int creates, patches, deletes;
+    int creates, patches, deletes, end_sessions;
+    char ended_session[TDM_TOKEN_ID_MAX + 1], ended_participant[TDM_TOKEN_ID_MAX + 1];
     size_t last_frag_candidates;
     bool last_patch_restart;
     tdm_status create_result; /* forced when not TDM_OK */
@@ -168,6 +173,25 @@ static tdm_status fake_delete(void *ctx, const char *rid)
     return TDM_OK;
 }
 
+static tdm_status fake_end_session(void *ctx, const char *session, const char *participant,
+                                   size_t *ended)
+{
+    (void)ctx;
+    fb.end_sessions++;
+    snprintf(fb.ended_session, sizeof fb.ended_session, "%s", session);
+    snprintf(fb.ended_participant, sizeof fb.ended_participant, "%s",
+             participant ? participant : "");
+    size_t n = 0;
+    for (int i = 0; i < MAX_EP; i++)
+        if (fb.live[i] && strcmp(fb.ep[i].session, session) == 0 &&
+            (!participant || strcmp(fb.ep[i].participant, participant) == 0)) {
+            fb.live[i] = false;
+            n++;
+        }
+    *ended = n;
+    return TDM_OK;
+}
+
 static tdm_status fake_metrics(void *ctx, char *out, size_t cap, size_t *len)
 {
     (void)ctx;
@@ -198,6 +222,7 @@ static const tdm_whip_backend backend = {
     .lookup_endpoint = fake_lookup,
     .patch_endpoint = fake_patch,
     .delete_endpoint = fake_delete,
+    .end_session = fake_end_session,
     .write_metrics = fake_metrics,
     .healthy = fake_healthy,
 };
@@ -280,9 +305,20 @@ typedef struct reply {
 
 static reply rep;
 
+static const tdm_whip_response *call_at(tdm_whip *w, int64_t now, tdm_whip_method m,
+                                        const char *path, const char *auth, const char *ctype,
+                                        const char *if_match, const char *body);
+
 static const tdm_whip_response *call(tdm_whip *w, tdm_whip_method m, const char *path,
                                      const char *auth, const char *ctype, const char *if_match,
                                      const char *body)
+{
+    return call_at(w, NOW, m, path, auth, ctype, if_match, body);
+}
+
+static const tdm_whip_response *call_at(tdm_whip *w, int64_t now, tdm_whip_method m,
+                                        const char *path, const char *auth, const char *ctype,
+                                        const char *if_match, const char *body)
 {
     tdm_whip_request req = {
         .method = m,
@@ -296,7 +332,7 @@ static const tdm_whip_response *call(tdm_whip *w, tdm_whip_method m, const char 
     memset(&rep.r, 0x5a, sizeof rep.r);
     rep.r.body = rep.body;
     rep.r.body_cap = TDM_WHIP_BODY_CAP;
-    assert_int_equal(tdm_whip_handle(w, &req, NOW, &rep.r), TDM_OK);
+    assert_int_equal(tdm_whip_handle(w, &req, now, &rep.r), TDM_OK);
     assert_true(rep.r.body_len <= TDM_WHIP_BODY_CAP);
     rep.body[rep.r.body_len] = '\0';
     return &rep.r;
@@ -961,6 +997,199 @@ static void construction_refuses_bad_config(void **state)
     tdm_whip_free(w);
 }
 
+/* ------------------------------------------------------------------ */
+/* /admin/revoke                                                       */
+
+/* A stand-in for the cluster-secret HMAC (tandem-relay uses tdm_hb_verify;
+ * relay_revocations_test runs the real one): "TEST ts=<ms>" is authentic,
+ * anything else is not. The route's own logic — window, replay, body,
+ * revocation — is what is under test here. */
+static tdm_status fake_admin_verify(void *ctx, const char *authorization, const uint8_t *body,
+                                    size_t body_len, int64_t *ts_ms, tdm_error *err)
+{
+    (void)ctx;
+    (void)body;
+    (void)body_len;
+    long long ts = 0;
+    if (sscanf(authorization, "TEST ts=%lld", &ts) != 1)
+        return tdm_fail(err, TDM_ERR_INVALID, "bad signature");
+    *ts_ms = ts;
+    return TDM_OK;
+}
+
+static tdm_whip *new_admin_whip(void)
+{
+    tdm_whip_config cfg = {
+        .secret = secret,
+        .secret_len = SECRET_LEN,
+        .node_id = NODE,
+        .random = counter_random,
+        .admin_verify = fake_admin_verify,
+        .revocation_ttl_s = 400,
+    };
+    tdm_whip *w = NULL;
+    tdm_error e = {{0}};
+    assert_int_equal(tdm_whip_new(&cfg, &backend, &w, &e), TDM_OK);
+    return w;
+}
+
+static char admin_auth[64];
+static const char *admin_at(int64_t ts_ms)
+{
+    snprintf(admin_auth, sizeof admin_auth, "TEST ts=%lld", (long long)ts_ms);
+    return admin_auth;
+}
+
+static const tdm_whip_response *revoke(tdm_whip *w, int64_t ts_ms, const char *body)
+{
+    return call(w, TDM_WHIP_POST, "/admin/revoke", admin_at(ts_ms), "application/json", NULL,
+                body);
+}
+
+static void admin_route_absent_without_verifier(void **state)
+{
+    tdm_whip *w = *state; /* setup: no admin_verify */
+    const tdm_whip_response *r = revoke(w, NOW * 1000LL, "{\"session\":\"" SESSION "\"}");
+    assert_int_equal(r->status, 404);
+    assert_int_equal(fb.end_sessions, 0);
+}
+
+static void admin_revoke_authenticates(void **state)
+{
+    (void)state;
+    memset(&fb, 0, sizeof fb);
+    tdm_whip *w = new_admin_whip();
+    const char *body = "{\"session\":\"" SESSION "\"}";
+    const tdm_whip_response *r =
+        call(w, TDM_WHIP_POST, "/admin/revoke", NULL, "application/json", NULL, body);
+    assert_int_equal(r->status, 401);
+    r = call(w, TDM_WHIP_POST, "/admin/revoke", "Bearer x", "application/json", NULL, body);
+    assert_int_equal(r->status, 401);
+    /* Outside the skew window, either way. */
+    r = revoke(w, NOW * 1000LL - TDM_WHIP_ADMIN_SKEW_MS - 1, body);
+    assert_int_equal(r->status, 401);
+    r = revoke(w, NOW * 1000LL + TDM_WHIP_ADMIN_SKEW_MS + 1, body);
+    assert_int_equal(r->status, 401);
+    r = call(w, TDM_WHIP_GET, "/admin/revoke", admin_at(NOW * 1000LL), NULL, NULL, NULL);
+    assert_int_equal(r->status, 405);
+    assert_string_equal(hdr(r, "Allow"), "POST");
+    /* Bad bodies: authentic but unusable. */
+    const char *bad[] = {"", "[]", "{}", "{\"session\":7}", "{\"session\":\"has space\"}",
+                         "{\"session\":\"s\",\"participant\":null}",
+                         "{\"session\":\"s\",\"participant\":\"\"}", "not json"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = revoke(w, NOW * 1000LL + (int64_t)i, bad[i]);
+        assert_int_equal(r->status, 400);
+    }
+    assert_int_equal(fb.end_sessions, 0);
+    r = revoke(w, NOW * 1000LL + 100, body);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(fb.end_sessions, 1);
+    /* The same signed time again, or an older one: a replay. */
+    r = revoke(w, NOW * 1000LL + 100, body);
+    assert_int_equal(r->status, 401);
+    r = revoke(w, NOW * 1000LL + 50, body);
+    assert_int_equal(r->status, 401);
+    assert_int_equal(fb.end_sessions, 1);
+    tdm_whip_free(w);
+}
+
+static void admin_revoke_session_ends_media_and_refuses_tokens(void **state)
+{
+    (void)state;
+    memset(&fb, 0, sizeof fb);
+    tdm_whip *w = new_admin_whip();
+    char loc[128];
+    publish(w, loc, sizeof loc, NULL, 0);
+    const tdm_whip_response *r = call(w, TDM_WHIP_POST, "/whep/" SESSION, sub_token(),
+                                      "application/sdp", NULL, offer_publish);
+    assert_int_equal(r->status, 201);
+    /* Another session on the node is untouched. */
+    const char *other_tok =
+        token_for(TDM_TOKEN_ROLE_PUBLISH, NODE, "other-sess", PARTICIPANT, NOW + 600, secret);
+    char other_auth[sizeof bearer];
+    snprintf(other_auth, sizeof other_auth, "%s", other_tok);
+
+    r = revoke(w, NOW * 1000LL, "{\"session\":\"" SESSION "\"}");
+    assert_int_equal(r->status, 200);
+    assert_string_equal(rep.body, "{\"ended\":2}");
+    assert_string_equal(fb.ended_session, SESSION);
+    assert_string_equal(fb.ended_participant, "");
+
+    /* Old tokens, still valid by signature and time, are refused. */
+    r = call(w, TDM_WHIP_POST, "/whep/" SESSION, sub_token(), "application/sdp", NULL,
+             offer_publish);
+    assert_int_equal(r->status, 403);
+    assert_string_equal(rep.body, "session ended\n");
+    r = call(w, TDM_WHIP_POST, "/whip/" SESSION, pub_token(), "application/sdp", NULL,
+             offer_publish);
+    assert_int_equal(r->status, 403);
+    assert_string_equal(rep.body, "session ended\n");
+    /* DELETE of the resource the revocation ended: gone, not forbidden. */
+    r = call(w, TDM_WHIP_DELETE, loc, pub_token(), NULL, NULL, NULL);
+    assert_int_equal(r->status, 404);
+    int creates = fb.creates;
+    r = call(w, TDM_WHIP_POST, "/whip/other-sess", other_auth, "application/sdp", NULL,
+             offer_publish);
+    assert_int_equal(r->status, 201);
+    assert_int_equal(fb.creates, creates + 1);
+    /* A forged token still gets 401, not the revocation (nothing learned). */
+    static const uint8_t wrong[] = "some-other-secret-0123456789abcd";
+    r = call(w, TDM_WHIP_POST, "/whep/" SESSION,
+             token_for(TDM_TOKEN_ROLE_SUBSCRIBE, NODE, SESSION, "expert-9", NOW + 600, wrong),
+             "application/sdp", NULL, offer_publish);
+    assert_int_equal(r->status, 401);
+
+    /* Still refused just before the TTL (400 s here); forgotten after. */
+    const char *late = token_for(TDM_TOKEN_ROLE_SUBSCRIBE, NODE, SESSION, "expert-9",
+                                 NOW + 3600, secret);
+    r = call_at(w, NOW + 399, TDM_WHIP_POST, "/whep/" SESSION, late, "application/sdp", NULL,
+                offer_publish);
+    assert_int_equal(r->status, 403);
+    r = call_at(w, NOW + 400, TDM_WHIP_POST, "/whep/" SESSION, late, "application/sdp", NULL,
+                offer_publish);
+    assert_int_equal(r->status, 201);
+
+    r = call(w, TDM_WHIP_GET, "/metrics", NULL, NULL, NULL, NULL);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(rep.body, "tandem_relay_revocations_total{kind=\"session\"} 1\n"));
+    assert_non_null(strstr(rep.body, "tandem_relay_revoked_endpoints_total 2\n"));
+    assert_non_null(strstr(
+        rep.body, "tandem_relay_revoked_token_refusals_total{reason=\"session_ended\"} 3\n"));
+    tdm_whip_free(w);
+}
+
+static void admin_revoke_participant_only(void **state)
+{
+    (void)state;
+    memset(&fb, 0, sizeof fb);
+    tdm_whip *w = new_admin_whip();
+    char loc[128];
+    publish(w, loc, sizeof loc, NULL, 0);
+    const tdm_whip_response *r = call(w, TDM_WHIP_POST, "/whep/" SESSION, sub_token(),
+                                      "application/sdp", NULL, offer_publish);
+    assert_int_equal(r->status, 201);
+    r = revoke(w, NOW * 1000LL, "{\"session\":\"" SESSION "\",\"participant\":\"expert-9\"}");
+    assert_int_equal(r->status, 200);
+    assert_string_equal(rep.body, "{\"ended\":1}");
+    assert_string_equal(fb.ended_participant, "expert-9");
+    r = call(w, TDM_WHIP_POST, "/whep/" SESSION, sub_token(), "application/sdp", NULL,
+             offer_publish);
+    assert_int_equal(r->status, 403);
+    assert_string_equal(rep.body, "participant removed\n");
+    /* The publisher (another participant) keeps its resource and rights. */
+    r = call(w, TDM_WHIP_PATCH, loc, pub_token(), "application/trickle-ice-sdpfrag", NULL,
+             trickle_frag);
+    assert_int_equal(r->status, 204);
+    /* A later session revocation is the stronger reason. */
+    r = revoke(w, NOW * 1000LL + 1, "{\"session\":\"" SESSION "\"}");
+    assert_int_equal(r->status, 200);
+    r = call(w, TDM_WHIP_POST, "/whep/" SESSION, sub_token(), "application/sdp", NULL,
+             offer_publish);
+    assert_string_equal(rep.body, "session ended\n");
+    tdm_whip_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -979,6 +1208,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(healthz_and_metrics, setup, teardown),
         cmocka_unit_test(resource_ids_are_random_and_unrelated),
         cmocka_unit_test(construction_refuses_bad_config),
+        cmocka_unit_test_setup_teardown(admin_route_absent_without_verifier, setup, teardown),
+        cmocka_unit_test(admin_revoke_authenticates),
+        cmocka_unit_test(admin_revoke_session_ends_media_and_refuses_tokens),
+        cmocka_unit_test(admin_revoke_participant_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
