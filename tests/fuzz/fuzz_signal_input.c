@@ -1,4 +1,4 @@
-/* signal_fuzz_input: feeds arbitrary bytes to the signaling parsers of
+/* fuzz_signal_input: feeds arbitrary bytes to the signaling parsers of
  * outside input — the input event parser (WebSocket messages from reps and
  * invited experts) and, from the same bytes, the profile configuration
  * loader — and holds them to their contracts: an accepted event has a known
@@ -18,7 +18,7 @@
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "signal_fuzz_input: invariant failed: %s (line %d)\n", #cond,          \
+            fprintf(stderr, "fuzz_signal_input: invariant failed: %s (line %d)\n", #cond,          \
                     __LINE__);                                                                     \
             abort();                                                                               \
         }                                                                                          \

@@ -13,7 +13,7 @@
 #include "tdm_rec_reader.h"
 
 /* The master key of the seed corpus: bytes 0x00..0x1f (hex in
- * corpus/recording_fuzz_reader/master.key.txt). */
+ * corpus/fuzz_recording_reader/master.key.txt). */
 static uint8_t master[32];
 
 static void walk(tdm_rec_reader *r, size_t size)
