@@ -18,7 +18,51 @@ struct tdm_relay {
     size_t n_workers;
     tdm_relay_worker *workers[TDM_RELAY_MAX_WORKERS];
     bool running;
+    /* Recording events for the heartbeat thread: a ring under its own
+     * mutex, touched only when a recording opens or closes and when the
+     * heartbeat thread takes them, so forwarding never waits on it. */
+    GMutex rec_mu;
+    tdm_relay_rec_event rec_q[TDM_RELAY_REC_EVENTS_MAX];
+    size_t rec_head, rec_n;
+    uint64_t rec_dropped;
 };
+
+void tdm_relay_note_recording_event(tdm_relay *r, const tdm_relay_rec_event *ev)
+{
+    if (!r || !ev)
+        return;
+    g_mutex_lock(&r->rec_mu);
+    if (r->rec_n == TDM_RELAY_REC_EVENTS_MAX) {
+        /* Signaling unreachable for long: keep the newest, count the loss
+         * (the heartbeat thread logs it) rather than block a worker. */
+        r->rec_head = (r->rec_head + 1) % TDM_RELAY_REC_EVENTS_MAX;
+        r->rec_n--;
+        r->rec_dropped++;
+    }
+    r->rec_q[(r->rec_head + r->rec_n) % TDM_RELAY_REC_EVENTS_MAX] = *ev;
+    r->rec_n++;
+    g_mutex_unlock(&r->rec_mu);
+}
+
+size_t tdm_relay_take_recording_events(tdm_relay *r, tdm_relay_rec_event *out, size_t cap,
+                                       uint64_t *dropped)
+{
+    if (dropped)
+        *dropped = 0;
+    if (!r || !out)
+        return 0;
+    g_mutex_lock(&r->rec_mu);
+    size_t n = r->rec_n < cap ? r->rec_n : cap;
+    for (size_t i = 0; i < n; i++)
+        out[i] = r->rec_q[(r->rec_head + i) % TDM_RELAY_REC_EVENTS_MAX];
+    r->rec_head = (r->rec_head + n) % TDM_RELAY_REC_EVENTS_MAX;
+    r->rec_n -= n;
+    if (dropped)
+        *dropped = r->rec_dropped;
+    r->rec_dropped = 0;
+    g_mutex_unlock(&r->rec_mu);
+    return n;
+}
 
 size_t tdm_relay_workers(const tdm_relay *r)
 {
@@ -329,8 +373,10 @@ tdm_status tdm_relay_new(const tdm_relay_config *cfg, tdm_relay **out, tdm_error
     tdm_relay *r = calloc(1, sizeof *r);
     if (!r)
         return tdm_fail(err, TDM_ERR_NOMEM, "relay: out of memory");
+    g_mutex_init(&r->rec_mu);
     tdm_status st = tdm_dtls_identity_new(NULL, &r->identity, err);
     if (st != TDM_OK) {
+        g_mutex_clear(&r->rec_mu);
         free(r);
         return st;
     }
@@ -345,6 +391,7 @@ tdm_status tdm_relay_new(const tdm_relay_config *cfg, tdm_relay **out, tdm_error
             .record_dir = cfg->record_dir,
             .recording_master_key = cfg->recording_master_key,
             .max_subscribers = cfg->max_subscribers,
+            .node = r,
         };
         st = tdm_relay_worker_new(&wc, &r->workers[i], err);
         if (st != TDM_OK) {
@@ -390,5 +437,6 @@ void tdm_relay_free(tdm_relay *r)
     for (size_t i = 0; i < r->n_workers; i++)
         tdm_relay_worker_free(r->workers[i]);
     tdm_dtls_identity_free(r->identity);
+    g_mutex_clear(&r->rec_mu);
     free(r);
 }

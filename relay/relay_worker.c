@@ -146,6 +146,7 @@ struct tdm_relay_worker {
     uint32_t consent_timeout_ms;
     char record_dir[256]; /* "" when not recording */
     uint8_t rec_master[TDM_SIG_MASTER_KEY_LEN];
+    tdm_relay *node; /* where recording events go for the audit trail */
     size_t max_subscribers;
     size_t max_sessions;
     gint n_sessions; /* atomic: read by the node for placement */
@@ -274,6 +275,28 @@ static endpoint *session_subscriber(session *s, int sub_id)
 
 /* --- recording ----------------------------------------------------------- */
 
+/* Hands a recording start or stop to the node for the audit trail: one
+ * short locked copy per publisher, never per packet. The file goes by its
+ * base name: where record_dir lies is the relay's business. */
+static void recording_note(tdm_relay_worker *r, const session *s, tdm_relay_rec_kind kind,
+                           uint64_t packets, uint64_t dropped, const char *hex)
+{
+    if (!r->node)
+        return;
+    tdm_relay_rec_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    snprintf(ev.session, sizeof ev.session, "%s", s->id);
+    const char *slash = strrchr(s->rec_path, '/');
+    snprintf(ev.file, sizeof ev.file, "%s", slash ? slash + 1 : s->rec_path);
+    ev.packets = packets;
+    ev.dropped = dropped;
+    if (hex)
+        snprintf(ev.sha256, sizeof ev.sha256, "%s", hex);
+    ev.ts_ms = g_get_real_time() / 1000;
+    tdm_relay_note_recording_event(r->node, &ev);
+}
+
 /* Opens the session's recording when its publisher arrives: one stream per
  * codec the publisher offered (its SSRCs are learned later; records carry
  * whole packets), a fresh random key wrapped under the master key with the
@@ -325,6 +348,7 @@ static void recording_start(tdm_relay_worker *r, session *s, const endpoint *ep)
     }
     r->m.recordings_started++;
     fprintf(stderr, "tandem-relay: recording session %s to %s\n", s->id, s->rec_path);
+    recording_note(r, s, TDM_RELAY_REC_STARTED, 0, 0, NULL);
 }
 
 /* Closes the recording (drains its queue, writes the end, fsyncs) and says
@@ -353,6 +377,8 @@ static void recording_stop(tdm_relay_worker *r, session *s)
     fprintf(stderr, "tandem-relay: recording %s closed: %" PRIu64 " packets, %" PRIu64
                     " dropped, sha256 %s\n",
             s->rec_path, ws.pushed, ws.dropped_full + ws.dropped_too_big, hex);
+    recording_note(r, s, TDM_RELAY_REC_STOPPED, ws.pushed, ws.dropped_full + ws.dropped_too_big,
+                   hex);
 }
 
 /* Ends an endpoint: tells the peer (close_notify), takes it out of its
@@ -1500,6 +1526,7 @@ tdm_status tdm_relay_worker_new(const tdm_relay_worker_config *cfg, tdm_relay_wo
         snprintf(r->record_dir, sizeof r->record_dir, "%s", cfg->record_dir);
         memcpy(r->rec_master, cfg->recording_master_key, sizeof r->rec_master);
     }
+    r->node = cfg->node;
     r->max_subscribers = cfg->max_subscribers ? cfg->max_subscribers : MAX_SUBS_DEFAULT;
     r->max_sessions = cfg->max_sessions && cfg->max_sessions < TDM_RELAY_MAX_SESSIONS
                           ? cfg->max_sessions

@@ -18,6 +18,7 @@
 #include "tdm_dtls.h"
 #include "tdm_ice.h"
 #include "tdm_peer.h"
+#include "tdm_relay.h"
 #include "tdm_sdp.h"
 #include "tdm_srtp.h"
 #include "tdm_status.h"
@@ -36,6 +37,9 @@ typedef struct tdm_relay_worker_config {
      * its key wrapped under the master key (see tdm_relay.h). */
     const char *record_dir;
     const uint8_t *recording_master_key; /* 32 bytes when record_dir is set */
+    /* Where recording starts and stops are noted for the audit trail
+     * (tdm_relay_note_recording_event); NULL: nowhere. */
+    tdm_relay *node;
     size_t max_subscribers;
     size_t max_sessions; /* at most TDM_RELAY_MAX_SESSIONS */
 } tdm_relay_worker_config;

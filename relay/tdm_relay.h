@@ -110,4 +110,35 @@ typedef struct tdm_relay_load_info {
  * holds only the worker count). */
 tdm_status tdm_relay_load(tdm_relay *r, tdm_relay_load_info *out);
 
+/* Recording events for the audit trail: a worker notes each recording it
+ * opens and closes (control path, once per publisher, never per packet)
+ * in a small queue of the node; the heartbeat thread takes them and
+ * reports them to signaling (API.md "Relay recording events"). */
+#define TDM_RELAY_REC_EVENTS_MAX 64 /* queued; beyond it the oldest goes */
+#define TDM_RELAY_REC_SESSION_MAX 64
+#define TDM_RELAY_REC_FILE_MAX 512
+
+typedef enum tdm_relay_rec_kind {
+    TDM_RELAY_REC_STARTED = 0,
+    TDM_RELAY_REC_STOPPED = 1,
+} tdm_relay_rec_kind;
+
+typedef struct tdm_relay_rec_event {
+    tdm_relay_rec_kind kind;
+    char session[TDM_RELAY_REC_SESSION_MAX + 1];
+    char file[TDM_RELAY_REC_FILE_MAX]; /* the base name, no directory */
+    uint64_t packets, dropped;         /* stopped only */
+    char sha256[65];                   /* stopped only: the file's hash, hex */
+    int64_t ts_ms;                     /* wall clock, Unix ms */
+} tdm_relay_rec_event;
+
+/* Appends ev to the queue; when full, the oldest is dropped and counted.
+ * Callable from any thread (the workers call it). */
+void tdm_relay_note_recording_event(tdm_relay *r, const tdm_relay_rec_event *ev);
+
+/* Moves up to cap queued events, oldest first, into out; returns how many.
+ * *dropped (optional) gets the events dropped since the last take. */
+size_t tdm_relay_take_recording_events(tdm_relay *r, tdm_relay_rec_event *out, size_t cap,
+                                       uint64_t *dropped);
+
 #endif

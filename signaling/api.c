@@ -33,6 +33,17 @@ struct tdm_sig_api {
     tdm_sig_revocation outbox[TDM_SIG_API_REVOKE_QUEUE];
     size_t n_outbox;
     uint64_t outbox_dropped;
+    /* Replay state of POST /api/v1/relays/recording, apart from the
+     * registry's heartbeat one: the relay signs both from one thread with
+     * its wall clock, and sharing one "newer than the last" order would
+     * refuse an event signed in the same millisecond as a beat. Per relay
+     * id, the last accepted signed time; the relay keeps its event times
+     * strictly increasing. */
+    struct {
+        char id[TDM_HB_ID_MAX + 1];
+        int64_t last_ts_ms;
+    } rec_replay[TDM_SIG_API_REC_RELAYS];
+    uint64_t rec_refused;
 };
 
 /* One request in flight: what the route handlers share. */
@@ -793,6 +804,99 @@ static void r_heartbeat(call *c)
                     "placed", (json_int_t)e->placed));
 }
 
+/* A relay's recording opened or closed (API.md "Relay recording events"):
+ * signed like a heartbeat, checked for skew like one, replay-checked on a
+ * state of its own (rec_replay), then audited on the session's chain. */
+static void r_recording_event(call *c)
+{
+    const tdm_sig_serve_config *cfg = c->api->cfg;
+    tdm_sig_api *a = c->api;
+    if (cfg->cluster_secret_len == 0) {
+        fail(c, 503, "unavailable", "relay events are not configured (cluster_secret_file)");
+        return;
+    }
+    int64_t ts = 0;
+    tdm_error err = {{0}};
+    tdm_status st = tdm_hb_verify(cfg->cluster_secret, cfg->cluster_secret_len,
+                                  c->req->authorization, c->req->body, c->req->body_len, &ts, &err);
+    if (st != TDM_OK) {
+        a->rec_refused++;
+        snprintf(c->resp->log, sizeof c->resp->log,
+                 "relay recording event refused: %.180s (%llu refused so far)", err.msg,
+                 (unsigned long long)a->rec_refused);
+        fail(c, 401, "bad_credentials", err.msg);
+        return;
+    }
+    const char *relay = NULL, *sid = NULL, *event = NULL, *file = NULL, *hash = NULL;
+    json_int_t packets = 0, dropped = 0, rts = 0;
+    /* hash is null for "started": read apart, as json_unpack's "s" refuses null. */
+    json_t *jh = json_object_get(c->body, "hash");
+    if (json_is_string(jh))
+        hash = json_string_value(jh);
+    if (json_unpack(c->body, "{s:s,s:s,s:s,s:s,s?I,s?I,s:I}", "relay", &relay, "session", &sid,
+                    "event", &event, "file", &file, "packets", &packets, "dropped", &dropped, "ts",
+                    &rts) != 0 ||
+        (jh && !json_is_string(jh) && !json_is_null(jh)) ||
+        !tdm_hb_id_ok(relay) || (strcmp(event, "started") != 0 && strcmp(event, "stopped") != 0) ||
+        !file[0] || strlen(file) > 511 || strchr(file, '/') || packets < 0 || dropped < 0) {
+        fail(c, 400, "bad_request",
+             "want {relay, session, event: started|stopped, file, hash, packets, dropped, ts}");
+        return;
+    }
+    int64_t skew = tdm_sig_registry_config_get(a->relays)->skew_ms;
+    if (ts - c->now_ms > skew || c->now_ms - ts > skew) {
+        a->rec_refused++;
+        snprintf(c->resp->log, sizeof c->resp->log,
+                 "relay recording event from %s refused: signed %lld ms off our clock", relay,
+                 (long long)(ts - c->now_ms));
+        fail(c, 401, "bad_credentials", "signed time outside the allowed skew");
+        return;
+    }
+    size_t slot = TDM_SIG_API_REC_RELAYS, oldest = 0;
+    for (size_t i = 0; i < TDM_SIG_API_REC_RELAYS; i++) {
+        if (strcmp(a->rec_replay[i].id, relay) == 0) {
+            slot = i;
+            break;
+        }
+        if (a->rec_replay[i].last_ts_ms < a->rec_replay[oldest].last_ts_ms)
+            oldest = i;
+    }
+    if (slot < TDM_SIG_API_REC_RELAYS && ts <= a->rec_replay[slot].last_ts_ms) {
+        a->rec_refused++;
+        snprintf(c->resp->log, sizeof c->resp->log,
+                 "relay recording event from %s refused: replayed or reordered (ts %lld)", relay,
+                 (long long)ts);
+        fail(c, 401, "bad_credentials", "timestamp not newer than the last accepted one");
+        return;
+    }
+    tdm_signal_recording_event ev = {.relay_id = relay, .session_id = sid,
+                                     .stopped = strcmp(event, "stopped") == 0, .file = file,
+                                     .sha256 = hash, .packets = (uint64_t)packets,
+                                     .dropped = (uint64_t)dropped, .relay_ts_ms = rts};
+    tdm_signal_error serr;
+    st = tdm_signal_recording_event_audit(a->sig, &ev, c->now_ms, &serr);
+    if (st == TDM_OK || serr.why != TDM_SIG_REFUSE_NONE) {
+        /* Accepted signatures are spent even when refused on content, so
+         * the same request cannot be tried again. An evicted slot (more
+         * relays than slots) falls back on the skew window alone. */
+        if (slot == TDM_SIG_API_REC_RELAYS) {
+            slot = oldest;
+            snprintf(a->rec_replay[slot].id, sizeof a->rec_replay[slot].id, "%s", relay);
+        }
+        a->rec_replay[slot].last_ts_ms = ts;
+    }
+    if (st != TDM_OK) {
+        snprintf(c->resp->log, sizeof c->resp->log,
+                 "relay recording event %s of %.70s from %s refused: %.100s", event, sid, relay,
+                 serr.detail.msg);
+        fail_core(c, &serr);
+        return;
+    }
+    snprintf(c->resp->log, sizeof c->resp->log, "recording %s of session %.70s on relay %s: %.150s",
+             event, sid, relay, file);
+    reply(c, 200, json_pack("{s:s,s:s}", "session", sid, "event", event));
+}
+
 static json_t *relay_json(const tdm_sig_relay_entry *e, int64_t now_ms)
 {
     const tdm_hb_load *l = &e->report.load;
@@ -867,6 +971,9 @@ static void route(call *c)
     } else if (n == 2 && IS(0, "relays") && IS(1, "heartbeat")) {
         if (method(c, "POST"))
             r_heartbeat(c);
+    } else if (n == 2 && IS(0, "relays") && IS(1, "recording")) {
+        if (method(c, "POST"))
+            r_recording_event(c);
     } else if (n == 1 && IS(0, "relays")) {
         if (method(c, "GET"))
             r_relays(c);

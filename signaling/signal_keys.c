@@ -73,6 +73,46 @@ tdm_status tdm_signal_recording_key(tdm_signal *sig, const char *session_id,
                               tdm_sig__detail(err));
 }
 
+/* --- recording events from relays --- */
+
+tdm_status tdm_signal_recording_event_audit(tdm_signal *sig, const tdm_signal_recording_event *ev,
+                                            int64_t now_ms, tdm_signal_error *err)
+{
+    tdm_sig__clear_err(err);
+    if (!sig || !ev || !ev->relay_id || !ev->session_id || !ev->file)
+        return tdm_fail(tdm_sig__detail(err), TDM_ERR_INVALID, "recording_event: NULL argument");
+    if (ev->stopped &&
+        (!ev->sha256 || strlen(ev->sha256) != 64 ||
+         strspn(ev->sha256, "0123456789abcdef") != 64))
+        return tdm_sig__refuse(err, TDM_SIG_REFUSE_BAD_REQUEST,
+                               "hash must be 64 lowercase hex digits");
+    tdm_sig_session_row s;
+    bool found = false;
+    tdm_status st = tdm_sig_store_session_get(sig->store, ev->session_id, &s, &found,
+                                              tdm_sig__detail(err));
+    if (st != TDM_OK)
+        return st;
+    if (!found)
+        return tdm_sig__refuse(err, TDM_SIG_REFUSE_NOT_FOUND, "no such session");
+    char actor[96];
+    snprintf(actor, sizeof actor, "relay:%s", ev->relay_id);
+    json_t *d = json_pack("{s:s,s:s,s:I}", "file", ev->file, "relay", ev->relay_id, "relay_ts_ms",
+                          (json_int_t)ev->relay_ts_ms);
+    if (d && ev->stopped) {
+        json_object_set_new(d, "sha256", json_string(ev->sha256));
+        json_object_set_new(d, "packets", json_integer((json_int_t)ev->packets));
+        json_object_set_new(d, "dropped", json_integer((json_int_t)ev->dropped));
+    }
+    if ((st = tdm_sig_store_begin(sig->store, tdm_sig__detail(err))) != TDM_OK) {
+        json_decref(d);
+        return st;
+    }
+    st = tdm_sig__audit(sig->store, s.id, now_ms, actor,
+                        ev->stopped ? "recording_stopped" : "recording_started", ev->file, d,
+                        tdm_sig__detail(err));
+    return tdm_sig__finish(sig, st, err);
+}
+
 /* --- audit reading --- */
 
 static void audit_to_json(void *ctx, const tdm_sig_audit_entry *e)

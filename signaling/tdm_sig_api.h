@@ -73,6 +73,9 @@ void tdm_sig_api_tick(tdm_sig_api *api, int64_t now_ms, char *log, size_t cap);
 /* One revocation for the shell to send: POST url/admin/revoke with
  * {"session": session} or, participant non-empty, also "participant". */
 #define TDM_SIG_API_REVOKE_QUEUE 128
+/* Relays whose last recording-event time is kept for the replay check of
+ * POST /api/v1/relays/recording (api.c). */
+#define TDM_SIG_API_REC_RELAYS 64
 typedef struct tdm_sig_revocation {
     char url[TDM_HB_URL_MAX]; /* the relay's base URL (registry) */
     char relay_id[TDM_HB_ID_MAX + 1];

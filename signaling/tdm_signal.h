@@ -289,6 +289,26 @@ tdm_status tdm_signal_turn_credentials(tdm_signal *sig, const char *pid, int64_t
 tdm_status tdm_signal_recording_key(tdm_signal *sig, const char *session_id,
                                     uint8_t key[TDM_SIG_RECORDING_KEY_LEN], tdm_signal_error *err);
 
+/* A relay's recording of a session opened or closed (API.md "Relay
+ * recording events"), audited on the session's chain as kind
+ * "recording_started" or "recording_stopped", actor "relay:<relay_id>",
+ * subject the file name, detail {"file","relay","relay_ts_ms"} and, when
+ * stopped, "sha256", "packets", "dropped". Written even for an ended
+ * session: a recording closes as its session ends. not_found for an
+ * unknown session; bad_request for a hash that is not 64 hex digits. */
+typedef struct tdm_signal_recording_event {
+    const char *relay_id;
+    const char *session_id;
+    bool stopped; /* false: started */
+    const char *file;
+    const char *sha256; /* stopped only */
+    uint64_t packets, dropped;
+    int64_t relay_ts_ms; /* when the relay saw it (its clock) */
+} tdm_signal_recording_event;
+
+tdm_status tdm_signal_recording_event_audit(tdm_signal *sig, const tdm_signal_recording_event *ev,
+                                            int64_t now_ms, tdm_signal_error *err);
+
 /* --- audit reading (auditors) --- */
 
 /* Entries of a session's chain after after_seq (at most limit, 0 = all) as

@@ -83,3 +83,16 @@ if(TARGET tdm_signaling)
   add_test(NAME signal_revoke_api_test COMMAND signal_revoke_api_test)
   set_tests_properties(signal_revoke_api_test PROPERTIES LABELS unit TIMEOUT 60)
 endif()
+
+# A relay's recording start and stop, with the file's hash, land on the
+# session's audit chain through POST /api/v1/relays/recording (issue 6):
+# signal + recording relay with heartbeats + share, checked against the
+# relay's log, tandem-replay info and tandem-signal audit verify.
+if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tandem-share AND TARGET tandem-replay)
+  add_test(NAME signal_recording_audit_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/signal_recording_audit_test.sh
+                   $<TARGET_FILE:tandem-signal> $<TARGET_FILE:tandem-relay>
+                   $<TARGET_FILE:tandem-share> $<TARGET_FILE:tandem-replay>)
+  set_tests_properties(signal_recording_audit_test PROPERTIES LABELS integration TIMEOUT 120
+                       SKIP_RETURN_CODE 77)
+endif()

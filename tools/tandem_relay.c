@@ -11,6 +11,7 @@
  * sessions and removes participants (relay/tdm_whip.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -430,6 +431,13 @@ typedef struct heartbeat {
     bool stop, wake; /* under mu */
     /* Logging once per change of state: the last outcome's text. */
     char last_state[300];
+    /* Recording events taken from the relay and not yet delivered (oldest
+     * first): kept across beats so an outage of signaling delays the audit
+     * entries instead of losing them; bounded, the oldest dropped first. */
+    tdm_relay_rec_event pending[TDM_RELAY_REC_EVENTS_MAX];
+    size_t n_pending;
+    uint64_t rec_dropped; /* total, logged as it grows */
+    int64_t rec_last_ts;  /* signed times strictly increase (signal's replay check) */
 } heartbeat;
 
 /* "http://HOST[:PORT][/PATH]" into host, port (default 80) and path (no
@@ -511,8 +519,8 @@ static bool wait_fd(int fd, short events, int64_t deadline)
 /* One POST with Connection: close, all within timeout_ms. Returns the HTTP
  * status, or 0 with why filled for a transport failure. body_out gets the
  * start of the response body (for messages). */
-static int http_post(const heartbeat *hb, const char *auth, const char *body, size_t body_len,
-                     unsigned timeout_ms, char *why, size_t why_cap, char *body_out,
+static int http_post(const heartbeat *hb, const char *route, const char *auth, const char *body,
+                     size_t body_len, unsigned timeout_ms, char *why, size_t why_cap, char *body_out,
                      size_t body_cap)
 {
     int64_t deadline = mono_ms() + timeout_ms;
@@ -551,10 +559,10 @@ static int http_post(const heartbeat *hb, const char *auth, const char *body, si
         return 0;
     char head[1024];
     int hn = snprintf(head, sizeof head,
-                      "POST %s/api/v1/relays/heartbeat HTTP/1.1\r\nHost: %s:%s\r\n"
+                      "POST %s%s HTTP/1.1\r\nHost: %s:%s\r\n"
                       "Content-Type: application/json\r\nContent-Length: %zu\r\n"
                       "Authorization: %s\r\nConnection: close\r\n\r\n",
-                      hb->path, hb->host, hb->port, body_len, auth);
+                      hb->path, route, hb->host, hb->port, body_len, auth);
     struct {
         const char *p;
         size_t n;
@@ -660,13 +668,86 @@ static void hb_beat(heartbeat *hb, tdm_hb_load *prev, int64_t *prev_ms, bool dra
         return;
     }
     char why[300] = "", reply[200] = "";
-    int status = http_post(hb, auth, body, len, timeout_ms, why, sizeof why, reply, sizeof reply);
+    int status = http_post(hb, "/api/v1/relays/heartbeat", auth, body, len, timeout_ms, why,
+                           sizeof why, reply, sizeof reply);
     if (status == 200)
         hb_state(hb, "ok, registered as %s%s", hb->report.id, draining ? " (draining)" : "");
     else if (status)
         hb_state(hb, "refused with HTTP %d %s", status, reply);
     else
         hb_state(hb, "failed: %s", why);
+}
+
+/* Delivers the relay's recording events to signaling's audit log
+ * (API.md "Relay recording events"), signed like heartbeats, one POST
+ * each, oldest first. A transport failure, 401 (a skewed clock) or 5xx
+ * keeps the event and the rest for the next beat; any other refusal (an
+ * unknown session: 404) is final for that event and logged. */
+static void hb_recording_events(heartbeat *hb, unsigned timeout_ms)
+{
+    if (!hb->relay)
+        return;
+    tdm_relay_rec_event fresh[TDM_RELAY_REC_EVENTS_MAX];
+    uint64_t lost = 0;
+    size_t n = tdm_relay_take_recording_events(hb->relay, fresh, TDM_RELAY_REC_EVENTS_MAX, &lost);
+    for (size_t i = 0; i < n; i++) {
+        if (hb->n_pending == TDM_RELAY_REC_EVENTS_MAX) {
+            memmove(hb->pending, hb->pending + 1, (hb->n_pending - 1) * sizeof hb->pending[0]);
+            hb->n_pending--;
+            lost++;
+        }
+        hb->pending[hb->n_pending++] = fresh[i];
+    }
+    if (lost) {
+        hb->rec_dropped += lost;
+        fprintf(stderr,
+                "tandem-relay: %" PRIu64 " recording event(s) dropped undelivered (queue full, "
+                "%" PRIu64 " so far): the audit log misses them\n",
+                lost, hb->rec_dropped);
+    }
+    size_t done = 0;
+    for (; done < hb->n_pending; done++) {
+        const tdm_relay_rec_event *ev = &hb->pending[done];
+        bool stopped = ev->kind == TDM_RELAY_REC_STOPPED;
+        char body[1024], auth[TDM_HB_AUTH_CAP];
+        int bn = snprintf(body, sizeof body,
+                          "{\"relay\":\"%s\",\"session\":\"%s\",\"event\":\"%s\","
+                          "\"file\":\"%s\",\"hash\":%s%s%s,\"packets\":%" PRIu64
+                          ",\"dropped\":%" PRIu64 ",\"ts\":%" PRId64 "}",
+                          hb->report.id, ev->session, stopped ? "stopped" : "started", ev->file,
+                          stopped ? "\"" : "", stopped ? ev->sha256 : "null", stopped ? "\"" : "",
+                          ev->packets, ev->dropped, ev->ts_ms);
+        int64_t ts = wall_ms();
+        if (ts <= hb->rec_last_ts)
+            ts = hb->rec_last_ts + 1;
+        tdm_error e = {{0}};
+        if (bn < 0 || (size_t)bn >= sizeof body ||
+            tdm_hb_sign(hb->secret, hb->secret_len, ts, (const uint8_t *)body, (size_t)bn, auth,
+                        &e) != TDM_OK) {
+            /* Session ids and file names are the relay's own [A-Za-z0-9_.-]
+             * text, so this is a bug, not a condition to retry. */
+            fprintf(stderr, "tandem-relay: recording event for %s not sent: %s\n", ev->session,
+                    e.msg[0] ? e.msg : "body too long");
+            continue;
+        }
+        hb->rec_last_ts = ts;
+        char why[300] = "", reply[200] = "";
+        int status = http_post(hb, "/api/v1/relays/recording", auth, body, (size_t)bn,
+                               timeout_ms, why, sizeof why, reply, sizeof reply);
+        if (status == 200)
+            continue;
+        if (status == 0 || status == 401 || status >= 500) {
+            fprintf(stderr,
+                    "tandem-relay: recording event %s of %s not delivered (%s), retried "
+                    "with the next beat\n",
+                    stopped ? "stopped" : "started", ev->session, status ? reply : why);
+            break;
+        }
+        fprintf(stderr, "tandem-relay: recording event %s of %s refused with HTTP %d %s\n",
+                stopped ? "stopped" : "started", ev->session, status, reply);
+    }
+    memmove(hb->pending, hb->pending + done, (hb->n_pending - done) * sizeof hb->pending[0]);
+    hb->n_pending -= done;
 }
 
 static void *hb_thread(void *arg)
@@ -681,6 +762,7 @@ static void *hb_thread(void *arg)
     while (!hb->stop) {
         pthread_mutex_unlock(&hb->mu);
         hb_beat(hb, &prev, &prev_ms, atomic_load(&hb->draining), timeout_ms);
+        hb_recording_events(hb, timeout_ms);
         pthread_mutex_lock(&hb->mu);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -694,6 +776,11 @@ static void *hb_thread(void *arg)
     /* Leaving: say so at once, so no session is placed here in the TTL
      * before the registry would notice the silence. Best effort. */
     hb_beat(hb, &prev, &prev_ms, true, 1000);
+    hb_recording_events(hb, 1000);
+    if (hb->n_pending)
+        fprintf(stderr, "tandem-relay: %zu recording event(s) not delivered before stopping: the "
+                        "audit log misses them\n",
+                hb->n_pending);
     return NULL;
 }
 
