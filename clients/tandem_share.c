@@ -126,23 +126,6 @@ static bool parse_size(const char *s, int *w, int *h)
     return true;
 }
 
-/* One of the --ice-* options into o; false after printing why. */
-static bool parse_ice_option(tdm_client_ice_options *o, int opt, const char *value)
-{
-    tdm_error err = {{0}};
-    tdm_status st = TDM_OK;
-    switch (opt) {
-    case 'I': st = tdm_client_ice_options_add_server(o, value, &err); break;
-    case 'U': o->username = value; break;
-    case 'C': o->credential = value; break;
-    case 'P': st = tdm_client_ice_options_set_policy(o, value, &err); break;
-    case 'T': o->tcp = true; break;
-    default: break;
-    }
-    if (st != TDM_OK)
-        fprintf(stderr, PROG ": %s\n", err.msg);
-    return st == TDM_OK;
-}
 
 /* Every pair ICE selects, on stderr, so that a test (or a user puzzled by
  * a NAT) can see how media flows: directly (host, srflx) or via TURN. */
@@ -165,11 +148,7 @@ static int parse_options(share *sh, int argc, char **argv)
                                          {"bitrate", required_argument, NULL, 'b'},
                                          {"duration", required_argument, NULL, 'd'},
                                          {"drop-percent", required_argument, NULL, 'p'},
-                                         {"ice-server", required_argument, NULL, 'I'},
-                                         {"ice-username", required_argument, NULL, 'U'},
-                                         {"ice-credential", required_argument, NULL, 'C'},
-                                         {"ice-transport-policy", required_argument, NULL, 'P'},
-                                         {"ice-tcp", no_argument, NULL, 'T'},
+                                         TDM_CLIENT_ICE_LONG_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -234,16 +213,15 @@ static int parse_options(share *sh, int argc, char **argv)
                 return 2;
             }
             break;
-        case 'I':
-        case 'U':
-        case 'C':
-        case 'P':
-        case 'T':
-            if (!parse_ice_option(&sh->ice, c, optarg))
-                return 2;
-            break;
         case 'h': usage(stdout); return 1;
         default:
+            if (tdm_client_is_ice_option(c)) {
+                tdm_error ierr = {{0}};
+                if (tdm_client_ice_option(&sh->ice, c, optarg, &ierr) == TDM_OK)
+                    break;
+                fprintf(stderr, PROG ": %s\n", ierr.msg);
+                return 2;
+            }
             fprintf(stderr, PROG ": unknown or incomplete option '%s' (see --help)\n",
                     argv[optind - 1]);
             return 2;

@@ -98,23 +98,6 @@ static void usage(FILE *f)
                "token or the media connection fails; 2 for bad options.\n");
 }
 
-/* One of the --ice-* options into o; false after printing why. */
-static bool parse_ice_option(tdm_client_ice_options *o, int opt, const char *value)
-{
-    tdm_error err = {{0}};
-    tdm_status st = TDM_OK;
-    switch (opt) {
-    case 'I': st = tdm_client_ice_options_add_server(o, value, &err); break;
-    case 'U': o->username = value; break;
-    case 'C': o->credential = value; break;
-    case 'P': st = tdm_client_ice_options_set_policy(o, value, &err); break;
-    case 'T': o->tcp = true; break;
-    default: break;
-    }
-    if (st != TDM_OK)
-        fprintf(stderr, PROG ": %s\n", err.msg);
-    return st == TDM_OK;
-}
 
 /* Every pair ICE selects, on stderr, so that a test (or a user puzzled by
  * a NAT) can see how media flows: directly (host, srflx) or via TURN. */
@@ -133,11 +116,7 @@ static int parse_options(view *v, int argc, char **argv)
                                          {"y4m", required_argument, NULL, 'y'},
                                          {"duration", required_argument, NULL, 'd'},
                                          {"expect-frames", required_argument, NULL, 'e'},
-                                         {"ice-server", required_argument, NULL, 'I'},
-                                         {"ice-username", required_argument, NULL, 'U'},
-                                         {"ice-credential", required_argument, NULL, 'C'},
-                                         {"ice-transport-policy", required_argument, NULL, 'P'},
-                                         {"ice-tcp", no_argument, NULL, 'T'},
+                                         TDM_CLIENT_ICE_LONG_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -178,16 +157,15 @@ static int parse_options(view *v, int argc, char **argv)
             }
             v->expect_frames = (long)d;
             break;
-        case 'I':
-        case 'U':
-        case 'C':
-        case 'P':
-        case 'T':
-            if (!parse_ice_option(&v->ice, c, optarg))
-                return 2;
-            break;
         case 'h': usage(stdout); return 1;
         default:
+            if (tdm_client_is_ice_option(c)) {
+                tdm_error ierr = {{0}};
+                if (tdm_client_ice_option(&v->ice, c, optarg, &ierr) == TDM_OK)
+                    break;
+                fprintf(stderr, PROG ": %s\n", ierr.msg);
+                return 2;
+            }
             fprintf(stderr, PROG ": unknown or incomplete option '%s' (see --help)\n",
                     argv[optind - 1]);
             return 2;

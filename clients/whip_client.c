@@ -375,6 +375,24 @@ tdm_status tdm_client_ice_options_set_policy(tdm_client_ice_options *o, const ch
     return TDM_OK;
 }
 
+bool tdm_client_is_ice_option(int opt)
+{
+    return opt == 'I' || opt == 'U' || opt == 'C' || opt == 'P' || opt == 'T';
+}
+
+tdm_status tdm_client_ice_option(tdm_client_ice_options *o, int opt, const char *value,
+                                 tdm_error *err)
+{
+    switch (opt) {
+    case 'I': return tdm_client_ice_options_add_server(o, value, err);
+    case 'U': o->username = value; return TDM_OK;
+    case 'C': o->credential = value; return TDM_OK;
+    case 'P': return tdm_client_ice_options_set_policy(o, value, err);
+    case 'T': o->tcp = true; return TDM_OK;
+    default: return tdm_fail(err, TDM_ERR_INVALID, "not an ICE option");
+    }
+}
+
 tdm_status tdm_client_ice_options_check(const tdm_client_ice_options *o, tdm_error *err)
 {
     if (!o)

@@ -124,6 +124,24 @@ tdm_status tdm_client_ice_options_add_server(tdm_client_ice_options *o, const ch
 tdm_status tdm_client_ice_options_set_policy(tdm_client_ice_options *o, const char *policy,
                                              tdm_error *err);
 
+/* The programs' --ice-* options, shared: TDM_CLIENT_ICE_LONG_OPTIONS goes in
+ * a getopt_long table, and tdm_client_ice_option takes what it returns for
+ * them. The values are the option characters below. */
+#define TDM_CLIENT_ICE_LONG_OPTIONS                                                          \
+    {"ice-server", required_argument, NULL, 'I'},                                            \
+        {"ice-username", required_argument, NULL, 'U'},                                      \
+        {"ice-credential", required_argument, NULL, 'C'},                                    \
+        {"ice-transport-policy", required_argument, NULL, 'P'},                              \
+        {"ice-tcp", no_argument, NULL, 'T'}
+
+/* Whether opt is one of those characters. */
+bool tdm_client_is_ice_option(int opt);
+
+/* Applies one of them (value borrowed for --ice-username/--ice-credential).
+ * Errors as tdm_client_ice_options_add_server and _set_policy. */
+tdm_status tdm_client_ice_option(tdm_client_ice_options *o, int opt, const char *value,
+                                 tdm_error *err);
+
 /* Once every option is in: a turn: server needs both credentials,
  * credentials need a turn: server, and policy relay needs a turn: server.
  * TDM_ERR_INVALID with err saying which. */

@@ -112,24 +112,8 @@ static int start_relay(void **state)
         _exit(127);
     }
     close(out[1]);
-    /* "tandem-relay: node ID listening on http://127.0.0.1:PORT" */
-    char line[256];
-    size_t n = 0;
-    struct pollfd p = {.fd = out[0], .events = POLLIN};
-    while (n + 1 < sizeof line && poll(&p, 1, 10000) == 1) {
-        ssize_t k = read(out[0], line + n, 1);
-        if (k <= 0 || line[n] == '\n')
-            break;
-        n++;
-    }
-    line[n] = '\0';
+    relay_port = test_read_listen_port(out[0]);
     close(out[0]);
-    const char *colon = strrchr(line, ':');
-    if (!strstr(line, "listening on") || !colon) {
-        fprintf(stderr, "relay did not start: '%s'\n", line);
-        return -1;
-    }
-    relay_port = (uint16_t)atoi(colon + 1);
     return relay_port ? 0 : -1;
 }
 

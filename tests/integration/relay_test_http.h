@@ -1,6 +1,7 @@
 /* relay_test_http.h: what the C integration tests of the relay process
  * share: a minimal blocking HTTP/1.1 client for its WHIP/WHEP routes and
- * /metrics on 127.0.0.1, and minting tokens with the test's secret. Header
+ * /metrics on 127.0.0.1, reading the port of a relay it started, and
+ * minting tokens with the test's secret. Header
  * only (static functions): each test is one translation unit, built with
  * cmocka, whose assertions end the test on a transport failure. */
 #ifndef TDM_RELAY_TEST_HTTP_H
@@ -9,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +97,29 @@ static void test_http(uint16_t port, const char *method, const char *path, const
     assert_true(rep->body_len < sizeof rep->body);
     memcpy(rep->body, end + 4, rep->body_len);
     rep->body[rep->body_len] = '\0';
+}
+
+/* The port of a relay just started with --listen 127.0.0.1:0, read from
+ * its standard output ("... listening on http://127.0.0.1:PORT"), waiting
+ * up to 10 s; 0 (after saying what it read) when it did not start. */
+static uint16_t test_read_listen_port(int fd)
+{
+    char line[256];
+    size_t n = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (n + 1 < sizeof line && poll(&p, 1, 10000) == 1) {
+        ssize_t k = read(fd, line + n, 1);
+        if (k <= 0 || line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    const char *colon = strrchr(line, ':');
+    if (!strstr(line, "listening on") || !colon) {
+        fprintf(stderr, "relay did not start: '%s'\n", line);
+        return 0;
+    }
+    return (uint16_t)atoi(colon + 1);
 }
 
 /* A token for participant in session on node, valid for ttl_s seconds. */
