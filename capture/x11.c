@@ -1,8 +1,11 @@
 /* x11.c: the X11 frame source (tdm_x11.h). Owns one xcb connection, one
- * SysV shared-memory segment the server writes the root window into
- * (MIT-SHM), and, when the server has DAMAGE and XFIXES, a damage object on
- * the root whose accumulated region becomes each frame's damage list. */
+ * SysV shared-memory segment the server writes the captured rectangle (the
+ * root window or one RandR monitor of it) into (MIT-SHM), when the server
+ * has DAMAGE and XFIXES a damage object on the root whose accumulated region
+ * becomes each frame's damage list, and the cursor drawn into the frame. */
 #include "tdm_x11.h"
+
+#include "tdm_cursor.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,6 +16,7 @@
 #include <sys/shm.h>
 
 #include <xcb/damage.h>
+#include <xcb/randr.h>
 #include <xcb/shm.h>
 #include <xcb/xcb.h>
 #include <xcb/xfixes.h>
@@ -21,6 +25,8 @@
  * cap the damage collapses to the region's bounding box, because a region
  * that fragmented is cheaper to diff as one block than to walk. */
 enum { RECTS_INITIAL = 64, RECTS_MAX = 512 };
+/* Slots kept free past rects_cap for the cursor's old and new rectangles. */
+enum { CURSOR_RECTS = 2 };
 
 typedef struct x11_source {
     tdm_source base; /* first, so tdm_source * and x11_source * convert */
@@ -28,11 +34,19 @@ typedef struct x11_source {
     xcb_window_t root;
     char display[64]; /* for messages; truncated if longer */
     int stride;
+    tdm_rect area; /* what is captured, in root coordinates */
 
-    int shmid;             /* -1 when none */
-    bool shm_removed;      /* IPC_RMID done: the segment dies with its last attach */
-    const uint8_t *pixels; /* our read-only mapping of the segment */
+    int shmid;        /* -1 when none */
+    bool shm_removed; /* IPC_RMID done: the segment dies with its last attach */
+    uint8_t *pixels;  /* our mapping of the segment (writable: the cursor) */
     xcb_shm_seg_t seg;
+
+    /* The cursor: drawn when draw_cursor; the segment holds it at
+     * cursor_at (w == 0: not drawn), with what it covers in cursor_save. */
+    bool draw_cursor;
+    uint8_t *cursor_save;
+    tdm_rect cursor_at;
+    uint32_t cursor_serial;
 
     /* DAMAGE; damage is XCB_NONE when not in use. */
     xcb_damage_damage_t damage;
@@ -44,6 +58,7 @@ typedef struct x11_source {
      * is lost, so the next frame must say "unknown". */
     bool image_valid;
 
+    int root_w, root_h;       /* the root's size at open */
     int resized_w, resized_h; /* nonzero once the root changed size */
     uint8_t x_error;          /* first asynchronous X error not yet reported */
     uint8_t x_error_major;
@@ -53,6 +68,7 @@ typedef struct x11_source {
 
 static tdm_status x11_next(tdm_source *base, uint64_t now_us, tdm_frame *out, tdm_error *err);
 static void x11_close(tdm_source *base);
+static bool cursor_available(xcb_connection_t *conn);
 
 static const tdm_source_ops x11_ops = {
     .kind = "x11",
@@ -127,6 +143,82 @@ static tdm_status check_pixel_layout(x11_source *src, const xcb_setup_t *setup,
     return TDM_OK;
 }
 
+/* --- RandR monitors -------------------------------------------------------- */
+
+/* Monitors as RandR 1.5 lists them; without RandR 1.5 (or with no monitor
+ * defined) the whole screen is the one monitor "screen". */
+static tdm_status query_monitors(xcb_connection_t *conn, const xcb_screen_t *screen,
+                                 tdm_x11_monitor *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    const xcb_query_extension_reply_t *ext = xcb_get_extension_data(conn, &xcb_randr_id);
+    xcb_randr_get_monitors_reply_t *mons = NULL;
+    if (ext && ext->present) {
+        xcb_randr_query_version_reply_t *v =
+            xcb_randr_query_version_reply(conn, xcb_randr_query_version(conn, 1, 5), NULL);
+        bool v15 = v && (v->major_version > 1 || (v->major_version == 1 && v->minor_version >= 5));
+        free(v);
+        if (v15)
+            mons = xcb_randr_get_monitors_reply(
+                conn, xcb_randr_get_monitors(conn, screen->root, 1), NULL);
+    }
+    if (mons) {
+        xcb_randr_monitor_info_iterator_t it = xcb_randr_get_monitors_monitors_iterator(mons);
+        for (; it.rem && *n < cap; xcb_randr_monitor_info_next(&it)) {
+            tdm_x11_monitor *m = &out[*n];
+            memset(m, 0, sizeof *m);
+            m->area = (tdm_rect){it.data->x, it.data->y, it.data->width, it.data->height};
+            m->primary = it.data->primary;
+            xcb_get_atom_name_reply_t *an =
+                xcb_get_atom_name_reply(conn, xcb_get_atom_name(conn, it.data->name), NULL);
+            if (an) {
+                int len = xcb_get_atom_name_name_length(an);
+                if (len >= (int)sizeof m->name)
+                    len = (int)sizeof m->name - 1;
+                memcpy(m->name, xcb_get_atom_name_name(an), (size_t)len);
+                m->name[len] = 0;
+                free(an);
+            }
+            m->area = tdm_rect_clip(m->area, screen->width_in_pixels, screen->height_in_pixels);
+            if (m->area.w > 0 && m->area.h > 0)
+                (*n)++;
+        }
+        free(mons);
+    }
+    if (*n == 0 && cap > 0) {
+        memset(&out[0], 0, sizeof out[0]);
+        snprintf(out[0].name, sizeof out[0].name, "screen");
+        out[0].area = (tdm_rect){0, 0, screen->width_in_pixels, screen->height_in_pixels};
+        out[0].primary = true;
+        *n = 1;
+    }
+    return TDM_OK;
+}
+
+/* Picks the monitor named by sel: an index (0-based, as listed) or a name. */
+static tdm_status choose_monitor(x11_source *src, const xcb_screen_t *screen, const char *sel,
+                                 tdm_error *err)
+{
+    tdm_x11_monitor mons[TDM_X11_MAX_MONITORS];
+    size_t n = 0;
+    query_monitors(src->conn, screen, mons, TDM_X11_MAX_MONITORS, &n);
+    char *end;
+    long idx = strtol(sel, &end, 10);
+    bool numeric = *sel && !*end;
+    for (size_t i = 0; i < n; i++)
+        if ((numeric && idx == (long)i) || (!numeric && strcmp(mons[i].name, sel) == 0)) {
+            src->area = mons[i].area;
+            return TDM_OK;
+        }
+    char names[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n && used < sizeof names; i++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%zu=%s", i ? ", " : "", i,
+                                 mons[i].name);
+    return tdm_fail(err, TDM_ERR_INVALID, "X display '%s' has no monitor '%s' (monitors: %s)",
+                    src->display, sel, names);
+}
+
 static tdm_status connect_display(x11_source *src, const char *name, int *screen_number,
                                   tdm_error *err)
 {
@@ -169,7 +261,8 @@ static tdm_status setup_shm(x11_source *src, tdm_error *err)
     if (src->shmid < 0)
         return tdm_fail(err, TDM_ERR_NOMEM, "shmget of %zu bytes failed: %s", size,
                         strerror(errno));
-    void *mapped = shmat(src->shmid, NULL, SHM_RDONLY);
+    /* Writable only when the cursor is drawn into it. */
+    void *mapped = shmat(src->shmid, NULL, src->draw_cursor ? 0 : SHM_RDONLY);
     if (mapped == (void *)-1)
         return tdm_fail(err, TDM_ERR_NOMEM, "shmat failed: %s", strerror(errno));
     src->pixels = mapped;
@@ -214,7 +307,7 @@ static bool damage_available(xcb_connection_t *conn)
 
 static tdm_status setup_damage(x11_source *src, tdm_error *err)
 {
-    src->rects = malloc(RECTS_INITIAL * sizeof *src->rects);
+    src->rects = malloc((RECTS_INITIAL + CURSOR_RECTS) * sizeof *src->rects);
     if (!src->rects)
         return tdm_fail(err, TDM_ERR_NOMEM, "out of memory for the damage list");
     src->rects_cap = RECTS_INITIAL;
@@ -273,8 +366,18 @@ tdm_status tdm_x11_open(const tdm_x11_config *cfg, tdm_source **out, tdm_error *
         goto fail;
     }
     src->root = screen->root;
-    src->base.width = screen->width_in_pixels;
-    src->base.height = screen->height_in_pixels;
+    src->root_w = screen->width_in_pixels;
+    src->root_h = screen->height_in_pixels;
+    src->area = (tdm_rect){0, 0, src->root_w, src->root_h};
+    if (cfg->monitor && (st = choose_monitor(src, screen, cfg->monitor, err)) != TDM_OK)
+        goto fail;
+    src->base.width = src->area.w;
+    src->base.height = src->area.h;
+    src->draw_cursor = cfg->draw_cursor && cursor_available(src->conn);
+    if (src->draw_cursor && !(src->cursor_save = malloc(TDM_CURSOR_SAVE_BYTES))) {
+        st = tdm_fail(err, TDM_ERR_NOMEM, "out of memory for the cursor");
+        goto fail;
+    }
     if ((st = tdm_check_dimensions(src->base.width, src->base.height, err)) != TDM_OK ||
         (st = check_pixel_layout(src, setup, screen, err)) != TDM_OK ||
         (st = setup_shm(src, err)) != TDM_OK)
@@ -295,6 +398,36 @@ tdm_status tdm_x11_open(const tdm_x11_config *cfg, tdm_source **out, tdm_error *
 fail:
     x11_close(&src->base);
     return st;
+}
+
+tdm_status tdm_x11_list_monitors(const char *display, tdm_x11_monitor *out, size_t cap, size_t *n,
+                                 tdm_error *err)
+{
+    if (!out || !n)
+        return tdm_fail(err, TDM_ERR_INVALID, "list monitors: NULL argument");
+    *n = 0;
+    const char *name = display ? display : getenv("DISPLAY");
+    if (!name || !*name)
+        return tdm_fail(err, TDM_ERR_INVALID, "no X display given and $DISPLAY is not set");
+    x11_source tmp = {0};
+    int screen_number = 0;
+    tdm_status st = connect_display(&tmp, name, &screen_number, err);
+    if (st == TDM_OK) {
+        const xcb_screen_t *screen = screen_of(xcb_get_setup(tmp.conn), screen_number);
+        st = screen ? query_monitors(tmp.conn, screen, out, cap, n)
+                    : tdm_fail(err, TDM_ERR_INVALID, "X display '%s' has no screen %d", name,
+                               screen_number);
+    }
+    xcb_disconnect(tmp.conn);
+    return st;
+}
+
+bool tdm_x11_area(const tdm_source *src, tdm_rect *area)
+{
+    if (!src || src->ops != &x11_ops || !area)
+        return false;
+    *area = ((const x11_source *)src)->area;
+    return true;
 }
 
 bool tdm_x11_has_damage(const tdm_source *src)
@@ -320,7 +453,7 @@ static tdm_status drain_events(x11_source *src, tdm_error *err)
         } else if (type == XCB_CONFIGURE_NOTIFY) {
             const xcb_configure_notify_event_t *c = (const xcb_configure_notify_event_t *)ev;
             if (c->window == src->root &&
-                (c->width != src->base.width || c->height != src->base.height)) {
+                (c->width != src->root_w || c->height != src->root_h)) {
                 src->resized_w = c->width;
                 src->resized_h = c->height;
             }
@@ -334,7 +467,7 @@ static tdm_status drain_events(x11_source *src, tdm_error *err)
     if (src->resized_w)
         return tdm_fail(err, TDM_ERR_UNAVAILABLE,
                         "X display '%s' was resized from %dx%d to %dx%d; reopen the source",
-                        src->display, src->base.width, src->base.height, src->resized_w,
+                        src->display, src->root_w, src->root_h, src->resized_w,
                         src->resized_h);
     if (src->x_error) {
         uint8_t code = src->x_error;
@@ -345,9 +478,12 @@ static tdm_status drain_events(x11_source *src, tdm_error *err)
     return TDM_OK;
 }
 
-static tdm_rect rect_from_x(xcb_rectangle_t r)
+/* A root rectangle in frame coordinates (relative to the captured area). */
+static tdm_rect rect_from_x(const x11_source *src, xcb_rectangle_t r)
 {
-    return (tdm_rect){.x = r.x, .y = r.y, .w = r.width, .h = r.height};
+    return tdm_rect_clip(
+        (tdm_rect){.x = r.x - src->area.x, .y = r.y - src->area.y, .w = r.width, .h = r.height},
+        src->base.width, src->base.height);
 }
 
 /* Takes the damage accumulated since the previous call from the server (so
@@ -375,7 +511,7 @@ static tdm_status collect_damage(x11_source *src, size_t *count, tdm_error *err)
         size_t cap = src->rects_cap;
         while (cap < n)
             cap *= 2;
-        tdm_rect *grown = realloc(src->rects, cap * sizeof *grown);
+        tdm_rect *grown = realloc(src->rects, (cap + CURSOR_RECTS) * sizeof *grown);
         if (grown) {
             src->rects = grown;
             src->rects_cap = cap;
@@ -385,12 +521,12 @@ static tdm_status collect_damage(x11_source *src, size_t *count, tdm_error *err)
     if (n > src->rects_cap) {
         /* Past the cap, or growth failed: the bounding box is still a
          * correct (coarser) answer. */
-        tdm_rect r = tdm_rect_clip(rect_from_x(reply->extents), src->base.width, src->base.height);
+        tdm_rect r = rect_from_x(src, reply->extents);
         if (r.w > 0 && r.h > 0)
             src->rects[out++] = r;
     } else {
         for (size_t i = 0; i < n; i++) {
-            tdm_rect r = tdm_rect_clip(rect_from_x(xr[i]), src->base.width, src->base.height);
+            tdm_rect r = rect_from_x(src, xr[i]);
             if (r.w > 0 && r.h > 0)
                 src->rects[out++] = r;
         }
@@ -404,7 +540,8 @@ static tdm_status grab_image(x11_source *src, tdm_error *err)
 {
     xcb_generic_error_t *e = NULL;
     xcb_shm_get_image_cookie_t ck = xcb_shm_get_image(
-        src->conn, src->root, 0, 0, (uint16_t)src->base.width, (uint16_t)src->base.height,
+        src->conn, src->root, (int16_t)src->area.x, (int16_t)src->area.y,
+        (uint16_t)src->base.width, (uint16_t)src->base.height,
         ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP, src->seg, 0);
     xcb_shm_get_image_reply_t *reply = xcb_shm_get_image_reply(src->conn, ck, &e);
     if (!reply) {
@@ -425,6 +562,68 @@ static tdm_status grab_image(x11_source *src, tdm_error *err)
     }
     free(reply);
     return TDM_OK;
+}
+
+/* --- the cursor ------------------------------------------------------------ */
+
+/* GetCursorImage is XFIXES 1; damage_available asked for version 2 only
+ * when damage is used, and the server wants a version announced first. */
+static bool cursor_available(xcb_connection_t *conn)
+{
+    const xcb_query_extension_reply_t *f = xcb_get_extension_data(conn, &xcb_xfixes_id);
+    if (!f || !f->present)
+        return false;
+    xcb_xfixes_query_version_reply_t *fv =
+        xcb_xfixes_query_version_reply(conn, xcb_xfixes_query_version(conn, 2, 0), NULL);
+    bool ok = fv != NULL;
+    free(fv);
+    return ok;
+}
+
+static void add_damage(x11_source *src, size_t *count, tdm_rect r)
+{
+    if (count && r.w > 0 && r.h > 0)
+        src->rects[(*count)++] = r; /* CURSOR_RECTS slots are kept for this */
+}
+
+/* Draws the cursor the server reports into the segment. When the segment
+ * was not grabbed afresh, it still holds the previous cursor: that is put
+ * back first, unless the cursor did not change at all. count (NULL when
+ * damage is unknown) gets the old and new rectangles of a cursor that
+ * moved or changed shape. */
+static void update_cursor(x11_source *src, xcb_xfixes_get_cursor_image_cookie_t ck, bool grabbed,
+                          size_t *count)
+{
+    xcb_xfixes_get_cursor_image_reply_t *img = xcb_xfixes_get_cursor_image_reply(src->conn, ck, NULL);
+    tdm_rect old = src->cursor_at;
+    if (!img) {
+        /* No image this time: leave the frame without a cursor. */
+        if (!grabbed)
+            tdm_cursor_restore(src->pixels, src->stride, old, src->cursor_save);
+        add_damage(src, count, old);
+        src->cursor_at = (tdm_rect){0, 0, 0, 0};
+        return;
+    }
+    tdm_cursor_image c = {.argb = xcb_xfixes_get_cursor_image_cursor_image(img),
+                          .width = img->width,
+                          .height = img->height,
+                          .x = img->x - img->xhot - src->area.x,
+                          .y = img->y - img->yhot - src->area.y};
+    bool same = img->cursor_serial == src->cursor_serial && old.w > 0 && c.x == old.x &&
+                c.y == old.y;
+    if (!(same && !grabbed)) {
+        if (!grabbed)
+            tdm_cursor_restore(src->pixels, src->stride, old, src->cursor_save);
+        tdm_rect now = tdm_cursor_draw(src->pixels, src->stride, src->base.width, src->base.height,
+                                       &c, src->cursor_save);
+        if (!same) {
+            add_damage(src, count, old);
+            add_damage(src, count, now);
+        }
+        src->cursor_at = now;
+        src->cursor_serial = img->cursor_serial;
+    }
+    free(img);
 }
 
 static tdm_status x11_next(tdm_source *base, uint64_t now_us, tdm_frame *out, tdm_error *err)
@@ -451,9 +650,21 @@ static tdm_status x11_next(tdm_source *base, uint64_t now_us, tdm_frame *out, td
             xcb_damage_subtract(src->conn, src->damage, XCB_NONE, XCB_NONE);
         }
     }
+    /* The cursor is asked for before the grab, so a pointer that moves
+     * meanwhile is at worst a frame late, never drawn over stale pixels. */
+    xcb_xfixes_get_cursor_image_cookie_t cursor_ck = {0};
+    if (src->draw_cursor)
+        cursor_ck = xcb_xfixes_get_cursor_image(src->conn);
     /* With damage known and empty, the segment still holds the screen. */
-    if ((!known || count > 0) && (st = grab_image(src, err)) != TDM_OK)
+    bool grabbed = !known || count > 0;
+    if (grabbed && (st = grab_image(src, err)) != TDM_OK) {
+        if (src->draw_cursor)
+            xcb_discard_reply(src->conn, cursor_ck.sequence);
+        src->cursor_at = (tdm_rect){0, 0, 0, 0}; /* the grab may have half-overwritten it */
         return st;
+    }
+    if (src->draw_cursor)
+        update_cursor(src, cursor_ck, grabbed, known ? &count : NULL);
     /* A resize the server processed before our last request has its event
      * queued ahead of that request's reply, so it is visible now. */
     if ((st = drain_events(src, err)) != TDM_OK)
@@ -486,6 +697,7 @@ static void x11_close(tdm_source *base)
         xcb_disconnect(src->conn);
     if (src->pixels)
         shmdt(src->pixels);
+    free(src->cursor_save);
     if (src->shmid >= 0 && !src->shm_removed)
         shmctl(src->shmid, IPC_RMID, NULL);
     free(src->rects);

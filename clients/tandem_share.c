@@ -1,7 +1,16 @@
-/* tandem-share: publishes the synthetic desktop to a relay over WHIP.
+/* tandem-share: the customer's endpoint — publishes a desktop to a relay
+ * over WHIP and, joined to a session, takes the reps' input.
  *
- * Owns the publisher's media loop: synthetic source (stamped with the frame
- * number and CLOCK_MONOTONIC microseconds) -> incremental conversion ->
+ * Two ways in: --url/--token (a WHIP URL and token from elsewhere: tests,
+ * benchmarks) or --signal/--join-code (the customer's join code alone:
+ * POST /api/v1/join gives the WHIP URL, token and TURN credentials, and the
+ * participant secret opens the WebSocket that carries the filtered input
+ * events; share_remote.c injects them on --display and handles taking
+ * control back).
+ *
+ * Owns the publisher's media loop: source (the synthetic desktop, stamped
+ * with the frame number and CLOCK_MONOTONIC microseconds, or an X display
+ * with its cursor, tdm_x11.h) -> incremental conversion ->
  * VP8/VP9 encoder -> RTP packetizer -> tdm_peer. It answers the relay's
  * RTCP: PLI and FIR force a keyframe, NACKs are served from a small cache
  * of the packets it sent (the relay answers its subscribers from its own
@@ -15,6 +24,11 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <jansson.h>
+
+#include "inject_plan.h"
+#include "share_remote.h"
+#include "signal_link.h"
 #include "tdm_incremental.h"
 #include "tdm_rtcp.h"
 #include "tdm_rtp.h"
@@ -23,6 +37,7 @@
 #include "tdm_video_encoder.h"
 #include "tdm_vp8_rtp.h"
 #include "tdm_vp9_rtp.h"
+#include "tdm_x11.h"
 #include "whip_client.h"
 
 #define PROG "tandem-share"
@@ -34,11 +49,19 @@
 #define MIN_KBPS 100
 
 static volatile sig_atomic_t stop_requested;
+static tdm_share_remote *remote_for_signal;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+/* SIGUSR2: the customer toggles control (take back / give again). */
+static void on_usr2(int sig)
+{
+    (void)sig;
+    tdm_share_remote_wake(remote_for_signal);
 }
 
 typedef struct cached {
@@ -51,6 +74,11 @@ typedef struct cached {
 typedef struct share {
     /* options */
     const char *url, *token;
+    const char *signal_url, *join_code, *name;
+    const char *display, *monitor;
+    bool list_monitors, no_cursor;
+    unsigned allow_input;
+    const char *input_log_path;
     const char *local[TDM_ICE_MAX_LOCAL_ADDRESSES];
     size_t n_local;
     tdm_client_ice_options ice; /* --ice-server etc. */
@@ -61,6 +89,14 @@ typedef struct share {
     unsigned max_kbps; /* 0: the encoder's default for the size */
     double duration_s; /* 0: until SIGINT */
     double drop_pct;   /* test aid: RTP dropped before sending */
+
+    /* joined with a code */
+    json_t *joined; /* the join answer: url, token, TURN strings live here */
+    tdm_link *link;
+    tdm_link_ws *ws;
+    tdm_share_remote *remote;
+    FILE *input_log;
+    tdm_rect area; /* the shared monitor in root pixels */
 
     tdm_client_session *sess;
     tdm_peer *peer;
@@ -82,19 +118,39 @@ typedef struct share {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: " PROG " --url URL --token TOKEN --local-address ADDR [options]\n"
+    fprintf(f, "usage: " PROG " --signal URL --join-code CODE --local-address ADDR [options]\n"
+               "       " PROG " --url URL --token TOKEN --local-address ADDR [options]\n"
+               "       " PROG " --list-monitors [--display D]\n"
                "\n"
-               "Publishes a synthetic desktop (each frame stamped with its number and the\n"
-               "CLOCK_MONOTONIC time in microseconds, which tandem-view reads back) to a\n"
-               "Tandem relay over WHIP.\n"
+               "Publishes a desktop to a Tandem relay over WHIP: an X display (--display,\n"
+               "with its cursor) or a synthetic desktop (each frame stamped with its number\n"
+               "and the CLOCK_MONOTONIC time in microseconds, which tandem-view reads back).\n"
+               "Joined with a code, it also takes the session's remote input and injects it\n"
+               "on --display with XTEST (with the synthetic desktop it only counts it).\n"
                "\n"
-               "  --url URL            http://HOST:PORT/whip/SESSION (HOST numeric or localhost)\n"
-               "  --token TOKEN        bearer token with the publish role for SESSION\n"
+               "  --signal URL         tandem-signal's base URL, http://HOST:PORT\n"
+               "  --join-code CODE     the customer's join code (\"123-456-789\")\n"
+               "  --name NAME          the name the session's reps see (default Customer)\n"
+               "  --url URL            instead of joining: http://HOST:PORT/whip/SESSION\n"
+               "  --token TOKEN        with --url: bearer token with the publish role\n"
                "  --local-address ADDR numeric address ICE gathers on; required, repeatable\n"
                "                       (ICE never enumerates this machine's interfaces)\n"
                TDM_CLIENT_ICE_USAGE
-               "  --scenario NAME      idle|typing|scroll|drag|video|full (default typing)\n"
-               "  --size WxH           picture size (default 1280x720, at least 320x240)\n"
+               "  --display D          capture X display D (\":1\") instead of the synthetic\n"
+               "                       desktop, cursor included; its size is the picture size\n"
+               "  --monitor M          with --display: only RandR monitor M (index or name)\n"
+               "  --list-monitors      print the display's monitors (index, name, geometry)\n"
+               "  --no-cursor          with --display: leave the cursor out of the picture\n"
+               "  --allow-input none|pointer|keyboard|all\n"
+               "                       this machine's own limit on remote input, on top of\n"
+               "                       the session's profile (default all: the profile\n"
+               "                       decides); refused events are counted\n"
+               "  --input-log FILE     one line per input event received:\n"
+               "                       <CLOCK_MONOTONIC us> <event type> injected|refused:<reason>\n"
+               "  --scenario NAME      synthetic desktop: idle|typing|scroll|drag|video|full\n"
+               "                       (default typing)\n"
+               "  --size WxH           synthetic desktop: picture size (default 1280x720, at\n"
+               "                       least 320x240)\n"
                "  --fps N              frames per second, 1..120 (default 30)\n"
                "  --codec vp8|vp9      (default vp8)\n"
                "  --bitrate KBPS       target and ceiling for REMB, 100..200000 (default: the\n"
@@ -105,9 +161,16 @@ static void usage(FILE *f)
                "                       publisher-to-relay leg\n"
                "  --help               this text\n"
                "\n"
-               "Prints a status line every second. Exits 0 after --duration or SIGINT (the\n"
-               "WHIP resource is DELETEd), 1 if the relay cannot be reached, refuses the\n"
-               "token or the media connection fails, 2 for bad options.\n");
+               "Taking control back (joined with a code): the chord Ctrl+Alt+Shift+T on the\n"
+               "shared display, SIGUSR2, or the line \"take\" on stdin stop all remote input\n"
+               "at once (whatever it held pressed is released) and the session's reps are\n"
+               "told; the chord or SIGUSR2 again, or \"give\", hand control back.\n"
+               "\n"
+               "Prints \"joined session SID as PID\", \"control: customer\" / \"control: shared\"\n"
+               "and a status line every second. Exits 0 after --duration, SIGINT or the end\n"
+               "of the session (the WHIP resource is DELETEd), 1 if the service or the relay\n"
+               "cannot be reached, refuses the code or token, or the media connection fails,\n"
+               "2 for bad options.\n");
 }
 
 static bool parse_size(const char *s, int *w, int *h)
@@ -148,6 +211,15 @@ static int parse_options(share *sh, int argc, char **argv)
                                          {"bitrate", required_argument, NULL, 'b'},
                                          {"duration", required_argument, NULL, 'd'},
                                          {"drop-percent", required_argument, NULL, 'p'},
+                                         {"signal", required_argument, NULL, 'S'},
+                                         {"join-code", required_argument, NULL, 'J'},
+                                         {"name", required_argument, NULL, 'N'},
+                                         {"display", required_argument, NULL, 'D'},
+                                         {"monitor", required_argument, NULL, 'M'},
+                                         {"list-monitors", no_argument, NULL, 'L'},
+                                         {"no-cursor", no_argument, NULL, 'K'},
+                                         {"allow-input", required_argument, NULL, 'A'},
+                                         {"input-log", required_argument, NULL, 'G'},
                                          TDM_CLIENT_ICE_LONG_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -213,6 +285,21 @@ static int parse_options(share *sh, int argc, char **argv)
                 return 2;
             }
             break;
+        case 'S': sh->signal_url = optarg; break;
+        case 'J': sh->join_code = optarg; break;
+        case 'N': sh->name = optarg; break;
+        case 'D': sh->display = optarg; break;
+        case 'M': sh->monitor = optarg; break;
+        case 'L': sh->list_monitors = true; break;
+        case 'K': sh->no_cursor = true; break;
+        case 'G': sh->input_log_path = optarg; break;
+        case 'A':
+            if (!tdm_inject_allow_parse(optarg, &sh->allow_input)) {
+                fprintf(stderr, PROG ": bad --allow-input '%s' (none, pointer, keyboard, all)\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 1;
         default:
             if (tdm_client_is_ice_option(c)) {
@@ -231,8 +318,21 @@ static int parse_options(share *sh, int argc, char **argv)
         fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
-    if (!sh->url || !sh->token || sh->n_local == 0) {
-        fprintf(stderr, PROG ": --url, --token and --local-address are required (see --help)\n");
+    if (sh->list_monitors)
+        return 0;
+    bool joining = sh->signal_url || sh->join_code;
+    if (joining && (!sh->signal_url || !sh->join_code || sh->url || sh->token)) {
+        fprintf(stderr, PROG ": --signal and --join-code go together, without --url/--token "
+                        "(see --help)\n");
+        return 2;
+    }
+    if ((!joining && (!sh->url || !sh->token)) || sh->n_local == 0) {
+        fprintf(stderr, PROG ": --local-address and either --signal with --join-code or --url "
+                        "with --token are required (see --help)\n");
+        return 2;
+    }
+    if ((sh->monitor || sh->no_cursor) && !sh->display) {
+        fprintf(stderr, PROG ": --monitor and --no-cursor need --display\n");
         return 2;
     }
     tdm_error err = {{0}};
@@ -413,9 +513,25 @@ static void on_rtcp(void *user, uint8_t *buf, size_t len)
 static int setup_media(share *sh)
 {
     tdm_error err = {{0}};
-    tdm_synthetic_config scfg = {
-        .width = sh->width, .height = sh->height, .scenario = sh->scenario, .fps = sh->fps};
-    tdm_status st = tdm_synthetic_open(&scfg, &sh->src, &err);
+    tdm_status st;
+    if (sh->display) {
+        tdm_x11_config xcfg = {.display = sh->display,
+                               .use_damage = true,
+                               .fps = sh->fps,
+                               .monitor = sh->monitor,
+                               .draw_cursor = !sh->no_cursor};
+        st = tdm_x11_open(&xcfg, &sh->src, &err);
+        if (st == TDM_OK) {
+            sh->width = sh->src->width;
+            sh->height = sh->src->height;
+            tdm_x11_area(sh->src, &sh->area);
+        }
+    } else {
+        tdm_synthetic_config scfg = {
+            .width = sh->width, .height = sh->height, .scenario = sh->scenario, .fps = sh->fps};
+        st = tdm_synthetic_open(&scfg, &sh->src, &err);
+        sh->area = (tdm_rect){0, 0, sh->width, sh->height};
+    }
     if (st == TDM_OK)
         st = tdm_incremental_new(sh->width, sh->height, TDM_MATRIX_BT601, &sh->inc);
     if (st != TDM_OK) {
@@ -448,12 +564,20 @@ static int setup_media(share *sh)
 
 static void print_status(share *sh, double t)
 {
+    char input[160] = "";
+    if (sh->remote) {
+        tdm_share_remote_stats rs;
+        tdm_share_remote_get_stats(sh->remote, &rs);
+        snprintf(input, sizeof input, " input %llu injected %llu refused %llu control %s",
+                 (unsigned long long)rs.received, (unsigned long long)rs.injected,
+                 (unsigned long long)rs.refused, rs.customer_control ? "customer" : "shared");
+    }
     printf("share: t=%.0fs frames %llu (+%llu) %.0f kbit/s keyframes %llu nacks_served %llu "
-           "plis %llu firs %llu bitrate %u kbit/s send_errors %llu\n",
+           "plis %llu firs %llu bitrate %u kbit/s send_errors %llu%s\n",
            t, (unsigned long long)sh->frames, (unsigned long long)sh->sec_frames,
            (double)sh->sec_bytes * 8 / 1000, (unsigned long long)sh->keyframes,
            (unsigned long long)sh->nacks_served, (unsigned long long)sh->plis,
-           (unsigned long long)sh->firs, sh->kbps, (unsigned long long)sh->send_errors);
+           (unsigned long long)sh->firs, sh->kbps, (unsigned long long)sh->send_errors, input);
     fflush(stdout);
     sh->sec_frames = sh->sec_bytes = 0;
 }
@@ -500,19 +624,153 @@ static int run(share *sh)
     return 0;
 }
 
+static int list_monitors(const share *sh)
+{
+    tdm_x11_monitor mons[TDM_X11_MAX_MONITORS];
+    size_t n = 0;
+    tdm_error err = {{0}};
+    if (tdm_x11_list_monitors(sh->display, mons, TDM_X11_MAX_MONITORS, &n, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        printf("%zu %s %dx%d+%d+%d%s\n", i, mons[i].name, mons[i].area.w, mons[i].area.h,
+               mons[i].area.x, mons[i].area.y, mons[i].primary ? " primary" : "");
+    return 0;
+}
+
+/* POST /api/v1/join with the code: the WHIP URL and token, TURN, and the
+ * participant secret for the WebSocket. */
+static int join(share *sh)
+{
+    tdm_error err = {{0}};
+    if (tdm_link_new(sh->signal_url, 10000, &sh->link, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": --signal: %s\n", err.msg);
+        return 2;
+    }
+    json_t *req = json_pack("{s:s,s:s}", "code", sh->join_code, "display_name",
+                            sh->name ? sh->name : "Customer");
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!body) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    tdm_link_request rq = {.method = "POST", .path = "/api/v1/join", .body = body};
+    tdm_link_response resp = {0};
+    tdm_status st = tdm_link_http(sh->link, &rq, &resp, &err);
+    free(body);
+    if (st != TDM_OK) {
+        fprintf(stderr, PROG ": joining at %s: %s\n", sh->signal_url, err.msg);
+        tdm_link_response_free(&resp);
+        return 1;
+    }
+    if (resp.status != 201) {
+        char text[256];
+        fprintf(stderr, PROG ": the service refused the join code: %s\n",
+                tdm_link_error_text(&resp, text, sizeof text));
+        tdm_link_response_free(&resp);
+        return 1;
+    }
+    sh->joined = json_loads(resp.body, 0, NULL);
+    tdm_link_response_free(&resp);
+    json_t *media = json_object_get(sh->joined, "media");
+    const char *sid = json_string_value(json_object_get(sh->joined, "session_id"));
+    const char *pid = json_string_value(json_object_get(sh->joined, "participant_id"));
+    const char *secret = json_string_value(json_object_get(sh->joined, "secret"));
+    if (!sid || !pid || !secret) {
+        fprintf(stderr, PROG ": the join answer lacks session_id, participant_id or secret\n");
+        return 1;
+    }
+    if (!json_is_object(media)) {
+        fprintf(stderr, PROG ": joined, but no relay can take the session now (media null); "
+                        "try again later\n");
+        return 1;
+    }
+    sh->url = json_string_value(json_object_get(media, "url"));
+    sh->token = json_string_value(json_object_get(media, "token"));
+    if (!sh->url || !sh->token) {
+        fprintf(stderr, PROG ": the join answer's media lacks url or token\n");
+        return 1;
+    }
+    json_t *turn = json_object_get(media, "turn");
+    if (json_is_object(turn)) {
+        size_t i;
+        json_t *u;
+        json_array_foreach (json_object_get(turn, "urls"), i, u) {
+            const char *url = json_string_value(u);
+            tdm_error ierr = {{0}};
+            if (url && tdm_client_ice_options_add_server(&sh->ice, url, &ierr) != TDM_OK)
+                fprintf(stderr, PROG ": TURN server %s not used: %s\n", url, ierr.msg);
+        }
+        sh->ice.username = json_string_value(json_object_get(turn, "username"));
+        sh->ice.credential = json_string_value(json_object_get(turn, "credential"));
+        if (tdm_client_ice_options_check(&sh->ice, &err) != TDM_OK) {
+            fprintf(stderr, PROG ": the service's TURN settings: %s\n", err.msg);
+            return 1;
+        }
+    }
+    printf("joined session %s as %s\n", sid, pid);
+    fflush(stdout);
+
+    /* The WebSocket before the media: input may come as soon as a rep sees
+     * the picture. */
+    char *welcome = NULL;
+    if ((st = tdm_link_ws_connect(sh->link, &sh->ws, &err)) == TDM_OK)
+        st = tdm_link_ws_auth(sh->ws, secret, &welcome, &err);
+    free(welcome);
+    if (st != TDM_OK) {
+        fprintf(stderr, PROG ": WebSocket to %s: %s\n", sh->signal_url, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int start_remote(share *sh)
+{
+    if (sh->input_log_path && !(sh->input_log = fopen(sh->input_log_path, "w"))) {
+        fprintf(stderr, PROG ": cannot write %s: %s\n", sh->input_log_path, strerror(errno));
+        return 2;
+    }
+    tdm_share_remote_config rc = {.ws = sh->ws,
+                                  .display = sh->allow_input ? sh->display : NULL,
+                                  .area = sh->area,
+                                  .allow = sh->allow_input,
+                                  .input_log = sh->input_log,
+                                  .stdin_commands = true,
+                                  .stop = &stop_requested};
+    tdm_error err = {{0}};
+    if (tdm_share_remote_start(&rc, &sh->remote, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": remote input: %s\n", err.msg);
+        return 1;
+    }
+    remote_for_signal = sh->remote;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     share sh = {.scenario = TDM_SCENARIO_TYPING,
                 .width = 1280,
                 .height = 720,
                 .fps = 30,
-                .codec = TDM_CODEC_VP8};
+                .codec = TDM_CODEC_VP8,
+                .allow_input = TDM_INJECT_ALLOW_ALL};
     int rc = parse_options(&sh, argc, argv);
     if (rc)
         return rc == 1 ? 0 : 2;
+    if (sh.list_monitors)
+        return list_monitors(&sh);
     sh.ssrc = tdm_client_random_u32() | 1u; /* nonzero */
     sh.seq = (uint16_t)tdm_client_random_u32();
+    /* SIGUSR2 is wanted from the start (a test may send it early); the
+     * handler does nothing until the remote side exists. */
+    signal(SIGUSR2, on_usr2);
     rc = setup_media(&sh);
+    if (rc == 0 && sh.join_code)
+        rc = join(&sh);
+    if (rc == 0 && sh.ws)
+        rc = start_remote(&sh);
     if (rc == 0) {
         tdm_client_session_config cfg = {.url = sh.url,
                                          .token = sh.token,
@@ -549,10 +807,23 @@ int main(int argc, char **argv)
                (unsigned long long)sh.plis, (unsigned long long)sh.firs,
                (unsigned long long)sh.rembs);
     }
+    remote_for_signal = NULL;
+    if (sh.remote) {
+        tdm_share_remote_stats rs;
+        tdm_share_remote_get_stats(sh.remote, &rs);
+        printf("share: input %llu injected %llu refused %llu\n", (unsigned long long)rs.received,
+               (unsigned long long)rs.injected, (unsigned long long)rs.refused);
+    }
+    tdm_share_remote_stop(sh.remote);
+    tdm_link_ws_close(sh.ws);
+    tdm_link_free(sh.link);
+    if (sh.input_log)
+        fclose(sh.input_log);
     tdm_client_session_close(sh.sess); /* DELETEs the resource */
     tdm_video_encoder_free(sh.enc);
     tdm_incremental_free(sh.inc);
     tdm_source_close(sh.src);
     free(sh.cache);
+    json_decref(sh.joined);
     return rc;
 }

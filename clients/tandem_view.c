@@ -19,6 +19,7 @@
 #include <sys/random.h>
 
 #include "tdm_assembler.h"
+#include "tdm_png.h"
 #include "tdm_rtcp.h"
 #include "tdm_rtp.h"
 #include "tdm_sdp_offer.h"
@@ -34,6 +35,15 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* SIGUSR1: write the latest decoded picture to --snapshot's file. */
+static volatile sig_atomic_t snapshot_requested;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    snapshot_requested = 1;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -42,7 +52,7 @@ static void on_signal(int sig)
 
 typedef struct view {
     /* options */
-    const char *url, *token, *y4m_path;
+    const char *url, *token, *y4m_path, *snapshot_path;
     const char *local[TDM_ICE_MAX_LOCAL_ADDRESSES];
     size_t n_local;
     tdm_client_ice_options ice; /* --ice-server etc. */
@@ -60,6 +70,8 @@ typedef struct view {
     bool stream_failed; /* a packet type we cannot decode: reported once */
     tdm_y4m_writer *y4m;
     bool y4m_failed;
+    tdm_i420 latest; /* --snapshot: a copy of the last decoded picture */
+    uint64_t latest_frame;
 
     uint64_t frames, out_of_order, missing, unreadable, decode_errors, plis;
     int64_t first, last;
@@ -85,6 +97,9 @@ static void usage(FILE *f)
                TDM_CLIENT_ICE_USAGE
                "  --codec vp8|vp9      codec to offer (default vp8; must match the sharer's)\n"
                "  --y4m FILE           write the decoded frames to FILE (YUV4MPEG2, 30 fps tag)\n"
+               "  --snapshot FILE      on SIGUSR1 (and at exit), write the latest decoded\n"
+               "                       picture to FILE as PNG (replaced atomically) and print\n"
+               "                       \"view: snapshot FILE frame N\"\n"
                "  --duration S         stop after S seconds (default: run until SIGINT)\n"
                "  --expect-frames N    succeed only if at least N frames were decoded; stops as\n"
                "                       soon as N have been\n"
@@ -114,6 +129,7 @@ static int parse_options(view *v, int argc, char **argv)
                                          {"local-address", required_argument, NULL, 'l'},
                                          {"codec", required_argument, NULL, 'c'},
                                          {"y4m", required_argument, NULL, 'y'},
+                                         {"snapshot", required_argument, NULL, 'n'},
                                          {"duration", required_argument, NULL, 'd'},
                                          {"expect-frames", required_argument, NULL, 'e'},
                                          TDM_CLIENT_ICE_LONG_OPTIONS,
@@ -144,6 +160,7 @@ static int parse_options(view *v, int argc, char **argv)
             }
             break;
         case 'y': v->y4m_path = optarg; break;
+        case 'n': v->snapshot_path = optarg; break;
         case 'd':
             if (!tdm_client_parse_number(optarg, 0.001, 1e7, &v->duration_s)) {
                 fprintf(stderr, PROG ": bad --duration '%s' (seconds, > 0)\n", optarg);
@@ -318,6 +335,24 @@ static void take_picture(view *v, const tdm_i420 *pic, uint64_t now)
                 v->sec_latency_max = ms;
         }
     }
+    if (v->snapshot_path) {
+        if (v->latest.owned &&
+            (v->latest.width != pic->width || v->latest.height != pic->height))
+            tdm_i420_free(&v->latest);
+        if (v->latest.owned || tdm_i420_alloc(&v->latest, pic->width, pic->height) == TDM_OK) {
+            int cw = (pic->width + 1) / 2, ch = (pic->height + 1) / 2;
+            for (int r = 0; r < pic->height; r++)
+                memcpy(v->latest.y + (size_t)r * v->latest.stride_y,
+                       pic->y + (size_t)r * pic->stride_y, (size_t)pic->width);
+            for (int r = 0; r < ch; r++) {
+                memcpy(v->latest.u + (size_t)r * v->latest.stride_u,
+                       pic->u + (size_t)r * pic->stride_u, (size_t)cw);
+                memcpy(v->latest.v + (size_t)r * v->latest.stride_v,
+                       pic->v + (size_t)r * pic->stride_v, (size_t)cw);
+            }
+            v->latest_frame = v->frames;
+        }
+    }
     if (v->y4m_path && !v->y4m_failed) {
         tdm_error err = {{0}};
         if (!v->y4m && tdm_y4m_writer_open(v->y4m_path, pic->width, pic->height, 30, 1, &v->y4m,
@@ -368,6 +403,26 @@ static void pump(view *v)
     }
 }
 
+/* PNG to FILE.tmp, then renamed: a reader never sees half a file. */
+static void write_snapshot(view *v)
+{
+    if (!v->snapshot_path || !v->latest.owned)
+        return;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", v->snapshot_path);
+    tdm_error err = {{0}};
+    if (tdm_png_write_i420(tmp, &v->latest, TDM_MATRIX_BT601, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": snapshot: %s\n", err.msg);
+        return;
+    }
+    if (rename(tmp, v->snapshot_path) != 0) {
+        fprintf(stderr, PROG ": snapshot: rename to %s: %s\n", v->snapshot_path, strerror(errno));
+        return;
+    }
+    printf("view: snapshot %s frame %llu\n", v->snapshot_path, (unsigned long long)v->latest_frame);
+    fflush(stdout);
+}
+
 static void print_status(view *v, double t)
 {
     const tdm_assembler_stats *as = v->asm_ ? tdm_assembler_get_stats(v->asm_) : NULL;
@@ -414,8 +469,14 @@ static int run(view *v)
         }
         now = tdm_client_now_us();
         unsigned wait_ms = wake > now ? (unsigned)((wake - now + 999) / 1000) : 0;
+        if (wait_ms > 100 && v->snapshot_path)
+            wait_ms = 100; /* SIGUSR1 does not interrupt the loop's wait */
         tdm_client_session_iterate(v->sess, wait_ms);
         pump(v);
+        if (snapshot_requested) {
+            snapshot_requested = 0;
+            write_snapshot(v);
+        }
     }
     return 0;
 }
@@ -426,6 +487,8 @@ int main(int argc, char **argv)
     int rc = parse_options(&v, argc, argv);
     if (rc)
         return rc == 1 ? 0 : 2;
+    if (v.snapshot_path)
+        signal(SIGUSR1, on_usr1); /* only then: SIGUSR1 otherwise keeps its default */
     v.ssrc = tdm_client_random_u32() | 1u;
     tdm_client_session_config cfg = {.url = v.url,
                                      .token = v.token,
@@ -450,6 +513,8 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     rc = run(&v);
+    write_snapshot(&v);
+    tdm_i420_free(&v.latest);
     tdm_client_session_close(v.sess); /* DELETEs the resource */
     if (v.y4m && tdm_y4m_writer_close(v.y4m, &err) != TDM_OK) {
         fprintf(stderr, PROG ": writing %s: %s\n", v.y4m_path, err.msg);

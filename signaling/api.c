@@ -1,5 +1,6 @@
 /* api.c: the HTTP API routes of tandem-signal (tdm_sig_api.h, API.md). */
 #include "tdm_sig_api.h"
+#include "tdm_redis_conn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,12 @@ static void reply(call *c, int status, json_t *obj)
 
 static void fail(call *c, int status, const char *code, const char *detail)
 {
+    /* A cluster whose Redis is away is unavailable, not broken (API.md "Cluster"). */
+    if (status == 500 && detail &&
+        strncmp(detail, TDM_REDIS_DOWN_PREFIX, sizeof TDM_REDIS_DOWN_PREFIX - 1) == 0) {
+        status = 503;
+        code = "unavailable";
+    }
     reply(c, status, json_pack("{s:s,s:s}", "error", code, "detail", detail ? detail : ""));
 }
 

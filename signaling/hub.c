@@ -1,6 +1,8 @@
 /* hub.c: the WebSocket message router (tdm_sig_hub.h). */
 #include "tdm_sig_hub.h"
 
+#include "tdm_sig_control.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,10 @@ struct hub_session {
     hub_session *next;
     char id[TDM_SIG_ID_CAP];
     hub_conn *conns;
+    /* The customer took control back: reps' and invitees' input is denied
+     * (customer_has_control) until the customer gives it again or its last
+     * socket goes (a reconnecting tandem-share announces its state again). */
+    bool customer_control;
 };
 
 struct tdm_sig_hub {
@@ -35,6 +41,7 @@ struct tdm_sig_hub {
     hub_conn *conns[CONN_BUCKETS];
     hub_session *sessions[SESSION_BUCKETS];
     size_t n_conns;
+    tdm_sig_hub_cluster cluster; /* other instances (--redis); zeroed: none */
 };
 
 static unsigned str_hash(const char *s)
@@ -75,6 +82,8 @@ static hub_session *session_get(tdm_sig_hub *h, const char *id)
     return s;
 }
 
+static bool pid_online(const hub_session *s, const char *pid);
+
 /* Takes c out of its session; frees the session record when it empties. */
 static void detach(tdm_sig_hub *h, hub_conn *c)
 {
@@ -89,6 +98,8 @@ static void detach(tdm_sig_hub *h, hub_conn *c)
         c->next_in->prev_in = c->prev_in;
     c->prev_in = c->next_in = NULL;
     c->session = NULL;
+    if (c->pid[0] && h->cluster.presence && !pid_online(s, c->pid))
+        h->cluster.presence(h->cluster.ctx, s->id, c->pid, c->kind, false);
     if (s->conns)
         return;
     hub_session **pp = &h->sessions[str_hash(s->id) % SESSION_BUCKETS];
@@ -167,8 +178,13 @@ static json_t *state_obj(tdm_sig_hub *h, const char *session_id, tdm_signal_erro
     json_t *p;
     json_array_foreach (json_object_get(doc, "participants"), i, p) {
         const char *pid = json_string_value(json_object_get(p, "id"));
-        json_object_set_new(p, "online", json_boolean(pid && pid_online(s, pid)));
+        bool on = pid && (pid_online(s, pid) ||
+                          (h->cluster.online_elsewhere &&
+                           h->cluster.online_elsewhere(h->cluster.ctx, session_id, pid)));
+        json_object_set_new(p, "online", json_boolean(on));
     }
+    json_object_set_new(doc, "control",
+                        json_string(s && s->customer_control ? "customer" : "shared"));
     return doc;
 }
 
@@ -202,8 +218,55 @@ static void push_state(tdm_sig_hub *h, const char *session_id, const char *event
     free(text);
 }
 
+static void changed_here(tdm_sig_hub *h, const char *session_id, const char *event,
+                         const char *subject, int64_t now_ms);
+
 void tdm_sig_hub_session_changed(tdm_sig_hub *h, const char *session_id, const char *event,
                                  const char *subject, int64_t now_ms)
+{
+    if (h && session_id && h->cluster.changed)
+        h->cluster.changed(h->cluster.ctx, session_id, event, subject ? subject : "");
+    changed_here(h, session_id, event, subject, now_ms);
+}
+
+void tdm_sig_hub_remote_changed(tdm_sig_hub *h, const char *session_id, const char *event,
+                                const char *subject, int64_t now_ms)
+{
+    hub_session *s = h && session_id ? session_find(h, session_id) : NULL;
+    /* The customer's take-back, announced where the customer is connected. */
+    if (s && event && strcmp(event, "control_taken_back") == 0)
+        s->customer_control = true;
+    else if (s && event && strcmp(event, "control_returned") == 0)
+        s->customer_control = false;
+    changed_here(h, session_id, event, subject, now_ms);
+}
+
+void tdm_sig_hub_remote_input(tdm_sig_hub *h, const char *session_id, const char *msg, size_t len)
+{
+    hub_session *s = h && session_id ? session_find(h, session_id) : NULL;
+    for (hub_conn *o = s ? s->conns : NULL; o; o = o->next_in)
+        if (o->kind == TDM_SIG_KIND_CUSTOMER)
+            h->io.send(h->io.ctx, o->id, msg, len);
+}
+
+void tdm_sig_hub_remote_chat(tdm_sig_hub *h, const char *session_id, const char *msg, size_t len)
+{
+    hub_session *s = h && session_id ? session_find(h, session_id) : NULL;
+    for (hub_conn *o = s ? s->conns : NULL; o; o = o->next_in)
+        h->io.send(h->io.ctx, o->id, msg, len);
+}
+
+void tdm_sig_hub_set_cluster(tdm_sig_hub *h, const tdm_sig_hub_cluster *cluster)
+{
+    if (!h)
+        return;
+    memset(&h->cluster, 0, sizeof h->cluster);
+    if (cluster)
+        h->cluster = *cluster;
+}
+
+static void changed_here(tdm_sig_hub *h, const char *session_id, const char *event,
+                         const char *subject, int64_t now_ms)
 {
     (void)now_ms;
     if (!h || !session_id)
@@ -227,7 +290,10 @@ void tdm_sig_hub_session_changed(tdm_sig_hub *h, const char *session_id, const c
     for (hub_conn *c = s->conns, *next; c; c = next) {
         next = c->next_in;
         tdm_sig_participant_row row;
-        if (tdm_signal_participant(h->sig, c->pid, &row, &err) != TDM_OK) {
+        /* Only a refusal (left, removed, gone) removes: a store that cannot
+         * answer (Redis away, API.md "Cluster") says nothing about presence. */
+        if (tdm_signal_participant(h->sig, c->pid, &row, &err) != TDM_OK &&
+            err.why != TDM_SIG_REFUSE_NONE) {
             send_text(h, c->id, "{\"type\":\"removed\"}");
             bool last = !next && c == s->conns;
             close_conn(h, c, TDM_SIG_CLOSE_REMOVED);
@@ -306,9 +372,13 @@ void tdm_sig_hub_closed(tdm_sig_hub *h, uint64_t conn, int64_t now_ms)
         snprintf(sid, sizeof sid, "%s", c->session->id);
         snprintf(pid, sizeof pid, "%s", c->pid);
     }
+    bool customer = c->kind == TDM_SIG_KIND_CUSTOMER;
     detach(h, c);
     free(c);
-    if (sid[0] && !pid_online(session_find(h, sid), pid))
+    hub_session *s = sid[0] ? session_find(h, sid) : NULL;
+    if (s && customer && !pid_online(s, pid))
+        s->customer_control = false;
+    if (sid[0] && !pid_online(s, pid))
         tdm_sig_hub_session_changed(h, sid, "offline", pid, now_ms);
 }
 
@@ -345,6 +415,9 @@ static void authenticate(tdm_sig_hub *h, hub_conn *c, const uint8_t *msg, size_t
     snprintf(c->pid, sizeof c->pid, "%s", row.id);
     c->kind = row.kind;
     attach(s, c);
+    /* Before the "online" change below, so other instances know by then. */
+    if (!was_online && h->cluster.presence)
+        h->cluster.presence(h->cluster.ctx, row.session_id, row.id, row.kind, true);
     json_t *state = state_obj(h, row.session_id, &err);
     send_json(h, c->id,
               json_pack("{s:s,s:{s:s,s:s,s:s,s:s},s:O}", "type", "welcome", "participant", "id",
@@ -366,7 +439,10 @@ static void chat(tdm_sig_hub *h, hub_conn *c, json_t *doc, int64_t now_ms)
     tdm_sig_participant_row row;
     tdm_signal_error err;
     if (tdm_signal_participant(h->sig, c->pid, &row, &err) != TDM_OK) {
-        tdm_sig_hub_session_changed(h, c->session->id, "left", c->pid, now_ms);
+        if (err.why == TDM_SIG_REFUSE_NONE) /* the store failed: not a departure */
+            send_error(h, c->id, "internal", err.detail.msg);
+        else
+            tdm_sig_hub_session_changed(h, c->session->id, "left", c->pid, now_ms);
         return;
     }
     json_t *msg = json_pack("{s:s,s:s,s:s,s:O,s:I}", "type", "chat", "from", c->pid, "name",
@@ -377,7 +453,40 @@ static void chat(tdm_sig_hub *h, hub_conn *c, json_t *doc, int64_t now_ms)
         return;
     for (hub_conn *o = c->session->conns; o; o = o->next_in)
         send_text(h, o->id, out);
+    if (h->cluster.chat)
+        h->cluster.chat(h->cluster.ctx, c->session->id, out, strlen(out));
     free(out);
+}
+
+/* {"type":"control","state":"customer"|"shared"} from the customer: who
+ * drives the customer's screen. A change is audited and broadcast as
+ * control_taken_back / control_returned; a repeat changes nothing. */
+static void control(tdm_sig_hub *h, hub_conn *c, json_t *doc, int64_t now_ms)
+{
+    const char *state = json_string_value(json_object_get(doc, "state"));
+    if (c->kind != TDM_SIG_KIND_CUSTOMER) {
+        send_error(h, c->id, "not_allowed", "only the customer takes control back");
+        return;
+    }
+    bool taken = state && strcmp(state, "customer") == 0;
+    if (!state || (!taken && strcmp(state, "shared") != 0) || json_object_size(doc) != 2) {
+        send_error(h, c->id, "bad_request",
+                   "control: {\"type\":\"control\",\"state\":\"customer\"|\"shared\"}");
+        return;
+    }
+    hub_session *s = c->session;
+    if (s->customer_control == taken)
+        return;
+    tdm_error err = {{0}};
+    if (tdm_signal_control_audit(h->sig, s->id, c->pid, taken, now_ms, &err) != TDM_OK) {
+        send_error(h, c->id, "internal", err.msg);
+        return;
+    }
+    s->customer_control = taken;
+    char sid[TDM_SIG_ID_CAP];
+    snprintf(sid, sizeof sid, "%s", s->id);
+    tdm_sig_hub_session_changed(h, sid, taken ? "control_taken_back" : "control_returned", c->pid,
+                                now_ms);
 }
 
 /* Messages that are not input events: chat, ping; anything else is an error. */
@@ -399,6 +508,8 @@ static void other_message(tdm_sig_hub *h, hub_conn *c, const uint8_t *msg, size_
         chat(h, c, doc, now_ms);
     else if (strcmp(type, "ping") == 0)
         send_text(h, c->id, "{\"type\":\"pong\"}");
+    else if (strcmp(type, "control") == 0)
+        control(h, c, doc, now_ms);
     else if (strcmp(type, "auth") == 0)
         send_error(h, c->id, "bad_request", "already authenticated");
     else if (tdm_sig_input_kind_parse(type, &kind))
@@ -435,12 +546,32 @@ static void input(tdm_sig_hub *h, hub_conn *c, const uint8_t *msg, size_t len, i
                             "reason", tdm_sig_verdict_name(res.verdict), "event", event));
         return;
     }
+    if (c->session->customer_control) {
+        /* Allowed by the profile, refused by the customer's take-back. */
+        tdm_error aerr = {{0}};
+        if (tdm_signal_control_denial_audit(h->sig, c->session->id, c->pid, event, now_ms, &aerr) !=
+            TDM_OK) {
+            send_error(h, c->id, "internal", aerr.msg);
+            return;
+        }
+        send_json(h, c->id,
+                  json_pack("{s:s,s:s,s:s,s:s}", "type", "error", "error", "input_denied",
+                            "reason", "customer_has_control", "event", event));
+        return;
+    }
     bool delivered = false;
     for (hub_conn *o = c->session->conns; o; o = o->next_in)
         if (o->kind == TDM_SIG_KIND_CUSTOMER) {
             h->io.send(h->io.ctx, o->id, (const char *)msg, len);
             delivered = true;
         }
+    /* Filtered here, delivered wherever the customer is (in order: one
+     * publisher per instance). */
+    if (h->cluster.input) {
+        h->cluster.input(h->cluster.ctx, c->session->id, (const char *)msg, len);
+        if (!delivered && h->cluster.online_elsewhere)
+            delivered = h->cluster.online_elsewhere(h->cluster.ctx, c->session->id, NULL);
+    }
     if (!delivered)
         send_json(h, c->id,
                   json_pack("{s:s,s:s,s:s}", "type", "error", "error", "customer_offline",

@@ -25,7 +25,46 @@ struct tdm_sig_registry {
     /* Ids dropped since the last take_dropped, whichever call dropped them
      * (expiry runs lazily in every call), so the shell logs each drop. */
     char dropped_log[256];
+    /* The shared backend, when set (remote.heartbeat non-NULL): the table
+     * above then only holds static entries and the last listing. */
+    tdm_sig_registry_remote remote;
+    tdm_sig_relay_entry scratch;      /* what heartbeat/place return */
+    tdm_sig_relay_entry listed[TDM_SIG_REGISTRY_MAX];
+    tdm_sig_relay_entry statics[TDM_SIG_REGISTRY_MAX];
+    size_t n_listed, n_statics;
+    int64_t statics_pushed_ms;
 };
+
+static bool remote_on(const tdm_sig_registry *reg) { return reg && reg->remote.heartbeat; }
+
+/* Pushes the static entries to the backend (they expire there like
+ * heartbeats, so they are refreshed well within the TTL). */
+static void push_statics(tdm_sig_registry *reg, int64_t now_ms)
+{
+    if (now_ms - reg->statics_pushed_ms < reg->cfg.ttl_ms / 3)
+        return;
+    reg->statics_pushed_ms = now_ms;
+    for (size_t i = 0; i < reg->n_statics; i++) {
+        tdm_sig_relay_entry out;
+        reg->remote.heartbeat(reg->remote.ctx, &reg->statics[i].report, true, 0, now_ms,
+                              reg->cfg.ttl_ms, reg->cfg.skew_ms, &out, NULL);
+    }
+}
+
+void tdm_sig_registry_set_remote(tdm_sig_registry *reg, const tdm_sig_registry_remote *remote)
+{
+    if (!reg)
+        return;
+    memset(&reg->remote, 0, sizeof reg->remote);
+    reg->n_statics = 0;
+    if (!remote || !remote->heartbeat)
+        return;
+    reg->remote = *remote;
+    for (size_t i = 0; i < TDM_SIG_REGISTRY_MAX; i++)
+        if (reg->used[i] && reg->e[i].is_static)
+            reg->statics[reg->n_statics++] = reg->e[i];
+    reg->statics_pushed_ms = INT64_MIN / 2;
+}
 
 tdm_status tdm_sig_registry_new(const tdm_sig_registry_config *cfg, tdm_sig_registry **out,
                                 tdm_error *err)
@@ -105,6 +144,10 @@ size_t tdm_sig_registry_expire(tdm_sig_registry *reg, int64_t now_ms, char *drop
     size_t n = 0, len = 0;
     if (dropped && cap)
         dropped[0] = '\0';
+    if (remote_on(reg)) { /* the backend's TTL expires relays */
+        push_statics(reg, now_ms);
+        return 0;
+    }
     for (size_t i = 0; reg && i < TDM_SIG_REGISTRY_MAX; i++) {
         if (!reg->used[i])
             continue;
@@ -250,6 +293,18 @@ tdm_status tdm_sig_registry_heartbeat(tdm_sig_registry *reg, const tdm_hb_report
                         "heartbeat: timestamp %lld ms away from the server's clock (> %lld)",
                         (long long)skew, (long long)reg->cfg.skew_ms);
     }
+    if (remote_on(reg)) {
+        tdm_status st = reg->remote.heartbeat(reg->remote.ctx, rep, false, ts_ms, now_ms,
+                                              reg->cfg.ttl_ms, reg->cfg.skew_ms, &reg->scratch,
+                                              err);
+        if (st == TDM_ERR_INVALID)
+            reg->counters.refused_replay++;
+        else if (st == TDM_OK)
+            reg->counters.accepted++;
+        if (st == TDM_OK && entry)
+            *entry = &reg->scratch;
+        return st;
+    }
     tdm_sig_relay_entry *e = find(reg, rep->id);
     if (e && e->last_ts_ms && ts_ms <= e->last_ts_ms) {
         reg->counters.refused_replay++;
@@ -308,6 +363,16 @@ tdm_status tdm_sig_registry_place(tdm_sig_registry *reg, const char *sid, int64_
     if (!sid[0] || strlen(sid) > SID_MAX)
         return tdm_fail(err, TDM_ERR_INVALID, "registry_place: bad session id");
     tdm_sig_registry_expire(reg, now_ms, NULL, 0);
+    if (remote_on(reg)) {
+        bool is_new = false;
+        tdm_status st = reg->remote.place(reg->remote.ctx, sid, reg->cfg.max_sessions, now_ms,
+                                          &reg->scratch, &is_new, err);
+        if (st == TDM_OK) {
+            reg->counters.placements += is_new;
+            *out = &reg->scratch;
+        }
+        return st;
+    }
     unsigned b = bucket_of(sid);
     for (assign *a = reg->assigned[b]; a; a = a->next)
         if (strcmp(a->sid, sid) == 0) {
@@ -350,6 +415,10 @@ void tdm_sig_registry_release(tdm_sig_registry *reg, const char *sid)
 {
     if (!reg || !sid)
         return;
+    if (remote_on(reg)) {
+        reg->remote.release(reg->remote.ctx, sid);
+        return;
+    }
     for (assign **pp = &reg->assigned[bucket_of(sid)]; *pp; pp = &(*pp)->next) {
         assign *a = *pp;
         if (strcmp(a->sid, sid) == 0) {
@@ -368,6 +437,14 @@ size_t tdm_sig_registry_count(tdm_sig_registry *reg, int64_t now_ms)
     if (!reg)
         return 0;
     tdm_sig_registry_expire(reg, now_ms, NULL, 0);
+    if (remote_on(reg)) {
+        /* A backend that cannot be read lists nothing (the caller's answer
+         * then says so by being empty; heartbeats get their 503). */
+        if (reg->remote.list(reg->remote.ctx, now_ms, reg->listed, TDM_SIG_REGISTRY_MAX,
+                             &reg->n_listed, NULL) != TDM_OK)
+            reg->n_listed = 0;
+        return reg->n_listed;
+    }
     size_t n = 0;
     for (size_t i = 0; i < TDM_SIG_REGISTRY_MAX; i++)
         n += reg->used[i] && reg->e[i].live;
@@ -376,6 +453,8 @@ size_t tdm_sig_registry_count(tdm_sig_registry *reg, int64_t now_ms)
 
 const tdm_sig_relay_entry *tdm_sig_registry_at(const tdm_sig_registry *reg, size_t i)
 {
+    if (remote_on(reg))
+        return i < reg->n_listed ? &reg->listed[i] : NULL;
     for (size_t k = 0; reg && k < TDM_SIG_REGISTRY_MAX; k++)
         if (reg->used[k] && reg->e[k].live && i-- == 0)
             return &reg->e[k];

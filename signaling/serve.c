@@ -15,13 +15,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
 #include "tdm_sig_api.h"
 #include "tdm_sig_hub.h"
+#include "tdm_sig_recordings.h"
 #include "tdm_sig_relay_revoke.h"
 #include "tdm_sig_static.h"
+#include "tdm_redis_cluster.h"
 
 #define WS_PATH "/api/v1/ws"
 #define PATH_CAP 1024
@@ -61,7 +64,8 @@ typedef struct http_txn {
     char query[PATH_CAP];
     char authorization[HDR_CAP];
     char secret[HDR_CAP];
-    bool has_auth, has_secret, has_query;
+    char range[HDR_CAP];
+    bool has_auth, has_secret, has_query, has_range;
     uint8_t *body;
     size_t body_len;
     bool body_too_large;
@@ -73,6 +77,13 @@ typedef struct http_txn {
     char *resp; /* malloc'd */
     size_t resp_len, sent;
     bool writing, head_only;
+    /* A file body (tdm_sig_recordings' video): fd >= 0 sends file_left
+     * bytes from file_off instead of resp. Extra headers in hdr_*. */
+    int fd;
+    uint64_t file_off, file_left;
+    char hdr_content_range[96];
+    bool hdr_accept_ranges;
+    int hdr_retry_after;
 } http_txn;
 
 typedef struct pss {
@@ -86,9 +97,14 @@ struct tdm_sig_server {
     tdm_signal *sig;
     tdm_sig_hub *hub;
     tdm_sig_api *api;
+    tdm_sig_recordings *recs; /* /api/v1/recordings (auditor pages) */
     /* Sends the api's relay revocations off the event loop; NULL without
      * a cluster secret (relays then have no /admin/revoke either). */
     tdm_sig_revoker *revoker;
+    /* --redis: the other instances (pub/sub, shared relay registry); NULL
+     * on one machine. Its bus threads wake this loop with
+     * lws_cancel_service; their messages are handled on EVENT_WAIT_CANCELLED. */
+    tdm_redis_cluster *cluster;
     char web_root[PATH_MAX];
     bool has_web_root;
     uint16_t port;
@@ -293,15 +309,24 @@ static const char *method_of(struct lws *wsi)
 
 static http_txn *txn_get(pss *p)
 {
-    if (!p->h)
-        p->h = calloc(1, sizeof *p->h);
+    if (!p->h && (p->h = calloc(1, sizeof *p->h)) != NULL)
+        p->h->fd = -1;
     return p->h;
+}
+
+static void txn_close_file(http_txn *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+    t->file_left = 0;
 }
 
 static void txn_free(pss *p)
 {
     if (!p || !p->h)
         return;
+    txn_close_file(p->h);
     free(p->h->body);
     free(p->h->resp);
     free(p->h);
@@ -313,6 +338,10 @@ static bool begin_request(struct lws *wsi, http_txn *t, const char *uri)
 {
     free(t->resp);
     t->resp = NULL;
+    txn_close_file(t);
+    t->hdr_content_range[0] = '\0';
+    t->hdr_accept_ranges = false;
+    t->hdr_retry_after = 0;
     snprintf(t->method, sizeof t->method, "%s", method_of(wsi));
     snprintf(t->path, sizeof t->path, "%s", uri);
     /* lws keeps each query argument as a fragment: join them with '&'. */
@@ -331,6 +360,7 @@ static bool begin_request(struct lws *wsi, http_txn *t, const char *uri)
     t->has_query = ql > 0;
     t->has_auth = copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, t->authorization,
                               sizeof t->authorization);
+    t->has_range = copy_header(wsi, WSI_TOKEN_HTTP_RANGE, t->range, sizeof t->range);
     static const char sname[] = "x-tandem-secret:";
     int n = lws_hdr_custom_length(wsi, sname, (int)sizeof sname - 1);
     t->has_secret = n > 0 && (size_t)n < sizeof t->secret &&
@@ -472,6 +502,33 @@ static int respond(struct lws *wsi, tdm_sig_server *s, http_txn *t)
     if (t->length_required) {
         set_error(t, 411, "bad_request", "Content-Length required");
         t->body_too_large = true; /* close after: the chunked body stays unread */
+    } else if (tdm_sig_recordings_owns(t->path)) {
+        tdm_sig_rec_request req = {
+            .method = t->method,
+            .path = t->path,
+            .query = t->has_query ? t->query : NULL,
+            .authorization = t->has_auth ? t->authorization : NULL,
+            .range = t->has_range ? t->range : NULL,
+        };
+        tdm_sig_rec_response resp;
+        if (tdm_sig_recordings_handle(s->recs, &req, wall_ms(), &resp) != TDM_OK)
+            return -1;
+        free(t->resp);
+        t->status = resp.status;
+        t->content_type = resp.content_type;
+        snprintf(t->hdr_content_range, sizeof t->hdr_content_range, "%s", resp.content_range);
+        t->hdr_accept_ranges = resp.accept_ranges;
+        t->hdr_retry_after = resp.retry_after_s;
+        if (resp.fd >= 0) {
+            t->fd = resp.fd;
+            t->file_off = resp.offset;
+            t->file_left = resp.length;
+            t->resp = strdup(""); /* the body comes from fd */
+            t->resp_len = 0;
+        } else {
+            t->resp = resp.body;
+            t->resp_len = resp.body_len;
+        }
     } else if (tdm_sig_api_owns(t->path)) {
         tdm_sig_api_request req = {
             .method = t->method,
@@ -501,7 +558,9 @@ static int respond(struct lws *wsi, tdm_sig_server *s, http_txn *t)
     }
     if (!t->resp)
         return -1;
-    if (t->status >= 500) /* the machine failed: worth a line for ops */
+    /* The machine failed: worth a line for ops (not a planned "come back
+     * later" with Retry-After, such as a video still being exported). */
+    if (t->status >= 500 && t->hdr_retry_after == 0)
         fprintf(stderr, "tandem-signal: %s %s: %d %.*s\n", t->method, t->path, t->status,
                 (int)(t->resp_len < 300 ? t->resp_len : 300), t->resp);
 
@@ -517,10 +576,34 @@ static int respond(struct lws *wsi, tdm_sig_server *s, http_txn *t)
                                      (const unsigned char *)cache, (int)strlen(cache), &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)nosniff, (int)sizeof nosniff - 1, &p,
-                                    end) ||
-        lws_add_http_header_content_length(wsi, (lws_filepos_t)t->resp_len, &p, end) ||
+                                    end))
+        return -1;
+    if (t->hdr_content_range[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"content-range:",
+                                    (const unsigned char *)t->hdr_content_range,
+                                    (int)strlen(t->hdr_content_range), &p, end))
+        return -1;
+    if (t->hdr_accept_ranges &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"accept-ranges:",
+                                    (const unsigned char *)"bytes", 5, &p, end))
+        return -1;
+    char ra[16];
+    if (t->hdr_retry_after > 0 &&
+        (snprintf(ra, sizeof ra, "%d", t->hdr_retry_after),
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                     (const unsigned char *)ra, (int)strlen(ra), &p, end)))
+        return -1;
+    uint64_t body_len = t->fd >= 0 ? t->file_left : t->resp_len;
+    if (lws_add_http_header_content_length(wsi, (lws_filepos_t)body_len, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
+    if (t->head_only)
+        txn_close_file(t);
+    if (t->fd >= 0 && t->file_left > 0) {
+        t->writing = true;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (t->resp_len > 0 && !t->head_only) {
         t->writing = true;
         lws_callback_on_writable(wsi);
@@ -531,8 +614,32 @@ static int respond(struct lws *wsi, tdm_sig_server *s, http_txn *t)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* The next piece of a file body (pread: the txn's own offset). */
+static int write_file_body(struct lws *wsi, http_txn *t)
+{
+    size_t n = t->file_left < WRITE_CHUNK ? (size_t)t->file_left : WRITE_CHUNK;
+    unsigned char buf[LWS_PRE + WRITE_CHUNK];
+    ssize_t got = pread(t->fd, buf + LWS_PRE, n, (off_t)t->file_off);
+    if (got != (ssize_t)n)
+        return -1; /* the file shrank under us: the length promised cannot be kept */
+    bool last = n == t->file_left;
+    if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+        return -1;
+    t->file_off += n;
+    t->file_left -= n;
+    if (!last) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    txn_close_file(t);
+    t->writing = false;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int write_body(struct lws *wsi, http_txn *t)
 {
+    if (t->fd >= 0)
+        return write_file_body(wsi, t);
     size_t left = t->resp_len - t->sent;
     size_t n = left < WRITE_CHUNK ? left : WRITE_CHUNK;
     unsigned char buf[LWS_PRE + WRITE_CHUNK];
@@ -603,6 +710,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLOSED:
         ws_closed(s, p);
         return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (s && s->cluster)
+            tdm_redis_cluster_service(s->cluster, wall_ms());
+        return 0;
     default:
         break;
     }
@@ -615,6 +726,13 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+static void cluster_wake(void *ctx)
+{
+    tdm_sig_server *s = ctx;
+    if (s->ctx)
+        lws_cancel_service(s->ctx);
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
     tdm_sig_server *s = lws_container_of(sul, tdm_sig_server, tick_sul);
@@ -623,6 +741,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     if (tdm_signal_tick(s->sig, now, &err) != TDM_OK)
         fprintf(stderr, "tandem-signal: tick: %s\n", err.msg);
     tdm_sig_hub_tick(s->hub, now);
+    tdm_redis_cluster_tick(s->cluster, now);
     char line[256];
     tdm_sig_api_tick(s->api, now, line, sizeof line);
     if (line[0])
@@ -658,6 +777,8 @@ tdm_status tdm_sig_server_new(const tdm_sig_server_config *scfg, const tdm_sig_s
     tdm_status st = tdm_sig_hub_new(sig, &io, &s->hub, err);
     if (st == TDM_OK)
         st = tdm_sig_api_new(sig, s->hub, cfg, &s->api, err);
+    if (st == TDM_OK)
+        st = tdm_sig_recordings_new(sig, cfg, &s->recs, err);
     if (st == TDM_OK && cfg->cluster_secret_len > 0) {
         tdm_sig_revoker_config rcfg = {.secret = cfg->cluster_secret,
                                        .secret_len = cfg->cluster_secret_len};
@@ -693,6 +814,16 @@ tdm_status tdm_sig_server_new(const tdm_sig_server_config *scfg, const tdm_sig_s
         return tdm_fail(err, TDM_ERR_IO, "cannot listen on %s port %u", addr, scfg->port);
     }
     s->port = (uint16_t)port;
+    if (cfg->redis_url[0]) {
+        st = tdm_redis_cluster_new(cfg->redis_url, sig, s->hub, tdm_sig_api_registry(s->api),
+                                   cluster_wake, s, &s->cluster, err);
+        if (st != TDM_OK) {
+            tdm_sig_server_free(s);
+            return st;
+        }
+        fprintf(stderr, "tandem-signal: cluster instance %s (redis %s)\n",
+                tdm_redis_cluster_instance(s->cluster), cfg->redis_url);
+    }
     lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, LWS_US_PER_SEC);
     *out = s;
     return TDM_OK;
@@ -720,6 +851,9 @@ void tdm_sig_server_free(tdm_sig_server *s)
 {
     if (!s)
         return;
+    /* Before the sockets close: the hub then stops telling the cluster. */
+    tdm_redis_cluster_free(s->cluster);
+    s->cluster = NULL;
     if (s->ctx) {
         lws_sul_cancel(&s->tick_sul);
         s->destroying = true;
@@ -731,6 +865,7 @@ void tdm_sig_server_free(tdm_sig_server *s)
             ws_free(w);
         }
     tdm_sig_revoker_free(s->revoker);
+    tdm_sig_recordings_free(s->recs);
     tdm_sig_api_free(s->api);
     tdm_sig_hub_free(s->hub);
     free(s);

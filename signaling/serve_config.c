@@ -1,6 +1,7 @@
 /* serve_config.c: the configuration file of tandem-signal serve
  * (tdm_sig_serve_config.h). */
 #include "tdm_sig_serve_config.h"
+#include "tdm_redis_conn.h"
 
 #include "tdm_relay_heartbeat.h"
 
@@ -177,6 +178,31 @@ static tdm_status parse(json_t *doc, const char *base_dir, tdm_sig_serve_config 
         return tdm_fail(err, TDM_ERR_RANGE,
                         "config: relay_ttl_s, relay_heartbeat_skew_s <= 86400, "
                         "relay_max_sessions <= 1000000");
+
+    /* The cluster's Redis (tdm_redis_cluster.h); `serve --redis` overrides. */
+    v = json_object_get(doc, "redis");
+    if (v) {
+        tdm_redis_addr ra;
+        if (!json_is_string(v) || json_string_length(v) >= sizeof c->redis_url ||
+            tdm_redis_url_parse(json_string_value(v), &ra, err) != TDM_OK)
+            return tdm_fail(err, TDM_ERR_FORMAT,
+                            "config: redis must be a URL redis://HOST[:PORT][/DB]");
+        snprintf(c->redis_url, sizeof c->redis_url, "%s", json_string_value(v));
+    }
+
+    /* The relays' --record-dir, for the auditor's recordings routes
+     * (tdm_sig_recordings.h), and where their WebM exports are kept. */
+    static const char *const rec_keys[] = {"recordings_dir", "recordings_cache_dir"};
+    char *const rec_out[] = {c->recordings_dir, c->recordings_cache_dir};
+    for (size_t k = 0; k < 2; k++) {
+        v = json_object_get(doc, rec_keys[k]);
+        if (!v)
+            continue;
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) >= sizeof c->recordings_dir - 256)
+            return tdm_fail(err, TDM_ERR_FORMAT, "config: %s must be a path", rec_keys[k]);
+        resolve(base_dir, json_string_value(v), rec_out[k], sizeof c->recordings_dir);
+    }
 
     const char *mkf = json_string_value(json_object_get(doc, "recording_master_key_file"));
     if (!mkf)

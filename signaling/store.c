@@ -1,5 +1,7 @@
-/* store.c: the SQLite backend of signaling's state (tdm_sig_store.h). */
+/* store.c: signaling's state (tdm_sig_store.h): the SQLite backend, and the
+ * dispatch to the Redis one (tdm_redis_store.h) for a redis:// path. */
 #include "tdm_sig_store.h"
+#include "tdm_redis_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +200,7 @@ static const char *const sql[Q_COUNT] = {
 };
 
 struct tdm_sig_store {
+    tdm_sig_rstore *r; /* non-NULL: the Redis backend serves every call */
     sqlite3 *db;
     sqlite3_stmt *stmt[Q_COUNT];
     char path[256];
@@ -324,6 +327,15 @@ tdm_status tdm_sig_store_open(const char *path, tdm_sig_store **out, tdm_error *
     if (!s)
         return tdm_fail(err, TDM_ERR_NOMEM, "store_open: out of memory");
     snprintf(s->path, sizeof s->path, "%s", path);
+    if (strncmp(path, TDM_SIG_STORE_REDIS_SCHEME, sizeof TDM_SIG_STORE_REDIS_SCHEME - 1) == 0) {
+        tdm_status rst = tdm_sig_rstore_open(path, &s->r, err);
+        if (rst != TDM_OK) {
+            free(s);
+            return rst;
+        }
+        *out = s;
+        return TDM_OK;
+    }
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
@@ -354,6 +366,7 @@ void tdm_sig_store_close(tdm_sig_store *s)
 {
     if (!s)
         return;
+    tdm_sig_rstore_close(s->r);
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
@@ -362,6 +375,8 @@ void tdm_sig_store_close(tdm_sig_store *s)
 
 tdm_status tdm_sig_store_begin(tdm_sig_store *s, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_begin(s->r, err);
     /* IMMEDIATE takes the write lock now, so a check and the write it
      * allows cannot be split by another writer. */
     return exec(s, "BEGIN IMMEDIATE", err);
@@ -369,11 +384,17 @@ tdm_status tdm_sig_store_begin(tdm_sig_store *s, tdm_error *err)
 
 tdm_status tdm_sig_store_commit(tdm_sig_store *s, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_commit(s->r, err);
     return exec(s, "COMMIT", err);
 }
 
 void tdm_sig_store_rollback(tdm_sig_store *s)
 {
+    if (s && s->r) {
+        tdm_sig_rstore_rollback(s->r);
+        return;
+    }
     if (s && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -450,6 +471,8 @@ static tdm_sig_state state_parse(const char *s)
 tdm_status tdm_sig_store_user_add(tdm_sig_store *s, const tdm_sig_user *u, int64_t now_s,
                                   int64_t *id, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_user_add(s->r, u, now_s, id, err);
     sqlite3_stmt *st = q(s, Q_USER_ADD, err);
     if (!st)
         return TDM_ERR_IO;
@@ -488,6 +511,8 @@ static tdm_status user_get(tdm_sig_store *s, sqlite3_stmt *st, tdm_sig_user *out
 tdm_status tdm_sig_store_user_get(tdm_sig_store *s, const char *name, tdm_sig_user *out,
                                   bool *found, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_user_get(s->r, name, out, found, err);
     sqlite3_stmt *st = q(s, Q_USER_GET, err);
     if (!st)
         return TDM_ERR_IO;
@@ -498,6 +523,8 @@ tdm_status tdm_sig_store_user_get(tdm_sig_store *s, const char *name, tdm_sig_us
 tdm_status tdm_sig_store_user_get_id(tdm_sig_store *s, int64_t id, tdm_sig_user *out, bool *found,
                                      tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_user_get_id(s->r, id, out, found, err);
     sqlite3_stmt *st = q(s, Q_USER_GET_ID, err);
     if (!st)
         return TDM_ERR_IO;
@@ -510,6 +537,8 @@ tdm_status tdm_sig_store_user_get_id(tdm_sig_store *s, int64_t id, tdm_sig_user 
 tdm_status tdm_sig_store_session_insert(tdm_sig_store *s, const tdm_sig_session_row *r,
                                         tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_session_insert(s->r, r, err);
     sqlite3_stmt *st = q(s, Q_SESSION_INSERT, err);
     if (!st)
         return TDM_ERR_IO;
@@ -524,6 +553,8 @@ tdm_status tdm_sig_store_session_insert(tdm_sig_store *s, const tdm_sig_session_
 tdm_status tdm_sig_store_session_get(tdm_sig_store *s, const char *id, tdm_sig_session_row *out,
                                      bool *found, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_session_get(s->r, id, out, found, err);
     sqlite3_stmt *st = q(s, Q_SESSION_GET, err);
     if (!st)
         return TDM_ERR_IO;
@@ -545,6 +576,8 @@ tdm_status tdm_sig_store_session_get(tdm_sig_store *s, const char *id, tdm_sig_s
 tdm_status tdm_sig_store_session_set_owner(tdm_sig_store *s, const char *id, const char *owner,
                                            tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_session_set_owner(s->r, id, owner, err);
     sqlite3_stmt *st = q(s, Q_SESSION_SET_OWNER, err);
     if (!st)
         return TDM_ERR_IO;
@@ -556,6 +589,8 @@ tdm_status tdm_sig_store_session_set_owner(tdm_sig_store *s, const char *id, con
 tdm_status tdm_sig_store_session_set_state(tdm_sig_store *s, const char *id, tdm_sig_state state,
                                            int64_t now_s, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_session_set_state(s->r, id, state, now_s, err);
     sqlite3_stmt *st = q(s, Q_SESSION_SET_STATE, err);
     if (!st)
         return TDM_ERR_IO;
@@ -570,6 +605,8 @@ tdm_status tdm_sig_store_session_set_state(tdm_sig_store *s, const char *id, tdm
 tdm_status tdm_sig_store_participant_insert(tdm_sig_store *s, const tdm_sig_participant_row *r,
                                             tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_participant_insert(s->r, r, err);
     sqlite3_stmt *st = q(s, Q_PART_INSERT, err);
     if (!st)
         return TDM_ERR_IO;
@@ -602,6 +639,8 @@ static void participant_from(sqlite3_stmt *st, tdm_sig_participant_row *out)
 tdm_status tdm_sig_store_participant_get(tdm_sig_store *s, const char *id,
                                          tdm_sig_participant_row *out, bool *found, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_participant_get(s->r, id, out, found, err);
     sqlite3_stmt *st = q(s, Q_PART_GET, err);
     if (!st)
         return TDM_ERR_IO;
@@ -618,6 +657,8 @@ tdm_status tdm_sig_store_participant_by_secret(tdm_sig_store *s,
                                                tdm_sig_participant_row *out, bool *found,
                                                tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_participant_by_secret(s->r, digest, out, found, err);
     sqlite3_stmt *st = q(s, Q_PART_BY_SECRET, err);
     if (!st)
         return TDM_ERR_IO;
@@ -633,6 +674,8 @@ tdm_status tdm_sig_store_participant_list(tdm_sig_store *s, const char *session_
                                           bool present_only, tdm_sig_participant_row *rows,
                                           size_t cap, size_t *n, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_participant_list(s->r, session_id, present_only, rows, cap, n, err);
     sqlite3_stmt *st = q(s, present_only ? Q_PART_LIST_PRESENT : Q_PART_LIST, err);
     if (!st)
         return TDM_ERR_IO;
@@ -651,6 +694,8 @@ tdm_status tdm_sig_store_participant_list(tdm_sig_store *s, const char *session_
 tdm_status tdm_sig_store_participant_set_profile(tdm_sig_store *s, const char *id,
                                                  const char *profile, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_participant_set_profile(s->r, id, profile, err);
     sqlite3_stmt *st = q(s, Q_PART_SET_PROFILE, err);
     if (!st)
         return TDM_ERR_IO;
@@ -662,6 +707,8 @@ tdm_status tdm_sig_store_participant_set_profile(tdm_sig_store *s, const char *i
 tdm_status tdm_sig_store_participant_set_left(tdm_sig_store *s, const char *id, int64_t now_s,
                                               tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_participant_set_left(s->r, id, now_s, err);
     sqlite3_stmt *st = q(s, Q_PART_SET_LEFT, err);
     if (!st)
         return TDM_ERR_IO;
@@ -676,6 +723,8 @@ tdm_status tdm_sig_store_code_insert(tdm_sig_store *s, const char *session_id,
                                      const uint8_t digest[TDM_SIG_DIGEST_LEN], int64_t expires_s,
                                      tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_code_insert(s->r, session_id, digest, expires_s, err);
     sqlite3_stmt *st = q(s, Q_CODE_INSERT, err);
     if (!st)
         return TDM_ERR_IO;
@@ -689,6 +738,8 @@ tdm_status tdm_sig_store_code_find_live(tdm_sig_store *s, const uint8_t digest[T
                                         int64_t now_s, char session_id[TDM_SIG_ID_CAP],
                                         int64_t *code_id, bool *found, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_code_find_live(s->r, digest, now_s, session_id, code_id, found, err);
     sqlite3_stmt *st = q(s, Q_CODE_FIND, err);
     if (!st)
         return TDM_ERR_IO;
@@ -705,6 +756,8 @@ tdm_status tdm_sig_store_code_find_live(tdm_sig_store *s, const uint8_t digest[T
 
 tdm_status tdm_sig_store_code_use(tdm_sig_store *s, int64_t code_id, int64_t now_s, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_code_use(s->r, code_id, now_s, err);
     sqlite3_stmt *st = q(s, Q_CODE_USE, err);
     if (!st)
         return TDM_ERR_IO;
@@ -716,6 +769,8 @@ tdm_status tdm_sig_store_code_use(tdm_sig_store *s, int64_t code_id, int64_t now
 tdm_status tdm_sig_store_code_revoke_session(tdm_sig_store *s, const char *session_id,
                                              int64_t now_s, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_code_revoke_session(s->r, session_id, now_s, err);
     sqlite3_stmt *st = q(s, Q_CODE_REVOKE_SESSION, err);
     if (!st)
         return TDM_ERR_IO;
@@ -729,6 +784,8 @@ tdm_status tdm_sig_store_code_revoke_session(tdm_sig_store *s, const char *sessi
 tdm_status tdm_sig_store_invite_insert(tdm_sig_store *s, const tdm_sig_invite_row *r,
                                        tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_invite_insert(s->r, r, err);
     sqlite3_stmt *st = q(s, Q_INVITE_INSERT, err);
     if (!st)
         return TDM_ERR_IO;
@@ -767,6 +824,8 @@ static tdm_status invite_get(tdm_sig_store *s, sqlite3_stmt *st, tdm_sig_invite_
 tdm_status tdm_sig_store_invite_get(tdm_sig_store *s, const char *id, tdm_sig_invite_row *out,
                                     bool *found, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_invite_get(s->r, id, out, found, err);
     sqlite3_stmt *st = q(s, Q_INVITE_GET, err);
     if (!st)
         return TDM_ERR_IO;
@@ -778,6 +837,8 @@ tdm_status tdm_sig_store_invite_get_by_digest(tdm_sig_store *s,
                                               const uint8_t digest[TDM_SIG_DIGEST_LEN],
                                               tdm_sig_invite_row *out, bool *found, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_invite_get_by_digest(s->r, digest, out, found, err);
     sqlite3_stmt *st = q(s, Q_INVITE_GET_DIGEST, err);
     if (!st)
         return TDM_ERR_IO;
@@ -788,6 +849,8 @@ tdm_status tdm_sig_store_invite_get_by_digest(tdm_sig_store *s,
 tdm_status tdm_sig_store_invite_use(tdm_sig_store *s, const char *id, const char *used_by,
                                     int64_t now_s, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_invite_use(s->r, id, used_by, now_s, err);
     sqlite3_stmt *st = q(s, Q_INVITE_USE, err);
     if (!st)
         return TDM_ERR_IO;
@@ -800,6 +863,8 @@ tdm_status tdm_sig_store_invite_use(tdm_sig_store *s, const char *id, const char
 tdm_status tdm_sig_store_invite_revoke(tdm_sig_store *s, const char *id, int64_t now_s,
                                        tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_invite_revoke(s->r, id, now_s, err);
     sqlite3_stmt *st = q(s, Q_INVITE_REVOKE, err);
     if (!st)
         return TDM_ERR_IO;
@@ -811,6 +876,8 @@ tdm_status tdm_sig_store_invite_revoke(tdm_sig_store *s, const char *id, int64_t
 tdm_status tdm_sig_store_invite_revoke_session(tdm_sig_store *s, const char *session_id,
                                                int64_t now_s, int *n, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_invite_revoke_session(s->r, session_id, now_s, n, err);
     sqlite3_stmt *st = q(s, Q_INVITE_REVOKE_SESSION, err);
     if (!st)
         return TDM_ERR_IO;
@@ -825,6 +892,8 @@ tdm_status tdm_sig_store_invite_revoke_session(tdm_sig_store *s, const char *ses
 tdm_status tdm_sig_store_invite_due(tdm_sig_store *s, int64_t now_s, size_t limit,
                                     tdm_sig_invite_row *rows, size_t *n, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_invite_due(s->r, now_s, limit, rows, n, err);
     sqlite3_stmt *st = q(s, Q_INVITE_DUE, err);
     if (!st)
         return TDM_ERR_IO;
@@ -846,6 +915,8 @@ tdm_status tdm_sig_store_invite_due(tdm_sig_store *s, int64_t now_s, size_t limi
 tdm_status tdm_sig_store_invite_mark_expired(tdm_sig_store *s, const char *id, int64_t now_s,
                                              tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_invite_mark_expired(s->r, id, now_s, err);
     sqlite3_stmt *st = q(s, Q_INVITE_MARK_EXPIRED, err);
     if (!st)
         return TDM_ERR_IO;
@@ -860,6 +931,8 @@ tdm_status tdm_sig_store_login_insert(tdm_sig_store *s, const uint8_t digest[TDM
                                       int64_t user_id, int64_t now_s, int64_t expires_s,
                                       tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_login_insert(s->r, digest, user_id, now_s, expires_s, err);
     sqlite3_stmt *st = q(s, Q_LOGIN_INSERT, err);
     if (!st)
         return TDM_ERR_IO;
@@ -873,6 +946,8 @@ tdm_status tdm_sig_store_login_insert(tdm_sig_store *s, const uint8_t digest[TDM
 tdm_status tdm_sig_store_login_find(tdm_sig_store *s, const uint8_t digest[TDM_SIG_DIGEST_LEN],
                                     int64_t now_s, int64_t *user_id, bool *found, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_login_find(s->r, digest, now_s, user_id, found, err);
     sqlite3_stmt *st = q(s, Q_LOGIN_FIND, err);
     if (!st)
         return TDM_ERR_IO;
@@ -888,6 +963,8 @@ tdm_status tdm_sig_store_login_find(tdm_sig_store *s, const uint8_t digest[TDM_S
 tdm_status tdm_sig_store_login_revoke(tdm_sig_store *s, const uint8_t digest[TDM_SIG_DIGEST_LEN],
                                       int64_t now_s, int *n, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_login_revoke(s->r, digest, now_s, n, err);
     sqlite3_stmt *st = q(s, Q_LOGIN_REVOKE, err);
     if (!st)
         return TDM_ERR_IO;
@@ -905,6 +982,8 @@ tdm_status tdm_sig_store_audit_append(tdm_sig_store *s, const char *chain, int64
                                       const char *actor, const char *kind, const char *subject,
                                       const char *detail_json, int64_t *seq, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_audit_append(s->r, chain, ts_ms, actor, kind, subject, detail_json, seq, err);
     tdm_sig_audit_entry e;
     memset(&e, 0, sizeof e);
     e.chain = chain;
@@ -973,6 +1052,8 @@ tdm_status tdm_sig_store_audit_list(tdm_sig_store *s, const char *chain, int64_t
                                     void (*fn)(void *ctx, const tdm_sig_audit_entry *e), void *ctx,
                                     tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_audit_list(s->r, chain, after_seq, limit, fn, ctx, err);
     sqlite3_stmt *st = q(s, Q_AUDIT_LIST, err);
     if (!st)
         return TDM_ERR_IO;
@@ -1041,6 +1122,8 @@ static tdm_status verify_chain(tdm_sig_store *s, const char *chain, tdm_sig_audi
 tdm_status tdm_sig_store_audit_verify(tdm_sig_store *s, const char *chain,
                                       tdm_sig_audit_report *report, tdm_error *err)
 {
+    if (s->r)
+        return tdm_sig_rstore_audit_verify(s->r, chain, report, err);
     memset(report, 0, sizeof *report);
     report->intact = true;
     sqlite3_stmt *st = q(s, Q_AUDIT_CHAINS, err);

@@ -20,6 +20,7 @@
 
 #include "tdm_sig_serve_config.h"
 #include "tdm_sig_server.h"
+#include "tdm_redis_conn.h"
 #include "tdm_signal.h"
 
 #ifndef TDM_SIG_SOURCE_WEB_ROOT
@@ -30,18 +31,19 @@ static const char usage[] =
     "usage: tandem-signal COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  user add NAME --role rep|admin|auditor --db PATH\n"
+    "  user add NAME --role rep|admin|auditor --db PATH|--redis URL\n"
     "           [--may-invite] [--invite-profiles NAME,NAME...]\n"
     "      Adds an account. The password is read from standard input (one\n"
     "      line), or prompted for twice without echo when standard input is a\n"
     "      terminal; it is never taken from the command line. --may-invite\n"
     "      lets a rep use Rep Invite with the listed profiles (built in:\n"
     "      view_only, pointer, control, full). The addition is audit-logged.\n"
-    "  audit verify --db PATH [--session ID]\n"
+    "  audit verify --db PATH|--redis URL [--session ID]\n"
     "      Walks the audit log's hash chains (one per session, plus 'system'\n"
     "      for accounts and logins), or only the given one. Exit 0 if intact;\n"
     "      exit 1 naming the first bad entry (edited, deleted or reordered).\n"
     "  serve --db PATH --config PATH [--listen ADDR:PORT] [--web-root DIR]\n"
+    "  serve --redis URL --config PATH [--listen ADDR:PORT] [--web-root DIR]\n"
     "      Runs the HTTP + WebSocket service (signaling/API.md) until SIGINT or\n"
     "      SIGTERM. --listen defaults to 127.0.0.1:8443 (plain HTTP; an IPv6\n"
     "      address is written [::1]:8443; port 0 picks a free one, printed on\n"
@@ -50,6 +52,12 @@ static const char usage[] =
     "      signaling/tdm_sig_serve_config.h). --web-root is the directory of\n"
     "      static pages; default: web/ next to the binary if it exists, else\n"
     "      the source tree's web/ (" TDM_SIG_SOURCE_WEB_ROOT ").\n"
+    "      --redis redis://HOST[:PORT][/DB] (or \"redis\" in the config) runs\n"
+    "      this instance as one of a cluster: accounts, sessions, invites,\n"
+    "      the audit log and the relay registry live in that Redis, and\n"
+    "      instances exchange session events over its pub/sub (API.md\n"
+    "      \"Cluster\"). --db is then not used. 'user add' and 'audit verify'\n"
+    "      take --redis URL to work on a cluster's store.\n"
     "  --help, help\n"
     "      This text.\n"
     "\n"
@@ -109,15 +117,15 @@ static int cmd_user_add(int argc, char **argv)
     bool may_invite = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--role") == 0 || strcmp(a, "--db") == 0 ||
+        if (strcmp(a, "--role") == 0 || strcmp(a, "--db") == 0 || strcmp(a, "--redis") == 0 ||
             strcmp(a, "--invite-profiles") == 0) {
             if (i + 1 >= argc)
                 return bad_usage("%s needs a value", a);
             const char *v = argv[++i];
             if (strcmp(a, "--role") == 0)
                 role = v;
-            else if (strcmp(a, "--db") == 0)
-                db = v;
+            else if (strcmp(a, "--db") == 0 || strcmp(a, "--redis") == 0)
+                db = v; /* the store takes a redis:// URL as its path */
             else
                 profiles = v;
         } else if (strcmp(a, "--may-invite") == 0) {
@@ -137,7 +145,7 @@ static int cmd_user_add(int argc, char **argv)
     if (!role)
         return bad_usage("%s", "user add needs --role rep|admin|auditor");
     if (!db)
-        return bad_usage("%s", "user add needs --db PATH");
+        return bad_usage("%s", "user add needs --db PATH or --redis URL");
     tdm_signal_new_user u = {.name = name, .may_invite = may_invite, .invite_profiles = profiles};
     if (!tdm_sig_role_parse(role, &u.role))
         return bad_usage("unknown role '%s' (rep, admin or auditor)", role);
@@ -186,10 +194,10 @@ static int cmd_audit_verify(int argc, char **argv)
     const char *db = NULL, *session = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--db") == 0 || strcmp(a, "--session") == 0) {
+        if (strcmp(a, "--db") == 0 || strcmp(a, "--redis") == 0 || strcmp(a, "--session") == 0) {
             if (i + 1 >= argc)
                 return bad_usage("%s needs a value", a);
-            if (strcmp(a, "--db") == 0)
+            if (strcmp(a, "--db") == 0 || strcmp(a, "--redis") == 0)
                 db = argv[++i];
             else
                 session = argv[++i];
@@ -200,9 +208,10 @@ static int cmd_audit_verify(int argc, char **argv)
         }
     }
     if (!db)
-        return bad_usage("%s", "audit verify needs --db PATH");
+        return bad_usage("%s", "audit verify needs --db PATH or --redis URL");
+    bool redis = strncmp(db, TDM_SIG_STORE_REDIS_SCHEME, sizeof TDM_SIG_STORE_REDIS_SCHEME - 1) == 0;
     /* Verifying must not create a database that was not there. */
-    if (access(db, R_OK) != 0) {
+    if (!redis && access(db, R_OK) != 0) {
         fprintf(stderr, "tandem-signal: cannot read %s: %s\n", db, strerror(errno));
         return 1;
     }
@@ -289,10 +298,11 @@ static const char *default_web_root(const char *argv0, char *buf, size_t cap)
 static int cmd_serve(int argc, char **argv, const char *argv0)
 {
     const char *listen = "127.0.0.1:8443", *db = NULL, *config = NULL, *web_root = NULL;
+    const char *redis = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--listen") == 0 || strcmp(a, "--db") == 0 || strcmp(a, "--config") == 0 ||
-            strcmp(a, "--web-root") == 0) {
+            strcmp(a, "--web-root") == 0 || strcmp(a, "--redis") == 0) {
             if (i + 1 >= argc)
                 return bad_usage("%s needs a value", a);
             const char *v = argv[++i];
@@ -302,6 +312,8 @@ static int cmd_serve(int argc, char **argv, const char *argv0)
                 db = v;
             else if (strcmp(a, "--config") == 0)
                 config = v;
+            else if (strcmp(a, "--redis") == 0)
+                redis = v;
             else
                 web_root = v;
         } else if (a[0] == '-') {
@@ -310,10 +322,19 @@ static int cmd_serve(int argc, char **argv, const char *argv0)
             return bad_usage("unexpected argument '%s'", a);
         }
     }
-    if (!db)
-        return bad_usage("%s", "serve needs --db PATH");
+    /* Without --config there is no "redis" key either: --db or --redis. */
+    if (!db && !redis && !config)
+        return bad_usage("%s", "serve needs --db PATH (or --redis URL)");
     if (!config)
         return bad_usage("%s", "serve needs --config PATH");
+    if (redis) {
+        tdm_redis_addr ra;
+        tdm_error uerr = {{0}};
+        if (tdm_redis_url_parse(redis, &ra, &uerr) != TDM_OK)
+            return bad_usage("--redis '%s': %s", redis, uerr.msg);
+        if (strlen(redis) >= TDM_SIG_URL_MAX)
+            return bad_usage("%s", "--redis: URL too long");
+    }
     char addr[64];
     uint16_t port;
     if (!parse_listen(listen, addr, sizeof addr, &port))
@@ -333,7 +354,21 @@ static int cmd_serve(int argc, char **argv, const char *argv0)
         free(cfg);
         return 1;
     }
-    cfg->core.db_path = db;
+    if (redis)
+        snprintf(cfg->redis_url, sizeof cfg->redis_url, "%s", redis);
+    if (cfg->redis_url[0] && db) {
+        tdm_sig_serve_config_wipe(cfg);
+        free(cfg);
+        return bad_usage("%s", "serve: --db and --redis exclude each other (a cluster's state "
+                               "lives in Redis)");
+    }
+    if (!cfg->redis_url[0] && !db) {
+        tdm_sig_serve_config_wipe(cfg);
+        free(cfg);
+        return bad_usage("%s", "serve needs --db PATH (or --redis URL)");
+    }
+    /* In a cluster the store is the Redis one (tdm_sig_store.h). */
+    cfg->core.db_path = cfg->redis_url[0] ? cfg->redis_url : db;
     tdm_signal *sig = NULL;
     tdm_sig_server *srv = NULL;
     int rc = 1;

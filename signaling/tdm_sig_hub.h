@@ -67,6 +67,36 @@ void tdm_sig_hub_message(tdm_sig_hub *h, uint64_t conn, const uint8_t *msg, size
  * ended session that is event "ended" and every connection is closed. */
 void tdm_sig_hub_session_changed(tdm_sig_hub *h, const char *session_id, const char *event,
                                  const char *subject, int64_t now_ms);
+/* Other tandem-signal instances (--redis; tdm_redis_cluster.h). With a
+ * cluster set, the hub tells it what the other instances must see and
+ * takes what they send through the tdm_sig_hub_remote_* calls below. */
+typedef struct tdm_sig_hub_cluster {
+    /* An allowed input event, byte for byte, for the customer's sockets elsewhere. */
+    void (*input)(void *ctx, const char *session_id, const char *msg, size_t len);
+    /* A chat message as sent to sockets, for the session's sockets elsewhere. */
+    void (*chat)(void *ctx, const char *session_id, const char *msg, size_t len);
+    /* A session change (tdm_sig_hub_session_changed) for the other instances. */
+    void (*changed)(void *ctx, const char *session_id, const char *event, const char *subject);
+    /* pid's first socket here opened (online true) or its last one went. */
+    void (*presence)(void *ctx, const char *session_id, const char *pid, tdm_sig_kind kind,
+                     bool online);
+    /* Whether pid (NULL: any customer of the session) has a socket on
+     * another instance. */
+    bool (*online_elsewhere)(void *ctx, const char *session_id, const char *pid);
+    void *ctx;
+} tdm_sig_hub_cluster;
+
+/* Copies cluster (NULL: none). */
+void tdm_sig_hub_set_cluster(tdm_sig_hub *h, const tdm_sig_hub_cluster *cluster);
+/* From another instance: an input event for this instance's customer
+ * sockets of the session; a chat message for all its sockets; a session
+ * change, applied here as tdm_sig_hub_session_changed does but not sent on. */
+void tdm_sig_hub_remote_input(tdm_sig_hub *h, const char *session_id, const char *msg,
+                              size_t len);
+void tdm_sig_hub_remote_chat(tdm_sig_hub *h, const char *session_id, const char *msg, size_t len);
+void tdm_sig_hub_remote_changed(tdm_sig_hub *h, const char *session_id, const char *event,
+                                const char *subject, int64_t now_ms);
+
 /* Closes sockets that did not authenticate in time. Call about once a second. */
 void tdm_sig_hub_tick(tdm_sig_hub *h, int64_t now_ms);
 

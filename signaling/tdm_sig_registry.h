@@ -101,6 +101,33 @@ tdm_status tdm_sig_registry_place(tdm_sig_registry *reg, const char *sid, int64_
 /* Forgets sid's placement (the session ended). No-op if it had none. */
 void tdm_sig_registry_release(tdm_sig_registry *reg, const char *sid);
 
+/* A shared backend (tandem-signal --redis: tdm_redis_registry.h) that takes
+ * over the table and the placements, so every signaling instance sees the
+ * same relays and hands out the same relay for a session. The rules above
+ * stay; the skew check and the counters stay here, per instance; the
+ * replay check, the TTL and placement are the backend's. Static entries are
+ * pushed to it (as heartbeats with ts 0, refreshed from expire()), so they
+ * live as long as some instance is configured with them. */
+typedef struct tdm_sig_registry_remote {
+    /* Records a heartbeat (ts_ms 0: a static entry, no replay check) with a
+     * time to live of ttl_ms; fills *out. TDM_ERR_INVALID for a replay. */
+    tdm_status (*heartbeat)(void *ctx, const tdm_hb_report *rep, bool is_static, int64_t ts_ms,
+                            int64_t now_ms, int64_t ttl_ms, int64_t skew_ms,
+                            tdm_sig_relay_entry *out, tdm_error *err);
+    /* As tdm_sig_registry_place; *is_new when this call placed it. */
+    tdm_status (*place)(void *ctx, const char *sid, uint32_t max_sessions, int64_t now_ms,
+                        tdm_sig_relay_entry *out, bool *is_new, tdm_error *err);
+    void (*release)(void *ctx, const char *sid);
+    /* Up to cap live relays into out. */
+    tdm_status (*list)(void *ctx, int64_t now_ms, tdm_sig_relay_entry *out, size_t cap,
+                       size_t *n, tdm_error *err);
+    void *ctx;
+} tdm_sig_registry_remote;
+
+/* From now on every call goes through remote (copied); NULL goes back to
+ * the in-process table. */
+void tdm_sig_registry_set_remote(tdm_sig_registry *reg, const tdm_sig_registry_remote *remote);
+
 /* Live relays, for listing: n and the i-th (after expiring at now_ms). */
 size_t tdm_sig_registry_count(tdm_sig_registry *reg, int64_t now_ms);
 const tdm_sig_relay_entry *tdm_sig_registry_at(const tdm_sig_registry *reg, size_t i);

@@ -18,13 +18,18 @@
  *    "profiles": {NAME: {...}},                       see tdm_sig_profile.h
  *    "cluster_secret_file": "cluster.secret",        >= 32 bytes; enables relay
  *                                                     heartbeats (optional)
- *    "relay_ttl_s": 15, "relay_heartbeat_skew_s": 30, "relay_max_sessions": 0}
+ *    "relay_ttl_s": 15, "relay_heartbeat_skew_s": 30, "relay_max_sessions": 0,
+ *    "recordings_dir": "/var/lib/tandem/recordings",  optional (auditor pages)
+ *    "recordings_cache_dir": "/var/cache/tandem"}      optional (WebM exports)
  *
  * "relays" are static entries of the relay registry (tdm_sig_registry.h):
  * they never expire and need no heartbeat; relays that heartbeat join the
  * registry by themselves. relay_ttl_s: a relay silent this long is dropped;
  * relay_heartbeat_skew_s: how far a heartbeat's signed time may be from the
  * server's; relay_max_sessions: sessions per relay (0: no cap).
+ * "redis": "redis://HOST[:PORT][/DB]" (optional; `serve --redis` overrides)
+ * makes this instance one of a cluster sharing state and relays through
+ * Redis (API.md "Cluster"; tdm_redis_cluster.h).
  *
  * The key that digests join codes, invite tokens and login tokens at rest is
  * derived from the master key (HMAC-SHA256 with a fixed label), so tokens
@@ -64,6 +69,13 @@ typedef struct tdm_sig_serve_config {
     int64_t relay_ttl_s;        /* 0 = 15 */
     int64_t relay_skew_s;       /* 0 = 30 */
     int64_t relay_max_sessions; /* 0 = no cap */
+    /* "redis": "redis://HOST[:PORT][/DB]" (or serve --redis): the cluster's
+     * state and pub/sub (tdm_redis_cluster.h); "" = one machine. */
+    char redis_url[TDM_SIG_URL_MAX];
+    /* "recordings_dir": the relays' --record-dir (auditor pages, "" = off);
+     * "recordings_cache_dir": their WebM exports ("" = next to the db). */
+    char recordings_dir[1024];
+    char recordings_cache_dir[1024];
 } tdm_sig_serve_config;
 
 /* Loads path into *out (db_path is left NULL for the caller to set). The

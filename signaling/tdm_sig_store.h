@@ -7,8 +7,13 @@
  * writes, audit entry included, in one transaction (begin/commit), so the
  * operation and its record land together or not at all.
  *
- * This header is the seam for a Redis backend later: a sibling store_redis.c
- * implementing these functions, chosen by the build.
+ * Two backends behind these functions: SQLite (a file path; the default)
+ * and Redis (a path "redis://HOST[:PORT][/DB]": redis_store.c,
+ * tdm_redis_store.h, shared by several tandem-signal instances). Every call
+ * below goes to the backend chosen at open; the Redis one keeps the
+ * semantics (one-time codes and invites, append-only hash chains) with the
+ * differences its header states (a write lock instead of BEGIN IMMEDIATE;
+ * no undo on rollback).
  *
  * Not-found is not an error: lookups report it through *found. Text fields
  * are bounded by the caps below; longer values are refused on insert. */
@@ -93,8 +98,12 @@ typedef struct tdm_sig_invite_row {
 
 typedef struct tdm_sig_store tdm_sig_store;
 
+#define TDM_SIG_STORE_REDIS_SCHEME "redis://"
+
 /* Opens (creating if needed) the database at path and brings the schema to
  * TDM_SIG_SCHEMA_VERSION. A newer schema than this code knows is refused.
+ * A path starting with redis:// opens the Redis backend instead
+ * (TDM_ERR_UNAVAILABLE when it cannot be reached).
  * @return TDM_OK; TDM_ERR_IO naming path and SQLite's reason;
  *         TDM_ERR_UNSUPPORTED for an unknown schema version. */
 tdm_status tdm_sig_store_open(const char *path, tdm_sig_store **out, tdm_error *err);

@@ -57,3 +57,4 @@ if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tandem-share)
                        SKIP_RETURN_CODE 77
                        RESOURCE_LOCK browser)
 endif()
+include(${CMAKE_CURRENT_LIST_DIR}/auditor_tests.cmake OPTIONAL)

@@ -35,6 +35,16 @@ if(TARGET tandem-relay AND TARGET tandem-share AND TARGET tandem-view AND TARGET
                    $<TARGET_FILE:recording_webm_check>)
   set_tests_properties(relay_records_session_test PROPERTIES LABELS integration TIMEOUT 90
                        SKIP_RETURN_CODE 77)
+  # The same live session, the relay killed with SIGKILL mid-recording: the
+  # file verifies up to where it ends (and says where), exports, and
+  # ffmpeg/the frame stamps decode in order.
+  add_test(NAME relay_recording_kill_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/relay_recording_kill_test.sh
+                   $<TARGET_FILE:tandem-relay> $<TARGET_FILE:tandem-share>
+                   $<TARGET_FILE:tandem-view> $<TARGET_FILE:tandem-replay>
+                   $<TARGET_FILE:recording_webm_check>)
+  set_tests_properties(relay_recording_kill_test PROPERTIES LABELS integration TIMEOUT 90
+                       SKIP_RETURN_CODE 77)
 endif()
 
 # tandem-replay timeline and info --db (issue 6): a session played through

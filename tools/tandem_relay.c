@@ -41,6 +41,7 @@
 #define MAX_TTL (7 * 24 * 3600)
 #define SECRET_FILE_MAX 4096
 #define DEFAULT_HB_INTERVAL 5
+#define REC_FLUSH_BUDGET_MS 3000 /* at shutdown, for the last recording events */
 
 static void usage_main(FILE *out)
 {
@@ -438,6 +439,7 @@ typedef struct heartbeat {
     size_t n_pending;
     uint64_t rec_dropped; /* total, logged as it grows */
     int64_t rec_last_ts;  /* signed times strictly increase (signal's replay check) */
+    int64_t rec_deadline_ms; /* 0, or (shutdown) no event POST starts or lasts past it */
 } heartbeat;
 
 /* "http://HOST[:PORT][/PATH]" into host, port (default 80) and path (no
@@ -707,6 +709,14 @@ static void hb_recording_events(heartbeat *hb, unsigned timeout_ms)
     }
     size_t done = 0;
     for (; done < hb->n_pending; done++) {
+        unsigned post_ms = timeout_ms;
+        if (hb->rec_deadline_ms) {
+            int64_t left = hb->rec_deadline_ms - mono_ms();
+            if (left <= 0)
+                break;
+            if (left < (int64_t)post_ms)
+                post_ms = (unsigned)left;
+        }
         const tdm_relay_rec_event *ev = &hb->pending[done];
         bool stopped = ev->kind == TDM_RELAY_REC_STOPPED;
         char body[1024], auth[TDM_HB_AUTH_CAP];
@@ -733,7 +743,7 @@ static void hb_recording_events(heartbeat *hb, unsigned timeout_ms)
         hb->rec_last_ts = ts;
         char why[300] = "", reply[200] = "";
         int status = http_post(hb, "/api/v1/relays/recording", auth, body, (size_t)bn,
-                               timeout_ms, why, sizeof why, reply, sizeof reply);
+                               post_ms, why, sizeof why, reply, sizeof reply);
         if (status == 200)
             continue;
         if (status == 0 || status == 401 || status >= 500) {
@@ -777,11 +787,30 @@ static void *hb_thread(void *arg)
      * before the registry would notice the silence. Best effort. */
     hb_beat(hb, &prev, &prev_ms, true, 1000);
     hb_recording_events(hb, 1000);
+    return NULL;
+}
+
+/* Shutdown, on the main thread once the heartbeat thread has been joined
+ * and the relay stopped (which closed every open recording and queued its
+ * stop event with the file's final hash): delivers what is pending within
+ * budget_ms in all, retrying transient failures, so that stopping the
+ * relay does not cost the audit log its recording_stopped entries, and a
+ * dead signaling service delays the exit by at most the budget. */
+static void hb_flush_recording_events(heartbeat *hb, unsigned budget_ms)
+{
+    hb->rec_deadline_ms = mono_ms() + budget_ms;
+    for (;;) {
+        hb_recording_events(hb, 1000);
+        int64_t left = hb->rec_deadline_ms - mono_ms();
+        if (hb->n_pending == 0 || left <= 0)
+            break;
+        struct timespec pause = {.tv_nsec = (left < 200 ? left : 200) * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     if (hb->n_pending)
         fprintf(stderr, "tandem-relay: %zu recording event(s) not delivered before stopping: the "
                         "audit log misses them\n",
                 hb->n_pending);
-    return NULL;
 }
 
 static tdm_status hb_start(heartbeat *hb)
@@ -1267,7 +1296,12 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     if (hb) {
-        hb_stop(hb); /* before the relay goes: the heartbeat reads its load */
+        hb_stop(hb); /* before the relay stops: the heartbeat reads its load */
+        /* Stopping the relay ends every session, which closes its
+         * recording (drain, END, fsync) and queues recording_stopped with
+         * the final hash; then those events go out before we exit. */
+        tdm_relay_stop(relay);
+        hb_flush_recording_events(hb, REC_FLUSH_BUDGET_MS);
         free_hb(hb);
     }
     tdm_http_free(http);

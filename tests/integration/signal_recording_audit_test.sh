@@ -13,7 +13,14 @@
 #   - tandem-signal audit verify passes on the database;
 #   - POST /api/v1/relays/recording: unsigned is 401, a signed event for an
 #     unknown session is 404 (and logged), the same signed request again is
-#     401 (its own replay check), a malformed hash is 400.
+#     401 (its own replay check), a malformed hash is 400;
+#   - a second session still publishing when the relay gets SIGTERM: the
+#     relay closes the file and delivers recording_stopped before it exits,
+#     with the hash it logged, the one tandem-replay info reports, and the
+#     file verifies complete;
+#   - a relay whose signaling service is unreachable still exits on SIGTERM
+#     with its recording closed, saying the events were not delivered (the
+#     wait for them is bounded; how long it took is printed, not asserted).
 set -u
 signal=${1:?usage: signal_recording_audit_test.sh TANDEM_SIGNAL TANDEM_RELAY TANDEM_SHARE TANDEM_REPLAY}
 relay=${2:?}
@@ -64,7 +71,8 @@ ip netns exec "$ns" "$relay" serve --listen "$REL" --node-id n1 --secret-file "$
   --record-dir "$work/rec" --recording-key-file "$work/master.key" \
   --signal-url "http://$SIG" --public-url "http://$REL" --heartbeat-interval 1 \
   >"$work/relay.out" 2>"$work/relay.err" &
-pids+=($!)
+relay_pid=$!
+pids+=($relay_pid)
 for _ in $(seq 100); do
   in_ns curl -sf "http://$SIG/healthz" >/dev/null 2>&1 && grep -q listening "$work/relay.out" && break
   sleep 0.1
@@ -163,6 +171,80 @@ r=$(post_event "$bad_ev" "$(sign "$bad_ev" $((now_ms + 1)))")
 [ "$r" = 400 ] && ok "malformed hash: 400" || bad "bad hash: $r $(cat "$work/ev.body")"
 grep -q "heartbeat to http://$SIG: ok" "$work/relay.err" && ! grep -q "heartbeat.*refused" "$work/relay.err" \
   && ok "heartbeats still accepted beside the events" || bad "heartbeats: $(grep heartbeat "$work/relay.err")"
+
+# --- a recording still open when the relay is stopped -----------------------
+open2=$(api POST /api/v1/sessions '{}' "Authorization: Bearer $bearer" | body)
+sid2=$(echo "$open2" | jq -r .session_id)
+cust2=$(api POST /api/v1/join "{\"code\":\"$(echo "$open2" | jq -r .join_code)\",\"display_name\":\"Carol\"}" | body)
+ip netns exec "$ns" "$share" --url "$(echo "$cust2" | jq -r .media.url)" --token "$(echo "$cust2" | jq -r .media.token)" \
+  --local-address 127.0.0.1 --size 320x240 --duration 60 >"$work/share2.out" 2>"$work/share2.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "recording session $sid2 to" "$work/relay.err" && break; sleep 0.1; done
+grep -q "recording session $sid2 to" "$work/relay.err" && ok "second session $sid2 recording" \
+  || { bad "second session not recorded: $(cat "$work/relay.err")"; exit 1; }
+sleep 2 # some media in the file
+kill -TERM "$relay_pid"
+for _ in $(seq 100); do kill -0 "$relay_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$relay_pid" 2>/dev/null; then
+  bad "relay still running 10 s after SIGTERM"
+else
+  wait "$relay_pid"; rrc=$?
+  [ "$rrc" -eq 0 ] && ok "relay exited 0 after SIGTERM" || bad "relay exit status $rrc"
+fi
+line2=$(grep "tandem-relay: recording .*/$sid2-.* closed:" "$work/relay.err" | head -1)
+hash2=$(echo "$line2" | sed -nE 's/.*sha256 ([0-9a-f]{64}).*/\1/p')
+file2=$(echo "$line2" | sed -nE 's/.*recording (.*) closed:.*/\1/p')
+[ -n "$hash2" ] && [ -f "$file2" ] && ok "SIGTERM closed $(basename "$file2") and logged its hash" \
+  || bad "no closing line for $sid2: $(grep recording "$work/relay.err")"
+! grep -q "not delivered before stopping" "$work/relay.err" && ok "no recording event left undelivered" \
+  || bad "$(grep "not delivered" "$work/relay.err")"
+# The relay has exited: whatever it delivered is in the log now.
+audit2=$(in_ns curl -s "http://$SIG/api/v1/sessions/$sid2/audit" -H "Authorization: Bearer $aud")
+stopped2=$(echo "$audit2" | jq -c "[$entries | .[] | select(.kind == \"recording_stopped\")]")
+[ "$(echo "$stopped2" | jq length)" = 1 ] && [ "$(echo "$stopped2" | jq -r '.[0].detail.file')" = "$(basename "$file2")" ] \
+  && ok "audit: recording_stopped for $sid2 after the relay's SIGTERM" || bad "recording_stopped after SIGTERM: $stopped2"
+[ -n "$hash2" ] && [ "$(echo "$stopped2" | jq -r '.[0].detail.sha256')" = "$hash2" ] \
+  && ok "its hash = the hash the relay logged" || bad "hash after SIGTERM: $stopped2 vs '$hash2'"
+if [ -f "$file2" ]; then
+  "$replay" info "$file2" --key-file "$work/master.key" >"$work/info2.out" 2>&1
+  [ "$(sed -nE 's/^hash: ([0-9a-f]{64})$/\1/p' "$work/info2.out")" = "$hash2" ] \
+    && ok "= tandem-replay info's hash" || { bad "info hash after SIGTERM"; cat "$work/info2.out"; }
+  "$replay" verify "$file2" --key-file "$work/master.key" >"$work/verify2.out" 2>&1 \
+    && grep -q complete "$work/verify2.out" && ok "verify after SIGTERM: $(head -1 "$work/verify2.out")" \
+    || { bad "verify after SIGTERM"; cat "$work/verify2.out"; }
+fi
+
+# --- signaling unreachable at shutdown: the relay still exits ---------------
+REL3=127.0.0.1:18182
+mkdir "$work/rec3"
+ip netns exec "$ns" "$relay" serve --listen "$REL3" --node-id n3 --secret-file "$work/relay.secret" \
+  --cluster-secret-file "$work/cluster.secret" --local-address 127.0.0.1 \
+  --record-dir "$work/rec3" --recording-key-file "$work/master.key" \
+  --signal-url "http://127.0.0.1:18599" --public-url "http://$REL3" --heartbeat-interval 1 \
+  >"$work/relay3.out" 2>"$work/relay3.err" &
+relay3_pid=$!
+pids+=($relay3_pid)
+for _ in $(seq 50); do grep -q listening "$work/relay3.out" && break; sleep 0.1; done
+tok3=$("$relay" token --secret-file "$work/relay.secret" --session s3 --participant p --role publish --node n3)
+ip netns exec "$ns" "$share" --url "http://$REL3/whip/s3" --token "$tok3" --local-address 127.0.0.1 \
+  --size 320x240 --duration 60 >"$work/share3.out" 2>"$work/share3.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "recording session s3 to" "$work/relay3.err" && break; sleep 0.1; done
+sleep 1
+t0=$(date +%s%N)
+kill -TERM "$relay3_pid"
+for _ in $(seq 300); do kill -0 "$relay3_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$relay3_pid" 2>/dev/null; then
+  bad "relay with signaling down still running 30 s after SIGTERM"
+else
+  wait "$relay3_pid"; rrc=$?
+  echo "     (it exited $(( ($(date +%s%N) - t0) / 1000000 )) ms after SIGTERM)"
+  [ "$rrc" -eq 0 ] && ok "relay with signaling down exited 0 after SIGTERM" || bad "relay3 exit status $rrc"
+fi
+grep -Eq "recording .*/s3-.* closed: [0-9]+ packets" "$work/relay3.err" \
+  && ok "its recording was closed" || bad "relay3 did not close the recording: $(cat "$work/relay3.err")"
+grep -q "recording event(s) not delivered before stopping" "$work/relay3.err" \
+  && ok "it says the recording events were not delivered" || bad "no undelivered warning: $(cat "$work/relay3.err")"
 
 # The chain still verifies with the relay's entries in it.
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done

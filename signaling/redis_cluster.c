@@ -1,0 +1,302 @@
+/* redis_cluster.c: one tandem-signal instance's wiring into the cluster
+ * (tdm_redis_cluster.h). */
+#include "tdm_redis_cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "signal_internal.h"
+#include "tdm_redis_bus.h"
+#include "tdm_redis_envelope.h"
+#include "tdm_redis_registry.h"
+
+#define BUCKETS 256
+#define INST_CAP (TDM_ENV_ID_MAX + 1)
+
+/* A participant with sockets somewhere: here (inst "") or on instance inst. */
+typedef struct presence {
+    struct presence *next;
+    char sid[TDM_SIG_ID_CAP], pid[TDM_SIG_ID_CAP], inst[INST_CAP];
+    tdm_sig_kind kind;
+    int64_t expires_ms; /* remote entries */
+} presence;
+
+struct tdm_redis_cluster {
+    tdm_signal *sig;
+    tdm_sig_hub *hub;
+    tdm_sig_registry *reg;
+    tdm_redis_bus *bus;
+    tdm_redis_registry *rreg;
+    char inst[INST_CAP];
+    presence *local[BUCKETS], *remote[BUCKETS];
+    int64_t now_ms, last_refresh_ms;
+    bool bus_was_down;
+};
+
+static unsigned hash_sid(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % BUCKETS;
+}
+
+static void publish(tdm_redis_cluster *c, const char *sid, tdm_redis_envelope *e)
+{
+    snprintf(e->inst, sizeof e->inst, "%s", c->inst);
+    char *text = tdm_redis_envelope_format(e);
+    if (text)
+        tdm_redis_bus_publish(c->bus, sid, text, strlen(text));
+    free(text);
+}
+
+/* --- hub hooks --- */
+
+static void publish_data(tdm_redis_cluster *c, tdm_env_type type, const char *sid,
+                         const char *msg, size_t len)
+{
+    tdm_redis_envelope e = {.type = type, .data = (char *)msg, .data_len = len};
+    publish(c, sid, &e);
+}
+
+static void h_input(void *ctx, const char *sid, const char *msg, size_t len)
+{
+    publish_data(ctx, TDM_ENV_INPUT, sid, msg, len);
+}
+
+static void h_chat(void *ctx, const char *sid, const char *msg, size_t len)
+{
+    publish_data(ctx, TDM_ENV_CHAT, sid, msg, len);
+}
+
+static void h_changed(void *ctx, const char *sid, const char *event, const char *subject)
+{
+    tdm_redis_envelope e = {.type = TDM_ENV_CHANGED};
+    snprintf(e.event, sizeof e.event, "%s", event);
+    snprintf(e.subject, sizeof e.subject, "%s", subject);
+    publish(ctx, sid, &e);
+}
+
+static presence **find(presence **table, const char *sid, const char *pid, const char *inst)
+{
+    presence **pp = &table[hash_sid(sid)];
+    for (; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->sid, sid) == 0 && strcmp((*pp)->pid, pid) == 0 &&
+            strcmp((*pp)->inst, inst) == 0)
+            break;
+    return pp;
+}
+
+static void set_presence(presence **table, const char *sid, const char *pid, const char *inst,
+                         tdm_sig_kind kind, bool on, int64_t expires_ms)
+{
+    presence **pp = find(table, sid, pid, inst);
+    if (!on) {
+        if (*pp) {
+            presence *p = *pp;
+            *pp = p->next;
+            free(p);
+        }
+        return;
+    }
+    if (!*pp) {
+        presence *p = calloc(1, sizeof *p);
+        if (!p)
+            return;
+        snprintf(p->sid, sizeof p->sid, "%s", sid);
+        snprintf(p->pid, sizeof p->pid, "%s", pid);
+        snprintf(p->inst, sizeof p->inst, "%s", inst);
+        *pp = p;
+    }
+    (*pp)->kind = kind;
+    (*pp)->expires_ms = expires_ms;
+}
+
+static void announce(tdm_redis_cluster *c, const presence *p, bool on)
+{
+    tdm_redis_envelope e = {.type = TDM_ENV_PRESENCE, .kind = (int)p->kind, .on = on};
+    snprintf(e.pid, sizeof e.pid, "%s", p->pid);
+    publish(c, p->sid, &e);
+}
+
+static void h_presence(void *ctx, const char *sid, const char *pid, tdm_sig_kind kind, bool on)
+{
+    tdm_redis_cluster *c = ctx;
+    set_presence(c->local, sid, pid, "", kind, on, 0);
+    presence p = {.kind = kind};
+    snprintf(p.sid, sizeof p.sid, "%s", sid);
+    snprintf(p.pid, sizeof p.pid, "%s", pid);
+    announce(c, &p, on);
+}
+
+static bool h_online_elsewhere(void *ctx, const char *sid, const char *pid)
+{
+    tdm_redis_cluster *c = ctx;
+    for (const presence *p = c->remote[hash_sid(sid)]; p; p = p->next)
+        if (p->expires_ms > c->now_ms && strcmp(p->sid, sid) == 0 &&
+            (pid ? strcmp(p->pid, pid) == 0 : p->kind == TDM_SIG_KIND_CUSTOMER))
+            return true;
+    return false;
+}
+
+/* --- messages from other instances --- */
+
+/* A participant's filter state on this instance (its profile, cached on
+ * its first input event) is stale once another instance changed it. */
+static void forget_live(tdm_redis_cluster *c, const char *pid)
+{
+    if (!pid || !pid[0] || !tdm_sig__live_find(c->sig, pid))
+        return;
+    tdm_sig_store *store = tdm_signal_store(c->sig);
+    tdm_error err = {{0}};
+    tdm_status st = tdm_sig_store_begin(store, &err);
+    if (st == TDM_OK)
+        st = tdm_sig__live_forget(c->sig, pid, &err);
+    if (st == TDM_OK)
+        st = tdm_sig_store_commit(store, &err);
+    if (st != TDM_OK) {
+        tdm_sig_store_rollback(store);
+        /* Drop it anyway: a filter on a stale profile is worse than a lost count. */
+        tdm_sig__live_drop(c->sig, pid);
+        fprintf(stderr, "tandem-signal: cluster: %s\n", err.msg);
+    }
+}
+
+static void on_message(void *ctx, const char *sid, const char *msg, size_t len)
+{
+    tdm_redis_cluster *c = ctx;
+    tdm_redis_envelope e;
+    tdm_error err = {{0}};
+    /* Malformed or our own: ignored (every instance hears itself). */
+    if (strlen(sid) >= TDM_SIG_ID_CAP || tdm_redis_envelope_parse(msg, len, &e, &err) != TDM_OK ||
+        strcmp(e.inst, c->inst) == 0) {
+        tdm_redis_envelope_clear(&e);
+        return;
+    }
+    switch (e.type) {
+    case TDM_ENV_INPUT:
+        tdm_sig_hub_remote_input(c->hub, sid, e.data, e.data_len);
+        break;
+    case TDM_ENV_CHAT:
+        tdm_sig_hub_remote_chat(c->hub, sid, e.data, e.data_len);
+        break;
+    case TDM_ENV_CHANGED:
+        if (strcmp(e.event, "profile_changed") == 0 || strcmp(e.event, "left") == 0 ||
+            strcmp(e.event, "removed") == 0)
+            forget_live(c, e.subject);
+        tdm_sig_hub_remote_changed(c->hub, sid, e.event, e.subject, c->now_ms);
+        break;
+    case TDM_ENV_PRESENCE:
+        set_presence(c->remote, sid, e.pid, e.inst, (tdm_sig_kind)e.kind, e.on,
+                     c->now_ms + TDM_CLUSTER_PRESENCE_TTL_MS);
+        break;
+    }
+    tdm_redis_envelope_clear(&e);
+}
+
+void tdm_redis_cluster_service(tdm_redis_cluster *c, int64_t now_ms)
+{
+    if (!c)
+        return;
+    c->now_ms = now_ms;
+    tdm_redis_bus_take(c->bus, on_message, c);
+}
+
+void tdm_redis_cluster_tick(tdm_redis_cluster *c, int64_t now_ms)
+{
+    if (!c)
+        return;
+    c->now_ms = now_ms;
+    tdm_redis_bus_stats st;
+    tdm_redis_bus_stats_get(c->bus, &st);
+    /* Back from an outage: announce at once rather than within a refresh. */
+    bool back = c->bus_was_down && st.sub_connected && st.pub_connected;
+    c->bus_was_down = !(st.sub_connected && st.pub_connected);
+    if (back || now_ms - c->last_refresh_ms >= TDM_CLUSTER_PRESENCE_REFRESH_MS) {
+        c->last_refresh_ms = now_ms;
+        for (unsigned b = 0; b < BUCKETS; b++)
+            for (const presence *p = c->local[b]; p; p = p->next)
+                announce(c, p, true);
+    }
+    for (unsigned b = 0; b < BUCKETS; b++)
+        for (presence **pp = &c->remote[b]; *pp;) {
+            if ((*pp)->expires_ms <= now_ms) {
+                presence *p = *pp;
+                *pp = p->next;
+                free(p);
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    tdm_redis_cluster_service(c, now_ms);
+}
+
+const char *tdm_redis_cluster_instance(const tdm_redis_cluster *c) { return c ? c->inst : ""; }
+
+tdm_status tdm_redis_cluster_new(const char *url, tdm_signal *sig, tdm_sig_hub *hub,
+                                 tdm_sig_registry *reg, void (*wake)(void *ctx), void *wake_ctx,
+                                 tdm_redis_cluster **out, tdm_error *err)
+{
+    *out = NULL;
+    tdm_redis_addr addr;
+    tdm_status st = tdm_redis_url_parse(url, &addr, err);
+    if (st != TDM_OK)
+        return st;
+    tdm_redis_cluster *c = calloc(1, sizeof *c);
+    if (!c)
+        return tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
+    c->sig = sig;
+    c->hub = hub;
+    c->reg = reg;
+    uint8_t rnd[8];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+        free(c);
+        return tdm_fail(err, TDM_ERR_UNAVAILABLE, "cluster: no random bytes");
+    }
+    snprintf(c->inst, sizeof c->inst, "i_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    if ((st = tdm_redis_registry_new(&addr, &c->rreg, err)) == TDM_OK)
+        st = tdm_redis_bus_new(&addr, wake, wake_ctx, &c->bus, err);
+    if (st != TDM_OK) {
+        tdm_redis_cluster_free(c);
+        return st;
+    }
+    tdm_sig_registry_remote rr;
+    tdm_redis_registry_remote(c->rreg, &rr);
+    tdm_sig_registry_set_remote(reg, &rr);
+    tdm_sig_hub_cluster hc = {.input = h_input,
+                              .chat = h_chat,
+                              .changed = h_changed,
+                              .presence = h_presence,
+                              .online_elsewhere = h_online_elsewhere,
+                              .ctx = c};
+    tdm_sig_hub_set_cluster(hub, &hc);
+    *out = c;
+    return TDM_OK;
+}
+
+void tdm_redis_cluster_free(tdm_redis_cluster *c)
+{
+    if (!c)
+        return;
+    if (c->hub)
+        tdm_sig_hub_set_cluster(c->hub, NULL);
+    if (c->reg)
+        tdm_sig_registry_set_remote(c->reg, NULL);
+    tdm_redis_bus_free(c->bus);
+    tdm_redis_registry_free(c->rreg);
+    for (unsigned b = 0; b < BUCKETS; b++) {
+        for (presence *p = c->local[b], *n; p; p = n) {
+            n = p->next;
+            free(p);
+        }
+        for (presence *p = c->remote[b], *n; p; p = n) {
+            n = p->next;
+            free(p);
+        }
+    }
+    free(c);
+}

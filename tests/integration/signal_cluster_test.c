@@ -1,0 +1,823 @@
+/* signal_cluster_test: tandem-signal as a cluster (signaling/API.md
+ * "Cluster") — a real redis-server started here on a free loopback port
+ * (append-only file, fsync always, in a private directory) and real
+ * tandem-signal processes started with --redis:
+ *   - relays heartbeat to either instance (signed as tandem-relay signs);
+ *     a heartbeat accepted by one instance is a replay to the other;
+ *     sessions opened on both instances spread over three relays, each
+ *     instance hands out the same relay for a session, a draining relay
+ *     gets nothing new, relay_max_sessions caps a relay across instances,
+ *     and ending a session on the other instance frees its place;
+ *   - a rep connected to instance A controls a customer connected to B:
+ *     allowed input arrives at the customer byte for byte and in order,
+ *     denied input (a blocked chord; an invitee's view_only events) never
+ *     does and is answered input_denied; chat crosses instances; a profile
+ *     changed through B applies to the invitee's next event on A;
+ *   - an invite minted on A is accepted once: two accepts racing on A and
+ *     B give one 201 and one 410 invite_used;
+ *   - instance A killed with SIGKILL: the rep's login token and secret
+ *     work on B, its socket reconnects there and its input goes on;
+ *   - Redis killed under load (heartbeats and input flowing): instances
+ *     stay up, answer 503 unavailable for what needs state, /healthz 200,
+ *     and keep their sockets (a chat refused meanwhile closes nothing);
+ *     Redis restarted on the same port: heartbeats register again, new
+ *     sessions get relays, pub/sub delivers again across instances;
+ *   - `tandem-signal audit verify --redis` passes, and fails after one
+ *     audit entry is altered in Redis.
+ * Waiting uses generous deadlines; no timing is asserted.
+ *
+ * usage: signal_cluster_test /path/to/tandem-signal */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "signal_serve_client.h"
+#include "tdm_relay_heartbeat.h"
+
+#define CLUSTER_SECRET "cluster-secret-0123456789abcdef-0123456789"
+#define DEADLINE_S 30.0
+#define N_INPUT 60
+
+static const char *signal_prog;
+static char dir[256], config[300], redis_url[64];
+static pid_t redis_pid = -1, inst_pid[2] = {-1, -1}, beater = -1;
+static uint16_t redis_port, inst_port[2];
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static void stop(pid_t *pid, int sig)
+{
+    if (*pid > 0) {
+        kill(*pid, sig);
+        int st;
+        waitpid(*pid, &st, 0);
+        *pid = -1;
+    }
+}
+
+static pid_t main_pid;
+
+static void cleanup(void)
+{
+    if (getpid() != main_pid) /* a helper child failing must not stop the cluster */
+        return;
+    stop(&beater, SIGKILL);
+    stop(&inst_pid[0], SIGTERM);
+    stop(&inst_pid[1], SIGTERM);
+    stop(&redis_pid, SIGTERM);
+    if (dir[0] && !getenv("KEEP_TMP")) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f, "open %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind");
+    socklen_t l = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* --- a minimal RESP client, for readiness and tampering only --- */
+
+/* Sends one command; returns the first reply line (static buffer) or NULL. */
+static const char *redis_cmd(int argc, const char **argv)
+{
+    static char line[512];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(redis_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return NULL;
+    }
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    bool ok = write(fd, buf, (size_t)n) == n;
+    ssize_t r = ok ? read(fd, line, sizeof line - 1) : -1;
+    close(fd);
+    if (r <= 0)
+        return NULL;
+    line[r] = '\0';
+    return line;
+}
+
+static bool redis_up(void)
+{
+    const char *argv[] = {"PING"};
+    const char *r = redis_cmd(1, argv);
+    return r && strncmp(r, "+PONG", 5) == 0;
+}
+
+static void start_redis(void)
+{
+    redis_pid = fork();
+    CHECK(redis_pid >= 0, "fork");
+    if (redis_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char port[16], log[400];
+        snprintf(port, sizeof port, "%u", redis_port);
+        snprintf(log, sizeof log, "%s/redis.log", dir);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        /* Append-only with fsync on every write: a SIGKILL loses nothing
+         * acknowledged, so the restart below is a restart, not a wipe. */
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
+               "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+               "--appenddirname", "aof", (char *)NULL);
+        _exit(127);
+    }
+    double until = now_s() + DEADLINE_S;
+    while (!redis_up()) {
+        CHECK(now_s() < until, "redis-server did not start on port %u", redis_port);
+        usleep(50 * 1000);
+    }
+}
+
+/* --- processes --- */
+
+static void user_add(const char *name, const char *role, const char *password, bool may_invite)
+{
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        dup2(p[0], 0);
+        close(p[1]);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        if (may_invite)
+            execl(signal_prog, signal_prog, "user", "add", name, "--role", role, "--redis",
+                  redis_url, "--may-invite", "--invite-profiles", "view_only,pointer",
+                  (char *)NULL);
+        else
+            execl(signal_prog, signal_prog, "user", "add", name, "--role", role, "--redis",
+                  redis_url, (char *)NULL);
+        _exit(127);
+    }
+    close(p[0]);
+    char pw[128];
+    snprintf(pw, sizeof pw, "%s\n", password);
+    if (write(p[1], pw, strlen(pw)) < 0)
+        perror("write");
+    close(p[1]);
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "user add %s", name);
+}
+
+static void start_instance(int i)
+{
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    inst_pid[i] = fork();
+    CHECK(inst_pid[i] >= 0, "fork");
+    if (inst_pid[i] == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(p[1], 1);
+        close(p[0]);
+        char log[400];
+        snprintf(log, sizeof log, "%s/signal-%c.log", dir, 'a' + i);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 2);
+        execl(signal_prog, signal_prog, "serve", "--listen", "127.0.0.1:0", "--redis", redis_url,
+              "--config", config, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    FILE *f = fdopen(p[0], "r");
+    char line[256];
+    unsigned v = 0;
+    CHECK(fgets(line, sizeof line, f) && sscanf(line, "listening on 127.0.0.1:%u", &v) == 1,
+          "instance %c did not report its port", 'a' + i);
+    inst_port[i] = (uint16_t)v;
+    fclose(f);
+}
+
+static bool alive(pid_t pid)
+{
+    int st;
+    return pid > 0 && waitpid(pid, &st, WNOHANG) == 0;
+}
+
+/* --- HTTP --- */
+
+static json_t *last;
+
+static int api_h(int inst, const char *method, const char *path, const char *headers,
+                 const char *body)
+{
+    char *resp = NULL;
+    int status = sc_http(inst_port[inst], method, path, headers, body, &resp);
+    json_decref(last);
+    last = resp ? json_loads(resp, 0, NULL) : NULL;
+    if (!last)
+        last = json_object();
+    free(resp);
+    return status;
+}
+
+static int api(int inst, const char *method, const char *path, const char *bearer,
+               const char *secret, const char *body)
+{
+    char headers[1024] = "";
+    if (bearer)
+        snprintf(headers, sizeof headers, "Authorization: Bearer %s\r\n", bearer);
+    if (secret)
+        snprintf(headers + strlen(headers), sizeof headers - strlen(headers),
+                 "X-Tandem-Secret: %s\r\n", secret);
+    return api_h(inst, method, path, headers, body);
+}
+
+static const char *str(const char *key) { return json_string_value(json_object_get(last, key)); }
+
+static char *login(int inst, const char *name, const char *pw)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s\"}", name, pw);
+    CHECK(api(inst, "POST", "/api/v1/login", NULL, NULL, body) == 200, "login %s", name);
+    return strdup(str("token"));
+}
+
+/* --- relays (heartbeats signed as tandem-relay signs them) --- */
+
+static const char *relay_id[3] = {"relay-a", "relay-b", "relay-c"};
+
+static int heartbeat_raw(int inst, const char *body, size_t len, int64_t ts)
+{
+    char auth[TDM_HB_AUTH_CAP], headers[300];
+    CHECK(tdm_hb_sign((const uint8_t *)CLUSTER_SECRET, strlen(CLUSTER_SECRET), ts,
+                      (const uint8_t *)body, len, auth, NULL) == TDM_OK,
+          "sign");
+    snprintf(headers, sizeof headers, "Authorization: %s\r\n", auth);
+    return api_h(inst, "POST", "/api/v1/relays/heartbeat", headers, body);
+}
+
+static size_t hb_body(int r, bool draining, char *body, size_t cap)
+{
+    tdm_hb_report rep;
+    memset(&rep, 0, sizeof rep);
+    snprintf(rep.id, sizeof rep.id, "%s", relay_id[r]);
+    snprintf(rep.node, sizeof rep.node, "%s", relay_id[r]);
+    snprintf(rep.url, sizeof rep.url, "http://127.0.0.1:%u", 9000 + r);
+    rep.draining = draining;
+    rep.load.workers = 1;
+    size_t len = 0;
+    CHECK(tdm_hb_body_format(&rep, body, cap, &len, NULL) == TDM_OK, "body");
+    return len;
+}
+
+static int64_t next_ts(void)
+{
+    static int64_t last_ts;
+    int64_t t = wall_ms();
+    last_ts = t > last_ts ? t : last_ts + 1;
+    return last_ts;
+}
+
+static int beat(int inst, int r, bool draining)
+{
+    char body[TDM_HB_BODY_CAP];
+    size_t len = hb_body(r, draining, body, sizeof body);
+    return heartbeat_raw(inst, body, len, next_ts());
+}
+
+/* A child that heartbeats the three relays, alternating instances, until
+ * killed; failures (Redis away) are expected and ignored. */
+static void start_beater(void)
+{
+    beater = fork();
+    CHECK(beater >= 0, "fork");
+    if (beater == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (unsigned k = 0;; k++) {
+            for (int r = 0; r < 3; r++)
+                beat((int)((k + (unsigned)r) % 2), r, false);
+            usleep(300 * 1000);
+        }
+    }
+}
+
+static json_t *relay_listing(int inst, const char *admin, const char *id)
+{
+    int st = api(inst, "GET", "/api/v1/relays", admin, NULL, NULL);
+    CHECK(st == 200, "GET relays on %c: %d %s", 'a' + inst, st, json_dumps(last, 0));
+    size_t i;
+    json_t *e;
+    json_array_foreach (json_object_get(last, "relays"), i, e)
+        if (strcmp(json_string_value(json_object_get(e, "id")) ?: "", id) == 0)
+            return e;
+    return NULL;
+}
+
+/* --- sessions --- */
+
+typedef struct sess {
+    char sid[80], secret[80], code[40], node[80];
+} sess;
+
+static void open_session(int inst, const char *token, sess *s)
+{
+    CHECK(api(inst, "POST", "/api/v1/sessions", token, NULL, "{}") == 201, "open session: %s",
+          json_dumps(last, 0));
+    snprintf(s->sid, sizeof s->sid, "%s", str("session_id"));
+    snprintf(s->secret, sizeof s->secret, "%s", str("secret"));
+    snprintf(s->code, sizeof s->code, "%s", str("join_code"));
+    const char *n = json_string_value(json_object_get(json_object_get(last, "media"), "node"));
+    snprintf(s->node, sizeof s->node, "%s", n ? n : "");
+}
+
+static void media_node(int inst, const sess *s, char node[80])
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/media", s->sid);
+    CHECK(api(inst, "POST", path, NULL, s->secret, "{}") == 200, "media");
+    const char *n = json_string_value(json_object_get(json_object_get(last, "media"), "node"));
+    snprintf(node, 80, "%s", n ? n : "");
+}
+
+static void end_session(int inst, const sess *s)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/end", s->sid);
+    CHECK(api(inst, "POST", path, NULL, s->secret, "{}") == 200, "end session");
+}
+
+/* --- WebSocket --- */
+
+/* The next message, parsed, and its text in *raw (valid until the next
+ * receive); NULL on timeout or close. */
+static json_t *ws_next_any(sc_ws *ws, int timeout_ms, const char **raw)
+{
+    const char *m;
+    long n = sc_ws_recv(ws, timeout_ms, &m, NULL);
+    if (n < 0)
+        return NULL;
+    if (raw)
+        *raw = m;
+    return json_loads(m, 0, NULL);
+}
+
+static const char *type_of(json_t *j) { return json_string_value(json_object_get(j, "type")) ?: ""; }
+
+/* The next message that is not a session push. */
+static json_t *ws_next(sc_ws *ws, int timeout_ms, const char **raw)
+{
+    double until = now_s() + timeout_ms / 1000.0;
+    for (;;) {
+        int left = (int)((until - now_s()) * 1000);
+        json_t *j = ws_next_any(ws, left > 0 ? left : 0, raw);
+        if (!j || strcmp(type_of(j), "session") != 0)
+            return j;
+        json_decref(j);
+    }
+}
+
+static sc_ws *ws_auth(int inst, const char *secret)
+{
+    sc_ws *ws = sc_ws_connect(inst_port[inst], "/api/v1/ws");
+    CHECK(ws, "websocket connect to %c", 'a' + inst);
+    char msg[256];
+    snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"secret\":\"%s\"}", secret);
+    CHECK(sc_ws_send(ws, msg, strlen(msg)), "send auth");
+    json_t *w = ws_next(ws, 5000, NULL);
+    CHECK(w && strcmp(type_of(w), "welcome") == 0, "no welcome on %c", 'a' + inst);
+    json_decref(w);
+    return ws;
+}
+
+static void ws_send(sc_ws *ws, const char *text)
+{
+    CHECK(sc_ws_send(ws, text, strlen(text)), "send");
+}
+
+/* Reads session pushes on ws until participant pid shows online (as seen
+ * by that socket's instance). */
+static void wait_online(sc_ws *ws, const char *pid)
+{
+    double until = now_s() + DEADLINE_S;
+    for (;;) {
+        CHECK(now_s() < until, "participant %s never shown online", pid);
+        json_t *j = ws_next_any(ws, 1000, NULL);
+        if (!j)
+            continue;
+        size_t i;
+        json_t *p;
+        bool on = false;
+        json_array_foreach (json_object_get(json_object_get(j, "state"), "participants"), i, p)
+            if (strcmp(json_string_value(json_object_get(p, "id")) ?: "", pid) == 0)
+                on = json_is_true(json_object_get(p, "online"));
+        json_decref(j);
+        if (on)
+            return;
+    }
+}
+
+static void expect_denied(sc_ws *ws, const char *reason)
+{
+    json_t *e = ws_next(ws, 10000, NULL);
+    CHECK(e && strcmp(type_of(e), "error") == 0 &&
+              strcmp(json_string_value(json_object_get(e, "error")) ?: "", "input_denied") == 0 &&
+              strcmp(json_string_value(json_object_get(e, "reason")) ?: "", reason) == 0,
+          "expected input_denied/%s, got %s", reason, e ? json_dumps(e, 0) : "nothing");
+    json_decref(e);
+}
+
+/* Sends n pointer moves tagged with base and checks that `to` receives
+ * them byte for byte and in order (and nothing else that is input). A
+ * blocked chord is sent in the middle: the sender gets input_denied and
+ * the customer never sees it. */
+static void input_in_order(sc_ws *from, sc_ws *to, int n, int base)
+{
+    char sent[N_INPUT][96];
+    for (int i = 0; i < n; i++) {
+        snprintf(sent[i], sizeof sent[i], "{\"type\":\"pointer_move\",\"x\":0.%04d,\"y\":0.5}",
+                 base + i);
+        ws_send(from, sent[i]);
+        if (i == n / 2) {
+            ws_send(from, "{\"type\":\"key_down\",\"key\":\"Delete\",\"mods\":[\"ctrl\",\"alt\"]}");
+            expect_denied(from, "key_chord_blocked");
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const char *raw = NULL;
+        json_t *j = ws_next(to, 10000, &raw);
+        CHECK(j, "customer got %d of %d events", i, n);
+        CHECK(strcmp(raw, sent[i]) == 0, "event %d: got %s, want %s", i, raw, sent[i]);
+        json_decref(j);
+    }
+}
+
+/* Sends chat text on from until `to` receives it (pub/sub may still be
+ * resubscribing after an outage: each try waits a second). */
+static void chat_reaches(sc_ws *from, sc_ws *to, const char *tag)
+{
+    double until = now_s() + DEADLINE_S;
+    for (int k = 0;; k++) {
+        CHECK(now_s() < until, "chat %s never crossed instances", tag);
+        char msg[160], text[80];
+        snprintf(text, sizeof text, "%s-%d", tag, k);
+        snprintf(msg, sizeof msg, "{\"type\":\"chat\",\"text\":\"%s\"}", text);
+        ws_send(from, msg);
+        double t_end = now_s() + 1.0;
+        while (now_s() < t_end) {
+            json_t *j = ws_next(to, 200, NULL);
+            if (!j)
+                continue;
+            bool hit = strcmp(type_of(j), "chat") == 0 &&
+                       strcmp(json_string_value(json_object_get(j, "text")) ?: "", text) == 0;
+            json_decref(j);
+            if (hit)
+                return;
+        }
+    }
+}
+
+/* Drains what a socket has pending (chat echoes, pushes). */
+static void drain(sc_ws *ws)
+{
+    json_t *j;
+    while ((j = ws_next_any(ws, 300, NULL)))
+        json_decref(j);
+}
+
+/* Two accepts of one invite racing on both instances, from two processes. */
+static void race_accept(const char *token, int *n201, int *n410, char secret_out[80])
+{
+    pid_t kids[2];
+    for (int i = 0; i < 2; i++) {
+        kids[i] = fork();
+        CHECK(kids[i] >= 0, "fork");
+        if (kids[i] == 0) {
+            char body[400];
+            snprintf(body, sizeof body, "{\"token\":\"%s\",\"display_name\":\"Dana %d\"}", token,
+                     i);
+            int st = api(i, "POST", "/api/v1/invites/accept", NULL, NULL, body);
+            char name[400];
+            snprintf(name, sizeof name, "accept-%d.json", i);
+            char *text = json_dumps(last, 0);
+            write_file(name, text ? text : "{}");
+            _exit(st == 201 ? 0 : st == 410 ? 1 : 2);
+        }
+    }
+    *n201 = *n410 = 0;
+    for (int i = 0; i < 2; i++) {
+        int st;
+        waitpid(kids[i], &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "accept %d: unexpected status", i);
+        if (WEXITSTATUS(st) == 0) {
+            (*n201)++;
+            char path[400];
+            snprintf(path, sizeof path, "%s/accept-%d.json", dir, i);
+            json_t *j = json_load_file(path, 0, NULL);
+            snprintf(secret_out, 80, "%s", json_string_value(json_object_get(j, "secret")) ?: "");
+            json_decref(j);
+        } else {
+            (*n410)++;
+        }
+    }
+}
+
+static int run_verify(void)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(signal_prog, signal_prog, "audit", "verify", "--redis", redis_url, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s /path/to/tandem-signal\n", argv[0]);
+        return 2;
+    }
+    signal_prog = argv[1];
+    main_pid = getpid();
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(dir, sizeof dir, "/tmp/signal_cluster_test.XXXXXX");
+    CHECK(mkdtemp(dir), "mkdtemp");
+    atexit(cleanup);
+    snprintf(config, sizeof config, "%s/config.json", dir);
+    write_file("relay.secret", "0123456789abcdef0123456789abcdef-relay-secret\n");
+    write_file("cluster.secret", CLUSTER_SECRET "\n");
+    write_file("master.key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+    write_file("config.json", "{\"public_url\":\"http://127.0.0.1:1\","
+                              "\"relay_token_secret_file\":\"relay.secret\","
+                              "\"recording_master_key_file\":\"master.key\","
+                              "\"cluster_secret_file\":\"cluster.secret\","
+                              "\"relay_ttl_s\":30,\"relay_heartbeat_skew_s\":30,"
+                              "\"relay_max_sessions\":3}");
+    redis_port = free_port();
+    snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%u", redis_port);
+    start_redis();
+    user_add("root", "admin", "root-pw", false);
+    user_add("alice", "rep", "alice-pw", true);
+    start_instance(0);
+    start_instance(1);
+    char *admin = login(1, "root", "root-pw");
+    char *alice = login(0, "alice", "alice-pw");
+    /* A login minted on A is good on B. */
+    CHECK(api(1, "GET", "/api/v1/me", alice, NULL, NULL) == 200, "login token across instances");
+
+    /* --- placement over three relays, shared by both instances --- */
+    for (int r = 0; r < 3; r++)
+        CHECK(beat(r % 2, r, false) == 200, "heartbeat %s: %s", relay_id[r], json_dumps(last, 0));
+    {
+        char body[TDM_HB_BODY_CAP];
+        size_t len = hb_body(0, false, body, sizeof body);
+        int64_t ts = next_ts();
+        CHECK(heartbeat_raw(0, body, len, ts) == 200, "heartbeat on A");
+        CHECK(heartbeat_raw(1, body, len, ts) == 401, "the same heartbeat replayed on B: %s",
+              json_dumps(last, 0));
+    }
+    for (int r = 0; r < 3; r++)
+        CHECK(relay_listing(r % 2 ? 0 : 1, admin, relay_id[r]), "%s listed on the other instance",
+              relay_id[r]);
+    sess s[9];
+    int per_relay[3] = {0};
+    for (int i = 0; i < 6; i++) {
+        open_session(i % 2, alice, &s[i]);
+        char other[80];
+        media_node(1 - i % 2, &s[i], other);
+        CHECK(strcmp(other, s[i].node) == 0, "session %d: %s on one instance, %s on the other", i,
+              s[i].node, other);
+        for (int r = 0; r < 3; r++)
+            per_relay[r] += strcmp(s[i].node, relay_id[r]) == 0;
+    }
+    printf("placement of 6 sessions: %s %d, %s %d, %s %d\n", relay_id[0], per_relay[0],
+           relay_id[1], per_relay[1], relay_id[2], per_relay[2]);
+    CHECK(per_relay[0] == 2 && per_relay[1] == 2 && per_relay[2] == 2, "sessions not spread");
+    CHECK(beat(1, 2, true) == 200, "relay-c draining");
+    for (int i = 6; i < 8; i++) {
+        open_session(i % 2, alice, &s[i]);
+        CHECK(s[i].node[0] && strcmp(s[i].node, "relay-c") != 0,
+              "session %d went to '%s' (relay-c drains)", i, s[i].node);
+    }
+    /* relay-a and relay-b hold 3 each (the cap), relay-c drains: no room. */
+    open_session(0, alice, &s[8]);
+    CHECK(!s[8].node[0], "a 10th session got %s past the cap", s[8].node);
+    end_session(1, &s[0]); /* opened on A, ended on B: its place is freed */
+    char node[80];
+    media_node(0, &s[8], node);
+    CHECK(strcmp(node, s[0].node) == 0, "freed place on %s not reused (got '%s')", s[0].node, node);
+    for (int i = 1; i < 9; i++)
+        end_session(i % 2, &s[i]);
+    printf("placement: spread, shared, drain, cap and release across instances ok\n");
+
+    /* --- rep on A, customer on B --- */
+    sess S;
+    open_session(0, alice, &S);
+    char body[300];
+    snprintf(body, sizeof body, "{\"code\":\"%s\",\"display_name\":\"Bob\"}", S.code);
+    CHECK(api(1, "POST", "/api/v1/join", NULL, NULL, body) == 201, "join on B");
+    char cust_secret[80], cust_pid[80];
+    snprintf(cust_secret, sizeof cust_secret, "%s", str("secret"));
+    snprintf(cust_pid, sizeof cust_pid, "%s", str("participant_id"));
+    sc_ws *rep_ws = ws_auth(0, S.secret);
+    sc_ws *cust_ws = ws_auth(1, cust_secret);
+    wait_online(rep_ws, cust_pid);
+    drain(cust_ws);
+    input_in_order(rep_ws, cust_ws, N_INPUT, 0);
+    printf("input: %d events A -> B in order, blocked chord denied\n", N_INPUT);
+
+    /* Invite minted on A, accepted once across instances. */
+    char path[200];
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/invites", S.sid);
+    CHECK(api(0, "POST", path, NULL, S.secret, "{\"profile\":\"view_only\"}") == 201,
+          "invite on A: %s", json_dumps(last, 0));
+    char token[200];
+    snprintf(token, sizeof token, "%s", str("token"));
+    int n201, n410;
+    char inv_secret[80];
+    race_accept(token, &n201, &n410, inv_secret);
+    CHECK(n201 == 1 && n410 == 1, "racing accepts: %d x 201, %d x 410", n201, n410);
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"display_name\":\"Eve\"}", token);
+    CHECK(api(1, "POST", "/api/v1/invites/accept", NULL, NULL, body) == 410 &&
+              strcmp(str("error") ?: "", "invite_used") == 0,
+          "third accept: %s", json_dumps(last, 0));
+    printf("invite: one of two racing accepts (A, B) won; later accepts refused\n");
+
+    /* The invitee (view_only) on A: denied there; its profile changed
+     * through B applies to its next event on A. */
+    sc_ws *inv_ws = ws_auth(0, inv_secret);
+    ws_send(inv_ws, "{\"type\":\"pointer_move\",\"x\":0.1,\"y\":0.1}");
+    expect_denied(inv_ws, "kind_not_allowed");
+    json_t *me = NULL;
+    snprintf(path, sizeof path, "/api/v1/sessions/%s", S.sid);
+    CHECK(api(1, "GET", path, NULL, S.secret, NULL) == 200, "state on B");
+    const char *inv_pid = NULL;
+    size_t pi;
+    json_array_foreach (json_object_get(last, "participants"), pi, me)
+        if (strcmp(json_string_value(json_object_get(me, "kind")) ?: "", "invited") == 0)
+            inv_pid = json_string_value(json_object_get(me, "id"));
+    CHECK(inv_pid, "invitee listed");
+    char inv_pid_s[80];
+    snprintf(inv_pid_s, sizeof inv_pid_s, "%s", inv_pid);
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/participants/%s/profile", S.sid, inv_pid_s);
+    CHECK(api(1, "PUT", path, NULL, S.secret, "{\"profile\":\"pointer\"}") == 200,
+          "profile change on B");
+    const char *want = "{\"type\":\"pointer_move\",\"x\":0.2,\"y\":0.2}";
+    double until = now_s() + DEADLINE_S;
+    for (bool got = false; !got;) {
+        CHECK(now_s() < until, "profile change on B never applied on A");
+        ws_send(inv_ws, want);
+        json_t *j = ws_next(cust_ws, 1000, NULL);
+        got = j && strcmp(type_of(j), "pointer_move") == 0;
+        json_decref(j);
+        drain(inv_ws);
+    }
+    printf("profile changed on B applies to the invitee's input on A\n");
+    drain(rep_ws);
+    drain(cust_ws);
+    chat_reaches(cust_ws, rep_ws, "chat-b-to-a");
+    drain(rep_ws);
+    drain(cust_ws);
+
+    /* --- instance A dies: the rep resumes on B --- */
+    stop(&inst_pid[0], SIGKILL);
+    sc_ws_close(rep_ws);
+    sc_ws_close(inv_ws);
+    CHECK(api(1, "GET", "/api/v1/me", alice, NULL, NULL) == 200, "login token on B after A died");
+    rep_ws = ws_auth(1, S.secret);
+    drain(cust_ws);
+    input_in_order(rep_ws, cust_ws, 20, 100);
+    printf("instance A killed: the rep reconnected to B and controls on\n");
+
+    /* A fresh instance A; the customer moves there. */
+    start_instance(0);
+    sc_ws_close(cust_ws);
+    cust_ws = ws_auth(0, cust_secret);
+    drain(rep_ws);
+    chat_reaches(rep_ws, cust_ws, "chat-b-to-new-a");
+    drain(cust_ws);
+    drain(rep_ws);
+
+    /* --- Redis killed under load, then restarted on the same port --- */
+    start_beater();
+    usleep(500 * 1000);
+    stop(&redis_pid, SIGKILL);
+    for (int i = 0; i < 20; i++) /* input keeps flowing while Redis is away */
+        ws_send(rep_ws, "{\"type\":\"pointer_move\",\"x\":0.9,\"y\":0.9}");
+    /* A chat needs the store: refused, and the socket stays (used below). */
+    ws_send(cust_ws, "{\"type\":\"chat\",\"text\":\"while redis is down\"}");
+    int st = api(1, "POST", "/api/v1/sessions", alice, NULL, "{}");
+    CHECK(st == 503 && strcmp(str("error") ?: "", "unavailable") == 0,
+          "open without Redis: %d %s", st, json_dumps(last, 0));
+    CHECK(beat(0, 0, false) == 503, "heartbeat without Redis: %s", json_dumps(last, 0));
+    for (int i = 0; i < 2; i++)
+        CHECK(api(i, "GET", "/healthz", NULL, NULL, NULL) == 200, "healthz %c", 'a' + i);
+    CHECK(alive(inst_pid[0]) && alive(inst_pid[1]), "an instance died without Redis");
+    printf("Redis down: 503 unavailable, instances up\n");
+    start_redis();
+    until = now_s() + DEADLINE_S;
+    for (;;) {
+        CHECK(now_s() < until, "no session with a relay after Redis came back: %s",
+              json_dumps(last, 0));
+        /* Each instance may answer 503 once more (its connection to the
+         * old Redis breaks on first use); recovered = both serve again. */
+        if (api(1, "POST", "/api/v1/sessions", alice, NULL, "{}") == 201 &&
+            json_object_get(json_object_get(last, "media"), "node") &&
+            api(0, "GET", "/api/v1/me", alice, NULL, NULL) == 200)
+            break;
+        usleep(200 * 1000);
+    }
+    json_t *e = relay_listing(0, admin, "relay-b");
+    CHECK(e && json_integer_value(json_object_get(e, "last_seen_ms_ago")) < 30000,
+          "relay-b not heartbeating again: %s", json_dumps(last, 0));
+    drain(cust_ws);
+    drain(rep_ws);
+    chat_reaches(rep_ws, cust_ws, "chat-after-redis");
+    drain(cust_ws);
+    drain(rep_ws);
+    input_in_order(rep_ws, cust_ws, 20, 200);
+    CHECK(alive(inst_pid[0]) && alive(inst_pid[1]), "an instance died");
+    stop(&beater, SIGKILL);
+    printf("Redis restarted: heartbeats, placement and pub/sub recovered\n");
+
+    /* --- the audit log in Redis --- */
+    CHECK(run_verify() == 0, "audit verify on an intact log");
+    char key[160];
+    snprintf(key, sizeof key, "tdm:audit:%s:log", S.sid);
+    const char *lset[] = {"LSET", key, "1", "{\"seq\":2,\"kind\":\"forged\"}"};
+    const char *r = redis_cmd(4, lset);
+    CHECK(r && strncmp(r, "+OK", 3) == 0, "tamper: %s", r ? r : "no answer");
+    CHECK(run_verify() == 1, "audit verify missed an altered entry");
+    printf("audit verify --redis: intact log passes, altered entry caught\n");
+
+    sc_ws_close(rep_ws);
+    sc_ws_close(cust_ws);
+    json_decref(last);
+    last = NULL;
+    free(admin);
+    free(alice);
+    printf("PASS signal_cluster_test\n");
+    return 0;
+}
