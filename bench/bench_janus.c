@@ -670,6 +670,19 @@ static result janus_run(int n, double fwd_rate, double seconds)
 
 /* --- main ------------------------------------------------------------------ */
 
+/* The machine's 1-minute load average: the servers share it with everyone. */
+static double load_avg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
 static void usage(const char *argv0)
 {
     fprintf(stderr,
@@ -747,6 +760,7 @@ int main(int argc, char **argv)
     janus_config();
 
     result tr[8], jr[8];
+    double load0 = load_avg();
     for (int i = 0; i < n_fan; i++) {
         tr[i] = tandem_run(fanouts[i], fwd_rate, seconds);
         jr[i] = janus_run(fanouts[i], fwd_rate, seconds);
@@ -755,8 +769,9 @@ int main(int argc, char **argv)
            "(ICE on %s only); %.0f forwarded pkts/s offered in total (publisher sends that / N),\n"
            "%.1f s per server and N; fwd/core = packets the viewers got / server CPU seconds\n"
            "(utime+stime, all threads); CPU/viewer in %% of one core; rcvbuf = datagrams the\n"
-           "kernel dropped on a full UDP receive buffer (server's or a peer's) in the window\n",
-           ADDR, fwd_rate, seconds);
+           "kernel dropped on a full UDP receive buffer (server's or a peer's) in the window;\n"
+           "load average %.1f before, %.1f after (%ld CPUs)\n",
+           ADDR, fwd_rate, seconds, load0, load_avg(), sysconf(_SC_NPROCESSORS_ONLN));
     printf("  %-6s %-7s %9s %9s %9s %8s %7s %11s %10s  %s\n", "fanout", "server", "pub pkt/s",
            "fwd pkt/s", "CPU", "loss", "rcvbuf", "fwd/core", "CPU/viewer", "SRTP");
     for (int i = 0; i < n_fan; i++) {

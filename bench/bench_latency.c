@@ -23,26 +23,43 @@
  * root (ip netns); without it the loopback run uses the machine's
  * 127.0.0.1 and the delayed one is skipped.
  *
- * Anchor: plain libvpx, measured in the same run before the sessions, on
- * frames of the same scenario and size: the wall time of conversion
- * (libyuv ARGBToI420), encoding with a browser's screen-share settings
- * (one thread, every frame whole) and decoding, p95. It is the latency a
- * pipeline would have with no transport, no pacing and no waiting at all,
- * so the ratio says how much of the latency is not the codec's work.
+ * Anchor: the capture interval, read from the stamps of the frames
+ * measured (p50; 33.3 ms at 30 fps). A frame that reaches the viewer
+ * within one interval is on screen before the next one is captured: a
+ * ratio below 1 means the viewer is less than a frame behind. For scale
+ * the table also shows plain libvpx's own work for a frame of the same
+ * scenario (libyuv ARGBToI420, encoding with a browser's screen-share
+ * settings, decoding; p50, in process, before the sessions): the part of
+ * the latency no transport can remove. On a shared machine both latency
+ * and that figure move with the load (nacks and plis are printed to tell
+ * a loss repair or a keyframe from scheduling).
  *
  * The first --skip frames the view decodes (default 60: the opening
  * keyframe, the sharer's settling after it, ICE and DTLS just done) are
- * not counted. Nothing here asserts; it prints a table and, per scenario
- * and link, BENCH latency.g2g.<scenario>.<link>.p95 (ms).
+ * not counted.
  *
- * Input latency (the rep's WebSocket to the XTEST injection) is not
- * measured here (see the README of bench/ in the report of issue 7). */
-#define _GNU_SOURCE /* F_SETPIPE_SZ */
+ * Input latency: a rep's WebSocket to the XTEST injection on the customer's
+ * display. tandem-signal (a rep account, a session), tandem-relay and
+ * tandem-share joined with the customer's join code alone, capturing an
+ * Xvfb display and injecting into it, all in a network namespace. This
+ * process is the rep: it sends pointer and key events 20 ms apart and
+ * notes when each left; tandem-share's --input-log stamps each event after
+ * its injection was flushed to the X server, in the order received. The
+ * anchor is the round trip of the rep's own socket to tandem-signal
+ * ({"type":"ping"} -> pong) measured between the events: an event goes
+ * rep -> service -> customer, about that round trip plus the filter, the
+ * audit and XTEST.
+ *
+ * Nothing here asserts; it prints a table and the lines
+ * BENCH latency.g2g.<scenario>.<link>.p95 (ms) and latency.input.p99 (ms). */
+#define _GNU_SOURCE /* F_SETPIPE_SZ, setns */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <libyuv.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -56,6 +73,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "signal_link.h"
 #include "tdm_stamp.h"
 #include "tdm_synthetic.h"
 #include "tdm_video_decoder.h"
@@ -70,6 +88,9 @@
 #ifndef TDM_RELAY_PATH
 #define TDM_RELAY_PATH "tandem-relay"
 #endif
+#ifndef TDM_SIGNAL_PATH
+#define TDM_SIGNAL_PATH ""
+#endif
 #ifndef TDM_NETDELAY_PATH
 #define TDM_NETDELAY_PATH ""
 #endif
@@ -83,6 +104,7 @@ static int frames = 300; /* counted per run: 10 s of video */
 static int skip = 60;
 static const char *codec = "vp8";
 static bool verbose;
+static int input_events = 300;
 
 static uint64_t now_us(void)
 {
@@ -173,7 +195,9 @@ static bool wait_line(const char *path, const char *needle, double timeout_s, ch
             char buf[1024];
             while (fgets(buf, sizeof buf, f)) {
                 if (strstr(buf, needle)) {
-                    snprintf(line, cap, "%s", buf);
+                    size_t l = strlen(buf) < cap ? strlen(buf) : cap - 1;
+                    memcpy(line, buf, l);
+                    line[l] = 0;
                     fclose(f);
                     return true;
                 }
@@ -218,6 +242,9 @@ typedef struct reader {
     char path[512];
     double *lat_ms; /* latency of each counted frame */
     size_t n;
+    double *gap_ms; /* capture interval between consecutive counted frames */
+    size_t ngap;
+    uint64_t last_capture_us;
     unsigned long frames, unreadable, skipped;
     long last_number;
     unsigned long out_of_order;
@@ -245,7 +272,7 @@ static void *reader_main(void *arg)
     int fd = open(rd->path, O_RDONLY);
     if (fd < 0) {
         rd->failed = true;
-        snprintf(rd->why, sizeof rd->why, "open %s: %s", rd->path, strerror(errno));
+        snprintf(rd->why, sizeof rd->why, "cannot open the FIFO: %s", strerror(errno));
         return NULL;
     }
     /* A frame is 3 MB at 1080p: a deep pipe keeps the view from waiting on
@@ -294,11 +321,16 @@ static void *reader_main(void *arg)
         }
         if (rd->last_number >= 0 && (long)st.frame_number <= rd->last_number)
             rd->out_of_order++;
+        bool next = rd->last_number >= 0 && (long)st.frame_number == rd->last_number + 1;
         rd->last_number = (long)st.frame_number;
+        uint64_t prev_capture = rd->last_capture_us;
+        rd->last_capture_us = st.capture_us;
         if (rd->frames <= (unsigned long)skip) {
             rd->skipped++;
             continue;
         }
+        if (next && st.capture_us > prev_capture && rd->ngap < (size_t)frames)
+            rd->gap_ms[rd->ngap++] = (double)(st.capture_us - prev_capture) / 1000.0;
         uint64_t got = t & STAMP_CLOCK_MASK;
         if (got < st.capture_us || rd->n >= (size_t)frames)
             continue;
@@ -309,9 +341,9 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* ---- the anchor: plain libvpx, in process ---- */
+/* ---- for scale: plain libvpx's own work per frame, in process ---- */
 
-static double anchor_p95_ms(tdm_synthetic_scenario sc)
+static double codec_p50_ms(tdm_synthetic_scenario sc)
 {
     tdm_error err = {{0}};
     tdm_synthetic_config scfg = {.width = width, .height = height, .scenario = sc, .fps = FPS};
@@ -365,7 +397,7 @@ out:
     if (n == 0)
         return 0;
     qsort(v, n, sizeof *v, cmp_double);
-    return pct(v, n, 95);
+    return pct(v, n, 50);
 }
 
 /* ---- one session ---- */
@@ -375,6 +407,8 @@ typedef struct result {
     size_t n;
     double p50, p95, p99, max;
     double view_avg, view_max; /* tandem-view's own per-second figures */
+    unsigned long long nacks, plis, lost; /* from the view's last status line */
+    double interval_ms;        /* capture interval, p50: the anchor */
     unsigned long unreadable, out_of_order;
 } result;
 
@@ -392,6 +426,14 @@ static void view_stats(const char *path, double sub_ms, result *r)
         const char *p = strstr(buf, "latency_ms avg ");
         if (!p || strncmp(buf, "view: t=", 8) != 0)
             continue;
+        const char *q = strstr(buf, " lost ");
+        unsigned long long lost = 0, rec = 0, nacks = 0, plis = 0;
+        if (q && sscanf(q, " lost %llu recovered %llu nacks %llu plis %llu", &lost, &rec, &nacks,
+                        &plis) == 4) {
+            r->lost = lost;
+            r->nacks = nacks;
+            r->plis = plis;
+        }
         double a = 0, m = 0;
         if (sscanf(p, "latency_ms avg %lf max %lf", &a, &m) != 2 || a <= 0)
             continue;
@@ -427,7 +469,8 @@ static bool run_session(tdm_synthetic_scenario sc, bool delayed, bool netns, res
     pthread_t th;
     bool reading = false;
     rd.lat_ms = calloc((size_t)frames, sizeof *rd.lat_ms);
-    if (!rd.lat_ms)
+    rd.gap_ms = calloc((size_t)frames, sizeof *rd.gap_ms);
+    if (!rd.lat_ms || !rd.gap_ms)
         goto out;
 
     if (netns) {
@@ -586,6 +629,10 @@ out:
         res->p95 = pct(rd.lat_ms, rd.n, 95);
         res->p99 = pct(rd.lat_ms, rd.n, 99);
         res->max = rd.lat_ms[rd.n - 1];
+        if (rd.ngap) {
+            qsort(rd.gap_ms, rd.ngap, sizeof *rd.gap_ms, cmp_double);
+            res->interval_ms = pct(rd.gap_ms, rd.ngap, 50);
+        }
         res->unreadable = rd.unreadable;
         res->out_of_order = rd.out_of_order;
         snprintf(path, sizeof path, "%s/view.out", work);
@@ -602,7 +649,311 @@ out:
     else
         fprintf(stderr, "bench_latency: kept %s\n", work);
     free(rd.lat_ms);
+    free(rd.gap_ms);
     return res->ran;
+}
+
+/* ---- input latency: the rep's WebSocket to the XTEST injection ---- */
+
+typedef struct input_result {
+    size_t n;
+    unsigned long refused, missing;
+    double p50, p95, p99, max;
+    double rtt_p50, rtt_p99; /* the anchor: ping -> pong over the rep's socket */
+} input_result;
+
+/* One HTTP call to tandem-signal; the parsed JSON body of a 2xx, else NULL. */
+static json_t *api(tdm_link *link, const char *method, const char *path, const char *bearer,
+                   const char *body)
+{
+    tdm_link_request req = {.method = method, .path = path, .bearer = bearer, .body = body};
+    tdm_link_response resp;
+    tdm_error err = {{0}};
+    json_t *doc = NULL;
+    if (tdm_link_http(link, &req, &resp, &err) == TDM_OK && resp.status / 100 == 2)
+        doc = json_loads(resp.body, 0, NULL);
+    else
+        fprintf(stderr, "bench_latency: %s %s: %s (status %d)\n", method, path,
+                err.msg[0] ? err.msg : (resp.body ? resp.body : ""), resp.status);
+    tdm_link_response_free(&resp);
+    return doc;
+}
+
+static void copy_str(char *dst, size_t cap, json_t *doc, const char *key)
+{
+    const char *v = json_string_value(json_object_get(doc, key));
+    snprintf(dst, cap, "%s", v ? v : "");
+}
+
+/* Sends events over the rep's socket, 20 ms apart, and matches them in
+ * order with the lines of tandem-share's --input-log. The events are few
+ * enough for the profile's rate limit (control: 250/s). Each socket
+ * message read meanwhile is either a pong (the anchor) or ignored. */
+static bool measure_input(tdm_link_ws *ws, const char *log_path, int events, input_result *r)
+{
+    uint64_t *sent = calloc((size_t)events, sizeof *sent);
+    double *lat = calloc((size_t)events, sizeof *lat);
+    double rtt[64];
+    size_t nrtt = 0;
+    bool ok = false;
+    if (!sent || !lat)
+        goto out;
+    tdm_error err = {{0}};
+    static const char *const keys[] = {"key_down", "key_up"};
+    for (int i = 0; i < events; i++) {
+        char msg[160];
+        if (i % 3 == 0)
+            snprintf(msg, sizeof msg, "{\"type\":\"pointer_move\",\"x\":%.4f,\"y\":%.4f}",
+                     0.1 + 0.8 * (double)(i % 97) / 97.0, 0.1 + 0.8 * (double)(i % 89) / 89.0);
+        else
+            snprintf(msg, sizeof msg, "{\"type\":\"%s\",\"key\":\"Shift\",\"mods\":[]}",
+                     keys[(i % 3) - 1]);
+        sent[i] = now_us();
+        if (tdm_link_ws_send(ws, msg, strlen(msg), &err) != TDM_OK) {
+            fprintf(stderr, "bench_latency: send: %s\n", err.msg);
+            goto out;
+        }
+        /* Every tenth gap: a ping, whose pong times the socket's round trip. */
+        uint64_t ping_at = 0;
+        if (i % 10 == 5 && nrtt < 64) {
+            ping_at = now_us();
+            if (tdm_link_ws_send(ws, "{\"type\":\"ping\"}", 15, &err) != TDM_OK)
+                goto out;
+        }
+        uint64_t until = sent[i] + 20000;
+        for (uint64_t t = now_us(); t < until; t = now_us()) {
+            const char *in;
+            size_t len;
+            tdm_status st = tdm_link_ws_recv(ws, (int)((until - t) / 1000) + 1, &in, &len, &err);
+            if (st == TDM_OK && ping_at && strstr(in, "\"pong\"")) {
+                rtt[nrtt++] = (double)(now_us() - ping_at) / 1000.0;
+                ping_at = 0;
+            } else if (st == TDM_OK && strstr(in, "\"error\"")) {
+                fprintf(stderr, "bench_latency: the service says %.*s\n", (int)len, in);
+            } else if (st != TDM_OK && st != TDM_AGAIN) {
+                fprintf(stderr, "bench_latency: the rep's socket: %s\n", err.msg);
+                goto out;
+            }
+        }
+    }
+    /* Wait for the log to hold every event (or 10 s). */
+    uint64_t deadline = now_us() + 10000000;
+    size_t lines = 0;
+    do {
+        FILE *f = fopen(log_path, "r");
+        lines = 0;
+        r->n = 0;
+        r->refused = 0;
+        if (f) {
+            char buf[256];
+            while (fgets(buf, sizeof buf, f) && lines < (size_t)events) {
+                unsigned long long us;
+                char type[64], status[96];
+                if (sscanf(buf, "%llu %63s %95s", &us, type, status) != 3)
+                    continue;
+                if (strcmp(status, "injected") != 0)
+                    r->refused++;
+                else if (us >= sent[lines])
+                    lat[r->n++] = (double)(us - sent[lines]) / 1000.0;
+                lines++;
+            }
+            fclose(f);
+        }
+        if (lines >= (size_t)events)
+            break;
+        usleep(100000);
+    } while (now_us() < deadline);
+    r->missing = (unsigned long)events - lines;
+    if (r->n) {
+        qsort(lat, r->n, sizeof *lat, cmp_double);
+        r->p50 = pct(lat, r->n, 50);
+        r->p95 = pct(lat, r->n, 95);
+        r->p99 = pct(lat, r->n, 99);
+        r->max = lat[r->n - 1];
+    }
+    if (nrtt) {
+        qsort(rtt, nrtt, sizeof *rtt, cmp_double);
+        r->rtt_p50 = pct(rtt, nrtt, 50);
+        r->rtt_p99 = pct(rtt, nrtt, 99);
+    }
+    ok = r->n > 0;
+out:
+    free(sent);
+    free(lat);
+    return ok;
+}
+
+/* tandem-signal, tandem-relay and tandem-share (joined with the customer's
+ * code alone, capturing an Xvfb display and injecting into it with XTEST)
+ * in a network namespace; this process joins the namespace for the rep's
+ * HTTP calls and WebSocket, then returns to its own. Xvfb runs outside (its
+ * abstract socket then claims the display number machine-wide; the share
+ * reaches it through /tmp/.X11-unix). */
+static bool run_input(int events, input_result *res)
+{
+    memset(res, 0, sizeof *res);
+    char work[] = "/tmp/bench_latency.XXXXXX";
+    if (!mkdtemp(work))
+        return false;
+    char ns[32], nspath[96], path[640], line[512], display[32] = "";
+    snprintf(ns, sizeof ns, "tdm_bi%d", (int)getpid());
+    snprintf(nspath, sizeof nspath, "/var/run/netns/%s", ns);
+    pid_t xvfb = -1, relay = -1, signal_pid = -1, share = -1;
+    int home_ns = -1, in_ns = -1;
+    bool made_ns = false, ok = false;
+    tdm_link *link = NULL;
+    tdm_link_ws *ws = NULL;
+
+    char xcmd[800], xout[640], xerr[640], dfile[640];
+    snprintf(dfile, sizeof dfile, "%s/display", work);
+    snprintf(xcmd, sizeof xcmd,
+             "exec Xvfb -displayfd 3 -screen 0 1280x720x24 -nolisten tcp 3>%s", dfile);
+    snprintf(xout, sizeof xout, "%s/xvfb.out", work);
+    snprintf(xerr, sizeof xerr, "%s/xvfb.err", work);
+    const char *xargv[] = {"sh", "-c", xcmd, NULL};
+    xvfb = spawn(NULL, xargv, xout, xerr);
+    for (int i = 0; i < 100 && !display[0]; i++) {
+        FILE *f = fopen(dfile, "r");
+        int d;
+        if (f && fscanf(f, "%d", &d) == 1)
+            snprintf(display, sizeof display, ":%d", d);
+        if (f)
+            fclose(f);
+        if (!display[0])
+            usleep(100000);
+    }
+    if (!display[0]) {
+        fprintf(stderr, "bench_latency: Xvfb did not start\n");
+        dump(xerr);
+        goto out;
+    }
+
+    if (run_cmd("ip netns add %s && ip -n %s link set lo up", ns, ns) != 0)
+        goto out;
+    made_ns = true;
+    home_ns = open("/proc/self/ns/net", O_RDONLY);
+    in_ns = open(nspath, O_RDONLY);
+    if (home_ns < 0 || in_ns < 0 || setns(in_ns, CLONE_NEWNET) != 0) {
+        perror("bench_latency: entering the namespace");
+        goto out;
+    }
+
+    const char *sig_addr = "127.0.0.1:18443", *rel_addr = "127.0.0.1:18080";
+    char secret[640], mkey[640], cfg[640], db[640];
+    snprintf(secret, sizeof secret, "%s/relay.secret", work);
+    snprintf(mkey, sizeof mkey, "%s/master.key", work);
+    snprintf(cfg, sizeof cfg, "%s/config.json", work);
+    snprintf(db, sizeof db, "%s/signal.db", work);
+    if (run_cmd("head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \\n' > %s && "
+                "head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > %s",
+                secret, mkey) != 0)
+        goto out;
+    FILE *cf = fopen(cfg, "w");
+    if (!cf)
+        goto out;
+    fprintf(cf,
+            "{\"public_url\": \"http://%s\", \"relays\": [{\"id\": \"n1\", \"url\": \"http://%s\"}],\n"
+            " \"relay_token_secret_file\": \"%s\", \"recording_master_key_file\": \"%s\"}\n",
+            sig_addr, rel_addr, secret, mkey);
+    fclose(cf);
+    if (run_cmd("echo 'a-password-for-the-bench' | %s user add benchrep --role rep --db %s "
+                ">/dev/null",
+                TDM_SIGNAL_PATH, db) != 0)
+        goto out;
+
+    char rout[640], rerr[640], sgout[640], sgerr[640];
+    snprintf(rout, sizeof rout, "%s/relay.out", work);
+    snprintf(rerr, sizeof rerr, "%s/relay.err", work);
+    const char *rargv[] = {TDM_RELAY_PATH, "serve", "--listen", rel_addr, "--node-id", "n1",
+                           "--secret-file", secret, "--local-address", "127.0.0.1", NULL};
+    relay = spawn(NULL, rargv, rout, rerr);
+    snprintf(sgout, sizeof sgout, "%s/signal.out", work);
+    snprintf(sgerr, sizeof sgerr, "%s/signal.err", work);
+    const char *gargv[] = {TDM_SIGNAL_PATH, "serve", "--db", db, "--config", cfg,
+                           "--listen", sig_addr, NULL};
+    signal_pid = spawn(NULL, gargv, sgout, sgerr);
+    if (relay < 0 || signal_pid < 0 || !wait_line(rout, "listening", 10, line, sizeof line)) {
+        fprintf(stderr, "bench_latency: the relay did not start\n");
+        dump(rerr);
+        goto out;
+    }
+    char base[64];
+    snprintf(base, sizeof base, "http://%s", sig_addr);
+    tdm_error err = {{0}};
+    if (tdm_link_new(base, 5000, &link, &err) != TDM_OK) {
+        fprintf(stderr, "bench_latency: %s\n", err.msg);
+        goto out;
+    }
+    bool up = false;
+    for (int i = 0; i < 100 && !up; i++) {
+        tdm_link_request req = {.path = "/healthz"};
+        tdm_link_response resp;
+        up = tdm_link_http(link, &req, &resp, &err) == TDM_OK && resp.status == 200;
+        tdm_link_response_free(&resp);
+        if (!up)
+            usleep(100000);
+    }
+    if (!up) {
+        fprintf(stderr, "bench_latency: tandem-signal did not start\n");
+        dump(sgerr);
+        goto out;
+    }
+    json_t *login = api(link, "POST", "/api/v1/login", NULL,
+                        "{\"name\":\"benchrep\",\"password\":\"a-password-for-the-bench\"}");
+    char bearer[1024] = "", rep_secret[256] = "", code[64] = "";
+    copy_str(bearer, sizeof bearer, login, "token");
+    json_decref(login);
+    json_t *open_doc = bearer[0] ? api(link, "POST", "/api/v1/sessions", bearer, "{}") : NULL;
+    copy_str(rep_secret, sizeof rep_secret, open_doc, "secret");
+    copy_str(code, sizeof code, open_doc, "join_code");
+    json_decref(open_doc);
+    if (!rep_secret[0] || !code[0])
+        goto out;
+
+    char sout[640], serr[640], logp[640];
+    snprintf(sout, sizeof sout, "%s/share.out", work);
+    snprintf(serr, sizeof serr, "%s/share.err", work);
+    snprintf(logp, sizeof logp, "%s/input.log", work);
+    const char *sargv[] = {TDM_SHARE_PATH, "--signal", base, "--join-code", code, "--name",
+                           "Bench", "--display", display, "--local-address", "127.0.0.1",
+                           "--input-log", logp, "--codec", codec, "--duration", "120", NULL};
+    share = spawn(NULL, sargv, sout, serr);
+    if (share < 0 || !wait_line(sout, "share: connected", 20, line, sizeof line)) {
+        fprintf(stderr, "bench_latency: tandem-share did not join and publish\n");
+        dump(serr);
+        goto out;
+    }
+    char *welcome = NULL;
+    if (tdm_link_ws_connect(link, &ws, &err) != TDM_OK ||
+        tdm_link_ws_auth(ws, rep_secret, &welcome, &err) != TDM_OK) {
+        fprintf(stderr, "bench_latency: the rep's socket: %s\n", err.msg);
+        goto out;
+    }
+    free(welcome);
+    usleep(500000); /* the share's own socket settles */
+    ok = measure_input(ws, logp, events, res);
+
+out:
+    tdm_link_ws_close(ws);
+    tdm_link_free(link);
+    stop(share, SIGINT, 5);
+    stop(signal_pid, SIGTERM, 5);
+    stop(relay, SIGTERM, 5);
+    stop(xvfb, SIGTERM, 5);
+    if (home_ns >= 0 && setns(home_ns, CLONE_NEWNET) != 0)
+        perror("bench_latency: leaving the namespace");
+    if (home_ns >= 0)
+        close(home_ns);
+    if (in_ns >= 0)
+        close(in_ns);
+    if (made_ns)
+        run_cmd("ip netns del %s", ns);
+    snprintf(path, sizeof path, "%s", work);
+    if (!verbose)
+        run_cmd("rm -rf %s", path);
+    else
+        fprintf(stderr, "bench_latency: kept %s\n", path);
+    return ok;
 }
 
 static void usage(FILE *out)
@@ -618,6 +969,7 @@ static void usage(FILE *out)
             "  --link L      loopback or delay40 (default both; delay40 needs root)\n"
             "  --size WxH    [1920x1080]\n"
             "  --codec C     [vp8]\n"
+            "  --input-events N  rep input events for the input latency [300]; 0: none\n"
             "  --verbose     show the commands and keep the work directory\n");
 }
 
@@ -631,6 +983,7 @@ int main(int argc, char **argv)
                                          {"size", required_argument, NULL, 'z'},
                                          {"codec", required_argument, NULL, 'c'},
                                          {"verbose", no_argument, NULL, 'v'},
+                                         {"input-events", required_argument, NULL, 'i'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -683,6 +1036,13 @@ int main(int argc, char **argv)
             codec = optarg;
             break;
         case 'v': verbose = true; break;
+        case 'i':
+            input_events = atoi(optarg);
+            if (input_events < 0 || input_events > 100000) {
+                fprintf(stderr, "bench_latency: --input-events wants 0..100000\n");
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -698,13 +1058,17 @@ int main(int argc, char **argv)
         nsc = 1;
     }
     printf("glass-to-glass latency: %dx%d %s at %d fps, %d frames measured per run after %d; "
-           "ms, %d ms of added delay subtracted on delay40\n",
+           "ms, %d ms of added delay subtracted on delay40.\n"
+           "view avg/max: tandem-view's own per-second figures; nacks, plis: the view's; "
+           "interval: capture interval\n(p50, the anchor); libvpx: plain libvpx's "
+           "conversion + encoding + decoding of a frame, p50, measured before\n",
            width, height, codec, FPS, frames, skip, ADDED_DELAY_MS);
     double anchors[2];
     for (size_t i = 0; i < nsc; i++)
-        anchors[i] = anchor_p95_ms(scs[i]);
-    printf("%-8s %-9s | %6s %7s %7s %7s %7s | %9s %9s | %s\n", "scenario", "link", "frames",
-           "p50", "p95", "p99", "max", "view avg", "view max", "anchor p95 (libvpx enc+dec)");
+        anchors[i] = codec_p50_ms(scs[i]);
+    printf("%-8s %-9s | %6s %7s %7s %7s %7s | %8s %8s | %5s %4s | %8s %9s\n", "scenario", "link",
+           "frames", "p50", "p95", "p99", "max", "view avg", "view max", "nacks", "plis",
+           "interval", "libvpx");
     int failures = 0;
     for (size_t i = 0; i < nsc; i++) {
         for (int link = 0; link < 2; link++) {
@@ -722,14 +1086,39 @@ int main(int argc, char **argv)
                 failures++;
                 continue;
             }
-            printf("%-8s %-9s | %6zu %7.1f %7.1f %7.1f %7.1f | %9.1f %9.1f | %.1f\n", sn, ln,
-                   r.n, r.p50, r.p95, r.p99, r.max, r.view_avg, r.view_max, anchors[i]);
+            printf("%-8s %-9s | %6zu %7.1f %7.1f %7.1f %7.1f | %8.1f %8.1f | %5llu %4llu | %8.1f "
+                   "%9.1f\n",
+                   sn, ln, r.n, r.p50, r.p95, r.p99, r.max, r.view_avg, r.view_max, r.nacks,
+                   r.plis, r.interval_ms, anchors[i]);
             if (r.unreadable || r.out_of_order)
                 printf("   (%lu unreadable stamps, %lu out of order)\n", r.unreadable,
                        r.out_of_order);
             char name[96];
             snprintf(name, sizeof name, "latency.g2g.%s.%s.p95", sn, ln);
-            tdm_bench_line(name, r.p95, "ms", "libvpx_encode_decode_p95", anchors[i]);
+            tdm_bench_line(name, r.p95, "ms", "frame_interval", r.interval_ms);
+        }
+    }
+    if (input_events > 0 && (only_sc < 0 && only_link < 0)) {
+        char probe[1024];
+        snprintf(probe, sizeof probe, "%s --help 2>/dev/null | grep -q -- --input-log",
+                 TDM_SHARE_PATH);
+        bool can = root && TDM_SIGNAL_PATH[0] && system(probe) == 0 &&
+                   system("command -v Xvfb >/dev/null 2>&1") == 0;
+        printf("input latency: rep's WebSocket -> tandem-signal -> tandem-share -> XTEST "
+               "(--input-log), %d events 20 ms apart; ms\n",
+               input_events);
+        input_result ir;
+        if (!can) {
+            printf("  skipped: needs root, tandem-signal, Xvfb and tandem-share --input-log\n");
+        } else if (!run_input(input_events, &ir)) {
+            printf("  failed (see stderr)\n");
+            failures++;
+        } else {
+            printf("  events %zu (refused %lu, missing %lu)  p50 %.2f  p95 %.2f  p99 %.2f  "
+                   "max %.2f | anchor: the rep's ping->pong round trip p50 %.2f p99 %.2f\n",
+                   ir.n, ir.refused, ir.missing, ir.p50, ir.p95, ir.p99, ir.max, ir.rtt_p50,
+                   ir.rtt_p99);
+            tdm_bench_line("latency.input.p99", ir.p99, "ms", "ws_ping_rtt_p99", ir.rtt_p99);
         }
     }
     return failures ? 1 : 0;

@@ -38,7 +38,9 @@
  * below saturation the relay wakes up for fewer packets at a time, so it
  * rises with load. --fwd-rate sets the load instead. One relay is started
  * per N, so each N runs on a fresh process.
- * Nothing leaves 127.0.0.1; the relay is always stopped by PID. */
+ * Nothing leaves 127.0.0.1; the relay is always stopped by PID. The relay
+ * process, the clients and the paced run are relay_harness.c, shared with
+ * bench_recording; the anchor and the table are here. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

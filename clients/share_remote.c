@@ -17,8 +17,19 @@
 #include "inject_plan.h"
 #include "x11_inject.h"
 
+enum {
+    LINK_TIMEOUT_MS = 2000, /* short: the thread also serves the chord */
+    RECONNECT_FIRST_MS = 500,
+    RECONNECT_MAX_MS = 5000,
+    RECONNECT_GIVE_UP_MS = 60000,
+};
+
 struct tdm_share_remote {
     tdm_share_remote_config cfg;
+    tdm_link *link;
+    tdm_link_ws *ws;             /* NULL while lost */
+    uint64_t lost_at_us, retry_at_us;
+    unsigned backoff_ms;
     tdm_x11_injector *inj; /* NULL without a display */
     tdm_inject_planner planner;
     int wake[2];           /* self-pipe: 't' toggle, 'q' quit */
@@ -62,12 +73,12 @@ static void set_control(tdm_share_remote *r, bool taken, const char *how)
     fflush(stdout);
     fprintf(stderr, "tandem-share: control %s (%s)\n",
             taken ? "taken back by the customer" : "given to the session", how);
-    if (r->cfg.ws) {
+    if (r->ws) {
         char msg[64];
         int n = snprintf(msg, sizeof msg, "{\"type\":\"control\",\"state\":\"%s\"}",
                          taken ? "customer" : "shared");
         tdm_error err = {{0}};
-        if (tdm_link_ws_send(r->cfg.ws, msg, (size_t)n, &err) != TDM_OK)
+        if (tdm_link_ws_send(r->ws, msg, (size_t)n, &err) != TDM_OK)
             fprintf(stderr, "tandem-share: telling the service about control: %s\n", err.msg);
     }
 }
@@ -120,27 +131,85 @@ static void on_message(tdm_share_remote *r, const char *msg, size_t len)
     }
 }
 
+/* Connects and authenticates. TDM_ERR_UNAVAILABLE: the service refused
+ * the secret (removed, session over): no point trying again. */
+static tdm_status connect_ws(tdm_share_remote *r, tdm_error *err)
+{
+    tdm_status st = tdm_link_ws_connect(r->link, &r->ws, err);
+    if (st == TDM_OK && (st = tdm_link_ws_auth(r->ws, r->cfg.secret, NULL, err)) != TDM_OK) {
+        tdm_link_ws_close(r->ws);
+        r->ws = NULL;
+    }
+    return st;
+}
+
+static void lost(tdm_share_remote *r, const char *why)
+{
+    tdm_link_ws_close(r->ws);
+    r->ws = NULL;
+    r->lost_at_us = mono_us();
+    r->backoff_ms = RECONNECT_FIRST_MS;
+    r->retry_at_us = r->lost_at_us + r->backoff_ms * 1000u;
+    fprintf(stderr, "tandem-share: lost the service's WebSocket (%s); reconnecting\n", why);
+}
+
+static void reconnect(tdm_share_remote *r)
+{
+    tdm_error err = {{0}};
+    tdm_status st = connect_ws(r, &err);
+    uint64_t now = mono_us();
+    if (st == TDM_OK) {
+        /* The service forgot a take-back with our last socket; said before
+         * the line below, so whoever waits for it finds the state restored. */
+        if (atomic_load(&r->customer_control)) {
+            static const char msg[] = "{\"type\":\"control\",\"state\":\"customer\"}";
+            if (tdm_link_ws_send(r->ws, msg, sizeof msg - 1, &err) != TDM_OK) {
+                lost(r, err.msg);
+                return;
+            }
+        }
+        printf("share: reconnected to the service\n");
+        fflush(stdout);
+        return;
+    }
+    if (st == TDM_ERR_UNAVAILABLE || now - r->lost_at_us > RECONNECT_GIVE_UP_MS * 1000ull) {
+        fprintf(stderr, "tandem-share: giving up on the service: %s\n", err.msg);
+        *r->cfg.stop = 1;
+        r->retry_at_us = UINT64_MAX;
+        return;
+    }
+    r->backoff_ms = r->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : r->backoff_ms * 2;
+    r->retry_at_us = now + r->backoff_ms * 1000u;
+}
+
 static void read_ws(tdm_share_remote *r)
 {
     for (;;) {
         const char *msg;
         size_t len;
         tdm_error err = {{0}};
-        tdm_status st = tdm_link_ws_recv(r->cfg.ws, 0, &msg, &len, &err);
+        tdm_status st = tdm_link_ws_recv(r->ws, 0, &msg, &len, &err);
         if (st == TDM_OK) {
             on_message(r, msg, len);
             continue;
         }
         if (st == TDM_AGAIN)
             return;
-        if (st == TDM_EOF)
-            printf("share: the service closed the WebSocket (code %d)\n",
-                   tdm_link_ws_close_code(r->cfg.ws));
-        else
-            fprintf(stderr, "tandem-share: WebSocket: %s\n", err.msg);
-        fflush(stdout);
-        r->cfg.ws = NULL; /* closed: poll it no more (main closes it) */
-        *r->cfg.stop = 1;
+        int code = st == TDM_EOF ? tdm_link_ws_close_code(r->ws) : 0;
+        /* 1000 follows the session's end, 4003 a removal, 4001 a refused
+         * secret: final. Anything else is worth another socket. */
+        if (code == 1000 || code == 4001 || code == 4003) {
+            printf("share: the service closed the WebSocket (code %d)\n", code);
+            fflush(stdout);
+            tdm_link_ws_close(r->ws);
+            r->ws = NULL;
+            r->retry_at_us = UINT64_MAX;
+            *r->cfg.stop = 1;
+        } else {
+            char why[160];
+            snprintf(why, sizeof why, "%s", st == TDM_EOF ? "closed" : err.msg);
+            lost(r, why);
+        }
         return;
     }
 }
@@ -182,14 +251,16 @@ static void *thread_main(void *arg)
 {
     tdm_share_remote *r = arg;
     for (;;) {
+        if (!r->ws && r->retry_at_us != UINT64_MAX && mono_us() >= r->retry_at_us)
+            reconnect(r);
         struct pollfd p[4];
         int n = 0, iws = -1, iinj = -1, iin = -1;
         p[n++] = (struct pollfd){.fd = r->wake[0], .events = POLLIN};
-        if (r->cfg.ws) {
-            if (tdm_link_ws_buffered(r->cfg.ws))
-                read_ws(r);
+        if (r->ws && tdm_link_ws_buffered(r->ws))
+            read_ws(r); /* bytes already read do not wake poll; may lose ws */
+        if (r->ws) {
             iws = n;
-            p[n++] = (struct pollfd){.fd = tdm_link_ws_fd(r->cfg.ws), .events = POLLIN};
+            p[n++] = (struct pollfd){.fd = tdm_link_ws_fd(r->ws), .events = POLLIN};
         }
         if (r->inj) {
             iinj = n;
@@ -199,7 +270,14 @@ static void *thread_main(void *arg)
             iin = n;
             p[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
         }
-        if (poll(p, (nfds_t)n, 1000) < 0 && errno != EINTR)
+        int wait_ms = 1000;
+        if (!r->ws && r->retry_at_us != UINT64_MAX) {
+            uint64_t now = mono_us();
+            wait_ms = r->retry_at_us > now ? (int)((r->retry_at_us - now) / 1000) + 1 : 0;
+            if (wait_ms > 1000)
+                wait_ms = 1000;
+        }
+        if (poll(p, (nfds_t)n, wait_ms) < 0 && errno != EINTR)
             break;
         if (p[0].revents & POLLIN) {
             char cmd[16];
@@ -246,7 +324,13 @@ tdm_status tdm_share_remote_start(const tdm_share_remote_config *cfg, tdm_share_
     r->cfg = *cfg;
     r->wake[0] = r->wake[1] = -1;
     r->stdin_open = cfg->stdin_commands;
+    r->retry_at_us = UINT64_MAX;
     tdm_status st = TDM_OK;
+    if (cfg->signal_url) {
+        if ((st = tdm_link_new(cfg->signal_url, LINK_TIMEOUT_MS, &r->link, err)) != TDM_OK ||
+            (st = connect_ws(r, err)) != TDM_OK)
+            goto fail;
+    }
     if (cfg->display && (st = tdm_x11_injector_open(cfg->display, true, &r->inj, err)) != TDM_OK)
         goto fail;
     tdm_inject_planner_init(&r->planner, r->inj ? tdm_x11_injector_keymap(r->inj) : NULL,
@@ -306,6 +390,8 @@ void tdm_share_remote_stop(tdm_share_remote *r)
             fprintf(stderr, "tandem-share: releasing held input: %s\n", err.msg);
     }
     tdm_x11_injector_close(r->inj);
+    tdm_link_ws_close(r->ws);
+    tdm_link_free(r->link);
     if (r->wake[0] >= 0)
         close(r->wake[0]);
     if (r->wake[1] >= 0)

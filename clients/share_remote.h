@@ -10,7 +10,13 @@
  * handler calls tdm_share_remote_wake) or a line "take" / "give" on stdin.
  * Each change releases whatever the remote side held pressed, prints
  * "control: customer" / "control: shared" and tells the service
- * {"type":"control","state":...}. */
+ * {"type":"control","state":...}.
+ *
+ * The WebSocket is the thread's: opened and authenticated at start, and
+ * opened again when it is lost for another reason than the session's end or
+ * the participant's removal (backing off from 0.5 to 5 s, giving up after
+ * 60 s), re-announcing a take-back the service forgot with the socket.
+ * Taking control back works meanwhile: it is this machine's decision. */
 #ifndef TDM_SHARE_REMOTE_H
 #define TDM_SHARE_REMOTE_H
 
@@ -23,7 +29,8 @@
 #include "tdm_frame.h"
 
 typedef struct tdm_share_remote_config {
-    tdm_link_ws *ws;       /* authenticated; borrowed; NULL: no service */
+    const char *signal_url; /* tandem-signal's base URL; NULL: no service */
+    const char *secret;     /* the customer's participant secret */
     const char *display;   /* inject on this X display; NULL: count only */
     tdm_rect area;         /* the shared monitor, root pixels */
     unsigned allow;        /* TDM_INJECT_ALLOW_* */

@@ -27,9 +27,11 @@
 #include <jansson.h>
 
 #include "inject_plan.h"
+#include "share_audio.h"
 #include "share_remote.h"
 #include "signal_link.h"
 #include "tdm_incremental.h"
+#include "tdm_opus_rtp.h"
 #include "tdm_rtcp.h"
 #include "tdm_rtp.h"
 #include "tdm_sdp_offer.h"
@@ -46,6 +48,7 @@
 #define RTP_MAX (1200 - TDM_PEER_MAX_SRTP_OVERHEAD)
 #define CACHE_SLOTS 1024 /* a power of two; about a second of 8 Mbit/s */
 #define PAYLOAD_TYPE 96
+#define AUDIO_PAYLOAD_TYPE 111 /* Opus, as browsers number it */
 #define MIN_KBPS 100
 
 static volatile sig_atomic_t stop_requested;
@@ -79,6 +82,7 @@ typedef struct share {
     bool list_monitors, no_cursor;
     unsigned allow_input;
     const char *input_log_path;
+    const char *audio_spec; /* --audio: "tone" or a WAV file */
     const char *local[TDM_ICE_MAX_LOCAL_ADDRESSES];
     size_t n_local;
     tdm_client_ice_options ice; /* --ice-server etc. */
@@ -93,10 +97,18 @@ typedef struct share {
     /* joined with a code */
     json_t *joined; /* the join answer: url, token, TURN strings live here */
     tdm_link *link;
-    tdm_link_ws *ws;
+    const char *secret;
     tdm_share_remote *remote;
     FILE *input_log;
     tdm_rect area; /* the shared monitor in root pixels */
+
+    /* the voice channel (--audio) */
+    tdm_share_audio *audio;
+    tdm_audio_encoder *aenc;
+    uint32_t audio_ssrc;
+    uint16_t audio_seq;
+    uint64_t audio_next_us, audio_pts_us;
+    uint64_t audio_packets;
 
     tdm_client_session *sess;
     tdm_peer *peer;
@@ -145,6 +157,9 @@ static void usage(FILE *f)
                "                       this machine's own limit on remote input, on top of\n"
                "                       the session's profile (default all: the profile\n"
                "                       decides); refused events are counted\n"
+               "  --audio tone|FILE    also send the customer's voice: Opus from a 440 Hz test\n"
+               "                       tone or a WAV file (16-bit PCM, 48 kHz, mono or\n"
+               "                       stereo; it loops)\n"
                "  --input-log FILE     one line per input event received:\n"
                "                       <CLOCK_MONOTONIC us> <event type> injected|refused:<reason>\n"
                "  --scenario NAME      synthetic desktop: idle|typing|scroll|drag|video|full\n"
@@ -220,6 +235,7 @@ static int parse_options(share *sh, int argc, char **argv)
                                          {"no-cursor", no_argument, NULL, 'K'},
                                          {"allow-input", required_argument, NULL, 'A'},
                                          {"input-log", required_argument, NULL, 'G'},
+                                         {"audio", required_argument, NULL, 'O'},
                                          TDM_CLIENT_ICE_LONG_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -293,6 +309,7 @@ static int parse_options(share *sh, int argc, char **argv)
         case 'L': sh->list_monitors = true; break;
         case 'K': sh->no_cursor = true; break;
         case 'G': sh->input_log_path = optarg; break;
+        case 'O': sh->audio_spec = optarg; break;
         case 'A':
             if (!tdm_inject_allow_parse(optarg, &sh->allow_input)) {
                 fprintf(stderr, PROG ": bad --allow-input '%s' (none, pointer, keyboard, all)\n",
@@ -343,6 +360,39 @@ static int parse_options(share *sh, int argc, char **argv)
     return 0;
 }
 
+/* The voice channel: a second m-section (mid 1) in the video's BUNDLE,
+ * so it shares the one ICE/DTLS transport. The offer writer makes the
+ * video section; this adds the audio one after it. */
+static tdm_status add_audio_section(share *sh, const tdm_client_offer_params *p, char *out,
+                                    size_t cap, size_t *len, tdm_error *err)
+{
+    static const char bundle[] = "a=group:BUNDLE 0\r\n";
+    char *b = strstr(out, bundle);
+    if (!b || *len + 2 >= cap)
+        return tdm_fail(err, TDM_ERR_FORMAT, "offer: no BUNDLE line to add audio to");
+    size_t at = (size_t)(b - out) + sizeof bundle - 3; /* before "\r\n" */
+    memmove(out + at + 2, out + at, *len - at + 1);
+    memcpy(out + at, " 1", 2);
+    *len += 2;
+    char fp[TDM_SDP_FINGERPRINT_LEN * 3 + 1];
+    for (size_t i = 0; i < TDM_SDP_FINGERPRINT_LEN; i++)
+        snprintf(fp + 3 * i, 4, "%02X%s", p->fingerprint[i], i + 1 < TDM_SDP_FINGERPRINT_LEN ? ":" : "");
+    bool stereo = tdm_share_audio_channels(sh->audio) == 2;
+    int n = snprintf(out + *len, cap - *len,
+                     "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n"
+                     "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:sha-256 %s\r\n"
+                     "a=setup:actpass\r\na=sendonly\r\na=rtcp-mux\r\n"
+                     "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d minptime=10;useinbandfec=1%s\r\n"
+                     "a=ssrc:%u cname:tandem-share\r\n",
+                     AUDIO_PAYLOAD_TYPE, p->ice_ufrag, p->ice_pwd, fp, AUDIO_PAYLOAD_TYPE,
+                     AUDIO_PAYLOAD_TYPE, stereo ? ";stereo=1;sprop-stereo=1" : "",
+                     (unsigned)sh->audio_ssrc);
+    if (n < 0 || (size_t)n >= cap - *len)
+        return tdm_fail(err, TDM_ERR_RANGE, "offer: no room for the audio section");
+    *len += (size_t)n;
+    return TDM_OK;
+}
+
 static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char *out, size_t cap,
                               size_t *len, tdm_error *err)
 {
@@ -360,6 +410,8 @@ static tdm_status build_offer(void *user, const tdm_client_offer_params *p, char
                                .candidates_complete = true};
     memcpy(oc.fingerprint, p->fingerprint, sizeof oc.fingerprint);
     tdm_status st = tdm_sdp_offer_write(&oc, out, cap, len, err);
+    if (st == TDM_OK && sh->audio)
+        st = add_audio_section(sh, p, out, cap, len, err);
     return st;
 }
 
@@ -441,6 +493,33 @@ static tdm_status capture_and_send(share *sh, tdm_error *err)
     if (ef.keyframe)
         sh->keyframes++;
     return send_frame(sh, &ef, err);
+}
+
+/* One 20 ms frame of the voice channel, paced by its own clock: the RTP
+ * timestamp advances by exactly 960 a frame whatever the loop's jitter. */
+static tdm_status send_audio(share *sh, tdm_error *err)
+{
+    int16_t pcm[TDM_AUDIO_FRAME_SAMPLES * 2];
+    tdm_share_audio_next(sh->audio, pcm);
+    tdm_encoded_frame ef;
+    bool produced = false;
+    tdm_status st = tdm_audio_encoder_encode(sh->aenc, pcm, sh->audio_pts_us, &ef, &produced, err);
+    sh->audio_pts_us += 20000;
+    if (st != TDM_OK || !produced)
+        return st;
+    uint8_t pkt[RTP_MAX + TDM_PEER_MAX_SRTP_OVERHEAD];
+    tdm_rtp_header h = {.payload_type = AUDIO_PAYLOAD_TYPE,
+                        .seq = sh->audio_seq++,
+                        .timestamp = ef.rtp_timestamp,
+                        .ssrc = sh->audio_ssrc};
+    size_t hlen = 0, plen = 0;
+    if ((st = tdm_rtp_write_header(&h, pkt, RTP_MAX, &hlen)) != TDM_OK ||
+        (st = tdm_opus_packetize(&ef, pkt + hlen, RTP_MAX - hlen, &plen, NULL, NULL)) != TDM_OK)
+        return tdm_fail(err, st, "audio packet: %s", tdm_status_str(st));
+    if (tdm_peer_send_rtp(sh->peer, pkt, hlen + plen, sizeof pkt) != TDM_OK)
+        sh->send_errors++;
+    sh->audio_packets++;
+    return TDM_OK;
 }
 
 /* --- RTCP from the relay ---------------------------------------------------- */
@@ -559,18 +638,38 @@ static int setup_media(share *sh)
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
+    if (sh->audio_spec) {
+        tdm_audio_encoder_config acfg;
+        if ((st = tdm_share_audio_open(sh->audio_spec, &sh->audio, &err)) == TDM_OK) {
+            tdm_audio_encoder_config_init(&acfg, tdm_share_audio_channels(sh->audio));
+            st = tdm_audio_encoder_new(&acfg, &sh->aenc, &err);
+        }
+        if (st != TDM_OK) {
+            fprintf(stderr, PROG ": --audio: %s\n", err.msg);
+            return st == TDM_ERR_NOMEM ? 1 : 2;
+        }
+        sh->audio_ssrc = tdm_client_random_u32() | 1u;
+        if (sh->audio_ssrc == sh->ssrc)
+            sh->audio_ssrc ^= 2u;
+        sh->audio_seq = (uint16_t)tdm_client_random_u32();
+    }
     return 0;
 }
 
 static void print_status(share *sh, double t)
 {
-    char input[160] = "";
+    char input[200] = "";
     if (sh->remote) {
         tdm_share_remote_stats rs;
         tdm_share_remote_get_stats(sh->remote, &rs);
         snprintf(input, sizeof input, " input %llu injected %llu refused %llu control %s",
                  (unsigned long long)rs.received, (unsigned long long)rs.injected,
                  (unsigned long long)rs.refused, rs.customer_control ? "customer" : "shared");
+    }
+    if (sh->audio) {
+        size_t used = strlen(input);
+        snprintf(input + used, sizeof input - used, " audio_packets %llu",
+                 (unsigned long long)sh->audio_packets);
     }
     printf("share: t=%.0fs frames %llu (+%llu) %.0f kbit/s keyframes %llu nacks_served %llu "
            "plis %llu firs %llu bitrate %u kbit/s send_errors %llu%s\n",
@@ -588,6 +687,8 @@ static int run(share *sh)
     uint64_t period = (uint64_t)(1e6 / sh->fps);
     uint64_t end = sh->duration_s > 0 ? start + (uint64_t)(sh->duration_s * 1e6) : UINT64_MAX;
     uint64_t next_frame = start, next_status = start + 1000000u;
+    sh->audio_next_us = start;
+    sh->audio_pts_us = start;
     /* The relay asks for a keyframe when a subscriber joins; the first
      * frame is one anyway. */
     while (!stop_requested) {
@@ -610,12 +711,24 @@ static int run(share *sh)
             if (next_frame + period < now)
                 next_frame = now; /* fell behind (slow encode): skip, don't burst */
         }
+        while (sh->audio && now >= sh->audio_next_us) {
+            tdm_error err = {{0}};
+            if (send_audio(sh, &err) != TDM_OK) {
+                fprintf(stderr, PROG ": %s\n", err.msg);
+                return 1;
+            }
+            sh->audio_next_us += 20000;
+            if (sh->audio_next_us + 200000 < now)
+                sh->audio_next_us = now; /* stalled: no burst of stale voice */
+        }
         if (now >= next_status) {
             print_status(sh, (double)(now - start) / 1e6);
             next_status += 1000000u;
         }
         now = tdm_client_now_us();
         uint64_t wake = next_frame < next_status ? next_frame : next_status;
+        if (sh->audio && sh->audio_next_us < wake)
+            wake = sh->audio_next_us;
         if (end < wake)
             wake = end;
         unsigned wait_ms = wake > now ? (unsigned)((wake - now) / 1000) : 0;
@@ -712,17 +825,7 @@ static int join(share *sh)
     }
     printf("joined session %s as %s\n", sid, pid);
     fflush(stdout);
-
-    /* The WebSocket before the media: input may come as soon as a rep sees
-     * the picture. */
-    char *welcome = NULL;
-    if ((st = tdm_link_ws_connect(sh->link, &sh->ws, &err)) == TDM_OK)
-        st = tdm_link_ws_auth(sh->ws, secret, &welcome, &err);
-    free(welcome);
-    if (st != TDM_OK) {
-        fprintf(stderr, PROG ": WebSocket to %s: %s\n", sh->signal_url, err.msg);
-        return 1;
-    }
+    sh->secret = secret; /* the WebSocket's (start_remote), in sh->joined */
     return 0;
 }
 
@@ -732,7 +835,10 @@ static int start_remote(share *sh)
         fprintf(stderr, PROG ": cannot write %s: %s\n", sh->input_log_path, strerror(errno));
         return 2;
     }
-    tdm_share_remote_config rc = {.ws = sh->ws,
+    /* The WebSocket before the media: input may come as soon as a rep sees
+     * the picture. */
+    tdm_share_remote_config rc = {.signal_url = sh->signal_url,
+                                  .secret = sh->secret,
                                   .display = sh->allow_input ? sh->display : NULL,
                                   .area = sh->area,
                                   .allow = sh->allow_input,
@@ -769,7 +875,7 @@ int main(int argc, char **argv)
     rc = setup_media(&sh);
     if (rc == 0 && sh.join_code)
         rc = join(&sh);
-    if (rc == 0 && sh.ws)
+    if (rc == 0 && sh.secret)
         rc = start_remote(&sh);
     if (rc == 0) {
         tdm_client_session_config cfg = {.url = sh.url,
@@ -815,11 +921,12 @@ int main(int argc, char **argv)
                (unsigned long long)rs.injected, (unsigned long long)rs.refused);
     }
     tdm_share_remote_stop(sh.remote);
-    tdm_link_ws_close(sh.ws);
     tdm_link_free(sh.link);
     if (sh.input_log)
         fclose(sh.input_log);
     tdm_client_session_close(sh.sess); /* DELETEs the resource */
+    tdm_audio_encoder_free(sh.aenc);
+    tdm_share_audio_close(sh.audio);
     tdm_video_encoder_free(sh.enc);
     tdm_incremental_free(sh.inc);
     tdm_source_close(sh.src);

@@ -14,6 +14,7 @@ struct tdm_x11_injector {
     char display[64];
     tdm_xkeymap map;
     xcb_keycode_t chord_keycode; /* 0: not grabbed */
+    uint8_t remapped[32];        /* keycodes a REMAP gave a keysym: emptied at close */
 };
 
 static tdm_status read_keymap(tdm_x11_injector *inj, tdm_error *err)
@@ -133,6 +134,15 @@ void tdm_x11_injector_close(tdm_x11_injector *inj)
 {
     if (!inj)
         return;
+    if (inj->conn && !xcb_connection_has_error(inj->conn)) {
+        /* Spare keycodes go back to having no keysym: the customer's
+         * keyboard is left as it was found. */
+        xcb_keysym_t none[2] = {0, 0};
+        for (unsigned kc = 0; kc < 256; kc++)
+            if (inj->remapped[kc / 8] & (1u << (kc % 8)))
+                xcb_change_keyboard_mapping(inj->conn, 1, (xcb_keycode_t)kc, 2, none);
+        free(xcb_get_input_focus_reply(inj->conn, xcb_get_input_focus(inj->conn), NULL));
+    }
     if (inj->conn)
         xcb_disconnect(inj->conn); /* the server drops the grabs with the client */
     free(inj);
@@ -170,6 +180,7 @@ tdm_status tdm_x11_injector_run(tdm_x11_injector *inj, const tdm_inject_plan *pl
             uint32_t *row = &inj->map.syms[(a->detail - inj->map.min_keycode) * TDM_XKEYMAP_COLUMNS];
             memset(row, 0, TDM_XKEYMAP_COLUMNS * sizeof *row);
             row[0] = row[1] = a->keysym;
+            inj->remapped[a->detail / 8] |= (uint8_t)(1u << (a->detail % 8));
             break;
         }
         }

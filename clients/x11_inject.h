@@ -27,6 +27,8 @@ typedef struct tdm_x11_injector tdm_x11_injector;
  * grabbed already fails the open, naming it). */
 tdm_status tdm_x11_injector_open(const char *display, bool grab_chord, tdm_x11_injector **out,
                                  tdm_error *err);
+/* Keycodes a REMAP borrowed get their empty mapping back; the grab goes
+ * with the connection. */
 void tdm_x11_injector_close(tdm_x11_injector *inj);
 
 /* The server's keyboard mapping as last read. */

@@ -33,6 +33,10 @@ struct tdm_rec_writer {
     _Alignas(64) _Atomic uint64_t tail;
     _Alignas(64) _Atomic bool stop;
     _Atomic uint64_t end_time_us;
+    /* The writer's idle wait; close() signals it so a session's end does
+     * not wait out a sleep. Never touched by the producer's push. */
+    pthread_mutex_t idle_mu;
+    pthread_cond_t idle_cv;
     uint32_t slots;
     size_t slot_size, max_packet;
     uint8_t *ring;
@@ -150,28 +154,66 @@ static uint64_t take(tdm_rec_writer *w)
     return head - tail;
 }
 
+/* The writer polls, which keeps the producer free of system calls (no
+ * wake-up to send). Each wake-up costs a timed wait and a write(), which
+ * for a session of a few hundred packets a second outweighs sealing them,
+ * so the wait adapts: long enough for an eighth of the ring's slots to
+ * arrive at the rate just seen (the rest is margin for a burst or a late
+ * wake-up), between IDLE_MIN_US and IDLE_MAX_US, and never past the next
+ * sync. A session of a few hundred packets a second waits IDLE_MAX_US. */
+#define IDLE_MIN_US 5000u
+#define IDLE_MAX_US 50000u
+
+static uint64_t next_idle_us(uint64_t last_us, uint64_t taken, uint32_t slots)
+{
+    uint64_t us = taken ? last_us * (slots / 8) / taken : IDLE_MAX_US;
+    return us < IDLE_MIN_US ? IDLE_MIN_US : us > IDLE_MAX_US ? IDLE_MAX_US : us;
+}
+
+static void idle_wait(tdm_rec_writer *w, uint64_t us)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(us / 1000000u);
+    until.tv_nsec += (long)(us % 1000000u) * 1000;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->idle_mu);
+    while (!atomic_load_explicit(&w->stop, memory_order_acquire))
+        if (pthread_cond_timedwait(&w->idle_cv, &w->idle_mu, &until) != 0)
+            break; /* ETIMEDOUT */
+    pthread_mutex_unlock(&w->idle_mu);
+}
+
 static void *writer_main(void *arg)
 {
     tdm_rec_writer *w = arg;
     tdm_rec_encoder_set_flush_interval(w->enc, w->sync_interval_us);
     tdm_rec_encoder_flushed(w->enc, mono_us());
     sync_file(w); /* the header is durable before any packet */
+    uint64_t last_sync = mono_us(), idle_us = IDLE_MIN_US, taken = 0;
     for (;;) {
         bool stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
         uint64_t n = take(w);
+        taken += n;
         if (n == 0 || tdm_rec_encoder_room(w->enc) < (1u << 18))
             drain(w); /* the queue ran dry: hand the bytes to the kernel now */
         uint64_t now = mono_us();
-        if (tdm_rec_encoder_flush_due(w->enc, now))
+        if (tdm_rec_encoder_flush_due(w->enc, now)) {
             sync_point(w, now);
+            last_sync = now;
+        }
         if (stopping && n == 0)
             break;
         if (n == 0) {
-            /* Polling keeps the producer free of system calls (no wake-up
-             * to send); 5 ms is 50 packets at 10k packets/s, far below the
-             * ring's size, and costs nothing on the way to disk. */
-            struct timespec ts = {0, 5000000};
-            nanosleep(&ts, NULL);
+            idle_us = next_idle_us(idle_us, taken, w->slots);
+            taken = 0;
+            uint64_t sync_at = last_sync + w->sync_interval_us;
+            now = mono_us();
+            uint64_t us = sync_at > now && sync_at - now < idle_us ? sync_at - now : idle_us;
+            idle_wait(w, us);
         }
     }
     return NULL;
@@ -200,6 +242,12 @@ static tdm_status writer_start(int fd, const tdm_rec_writer_config *cfg, tdm_rec
     w->slot_size = (sizeof(slot) + maxp + 7) & ~(size_t)7;
     w->sync_interval_us = cfg->sync_interval_us ? cfg->sync_interval_us : 1000000;
     w->ring = calloc(slots, w->slot_size);
+    pthread_mutex_init(&w->idle_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->idle_cv, &ca);
+    pthread_condattr_destroy(&ca);
     tdm_status st = w->ring ? TDM_OK : tdm_fail(err, TDM_ERR_NOMEM, "rec writer: out of memory");
     if (st == TDM_OK)
         st = tdm_rec_encoder_new(cfg->header, cfg->rec_key, 0, 0, &w->enc, err);
@@ -208,6 +256,8 @@ static tdm_status writer_start(int fd, const tdm_rec_writer_config *cfg, tdm_rec
     if (st != TDM_OK) {
         tdm_rec_encoder_free(w->enc);
         free(w->ring);
+        pthread_cond_destroy(&w->idle_cv);
+        pthread_mutex_destroy(&w->idle_mu);
         close(fd);
         free(w);
         return st;
@@ -298,7 +348,10 @@ tdm_status tdm_rec_writer_close(tdm_rec_writer *w, uint64_t now_us, uint8_t hash
 {
     if (!w)
         return tdm_fail(err, TDM_ERR_INVALID, "rec writer: NULL");
+    pthread_mutex_lock(&w->idle_mu);
     atomic_store_explicit(&w->stop, true, memory_order_release);
+    pthread_cond_signal(&w->idle_cv);
+    pthread_mutex_unlock(&w->idle_mu);
     pthread_join(w->thread, NULL);
     /* Called on the producer thread: drops after the last queued packet
      * still get their marker. */
@@ -320,6 +373,8 @@ tdm_status tdm_rec_writer_close(tdm_rec_writer *w, uint64_t now_us, uint8_t hash
         st = tdm_fail(err, TDM_ERR_IO, "recording close failed: %s", strerror(errno));
     tdm_rec_encoder_free(w->enc);
     free(w->ring);
+    pthread_cond_destroy(&w->idle_cv);
+    pthread_mutex_destroy(&w->idle_mu);
     free(w);
     return st;
 }

@@ -238,6 +238,15 @@ void tdm_sig_hub_remote_changed(tdm_sig_hub *h, const char *session_id, const ch
         s->customer_control = true;
     else if (s && event && strcmp(event, "control_returned") == 0)
         s->customer_control = false;
+    else if (s && s->customer_control && event && subject && strcmp(event, "offline") == 0) {
+        /* The customer's last socket went, on its instance: control is
+         * shared again there (tdm_sig_hub_closed), so here too. */
+        tdm_sig_participant_row row;
+        tdm_signal_error err;
+        if (tdm_signal_participant(h->sig, subject, &row, &err) == TDM_OK &&
+            row.kind == TDM_SIG_KIND_CUSTOMER)
+            s->customer_control = false;
+    }
     changed_here(h, session_id, event, subject, now_ms);
 }
 

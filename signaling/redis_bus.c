@@ -1,20 +1,29 @@
 /* redis_bus.c: pub/sub between signaling instances on two threads
  * (tdm_redis_bus.h). */
+#define _GNU_SOURCE /* pipe2 */
 #include "tdm_redis_bus.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #define SID_CAP 72
 #define BATCH 64
+
+typedef struct follow_op {
+    struct follow_op *next;
+    bool on;
+    char sid[SID_CAP];
+} follow_op;
 
 typedef struct bmsg {
     struct bmsg *next;
@@ -37,7 +46,13 @@ struct tdm_redis_bus {
     bmsg *out_head, *out_tail; /* to publish, oldest first */
     size_t out_bytes;
     bmsg *in_head, *in_tail; /* received, for the loop */
-    redisContext *sub_ctx;   /* under mu: shut down to stop the subscriber */
+    /* Sessions followed (SUBSCRIBEd), as the loop wants them; the
+     * subscriber applies changes queued in ops and, after a reconnect,
+     * subscribes to the whole set again. Under mu. */
+    char (*follow)[SID_CAP];
+    size_t n_follow, cap_follow;
+    struct follow_op *ops_head, *ops_tail;
+    int wake_pipe[2]; /* loop -> subscriber: ops queued, or stop */
     tdm_redis_bus_stats stats;
     int64_t last_drop_log_ms;
 };
@@ -178,17 +193,17 @@ static void *publisher(void *arg)
 
 static void deliver(tdm_redis_bus *b, const redisReply *r)
 {
-    /* ["pmessage", pattern, channel, payload] */
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "pmessage") != 0 ||
-        r->element[2]->type != REDIS_REPLY_STRING || r->element[3]->type != REDIS_REPLY_STRING)
+    /* ["message", channel, payload]; (un)subscribe confirmations are not. */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0 ||
+        r->element[1]->type != REDIS_REPLY_STRING || r->element[2]->type != REDIS_REPLY_STRING)
         return;
-    const char *ch = r->element[2]->str;
+    const char *ch = r->element[1]->str;
     size_t pl = sizeof TDM_BUS_CHANNEL_PREFIX - 1;
     if (strncmp(ch, TDM_BUS_CHANNEL_PREFIX, pl) != 0 || strlen(ch + pl) >= SID_CAP ||
-        r->element[3]->len > TDM_BUS_MESSAGE_MAX)
+        r->element[2]->len > TDM_BUS_MESSAGE_MAX)
         return;
-    bmsg *m = msg_new(ch + pl, r->element[3]->str, r->element[3]->len);
+    bmsg *m = msg_new(ch + pl, r->element[2]->str, r->element[2]->len);
     if (!m)
         return;
     pthread_mutex_lock(&b->mu);
@@ -204,6 +219,79 @@ static void deliver(tdm_redis_bus *b, const redisReply *r)
         b->wake(b->wake_ctx);
 }
 
+/* Queues (UN)SUBSCRIBE for sid on c's output buffer. */
+static void append_sub(redisContext *c, const char *sid, bool on)
+{
+    char ch[SID_CAP + sizeof TDM_BUS_CHANNEL_PREFIX];
+    snprintf(ch, sizeof ch, TDM_BUS_CHANNEL_PREFIX "%s", sid);
+    const char *argv[2] = {on ? "SUBSCRIBE" : "UNSUBSCRIBE", ch};
+    size_t lens[2] = {strlen(argv[0]), strlen(ch)};
+    redisAppendCommandArgv(c, 2, argv, lens);
+}
+
+/* Writes what is buffered on c; false when the connection failed. */
+static bool flush(redisContext *c)
+{
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return false;
+    return true;
+}
+
+/* One connection's life: subscribe to every followed session, then apply
+ * follow changes and hand messages over until the connection fails or the
+ * bus stops. */
+static void serve_connection(tdm_redis_bus *b, redisContext *c)
+{
+    pthread_mutex_lock(&b->mu);
+    for (size_t i = 0; i < b->n_follow; i++)
+        append_sub(c, b->follow[i], true);
+    /* The whole set is subscribed: queued changes are in it already. */
+    for (follow_op *o = b->ops_head, *n; o; o = n) {
+        n = o->next;
+        free(o);
+    }
+    b->ops_head = b->ops_tail = NULL;
+    b->stats.sub_connected = true;
+    pthread_mutex_unlock(&b->mu);
+    if (!flush(c))
+        return;
+    struct pollfd pf[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = b->wake_pipe[0], .events = POLLIN}};
+    while (!atomic_load(&b->stop)) {
+        if (poll(pf, 2, 1000) < 0 && errno != EINTR)
+            return;
+        if (pf[1].revents & POLLIN) {
+            char junk[64];
+            while (read(b->wake_pipe[0], junk, sizeof junk) > 0) {
+            }
+            pthread_mutex_lock(&b->mu);
+            follow_op *ops = b->ops_head;
+            b->ops_head = b->ops_tail = NULL;
+            pthread_mutex_unlock(&b->mu);
+            for (follow_op *o = ops, *n; o; o = n) {
+                n = o->next;
+                append_sub(c, o->sid, o->on);
+                free(o);
+            }
+            if (!flush(c))
+                return;
+        }
+        if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (redisBufferRead(c) != REDIS_OK)
+                return;
+            void *reply = NULL;
+            while (redisGetReplyFromReader(c, &reply) == REDIS_OK && reply) {
+                deliver(b, reply);
+                freeReplyObject(reply);
+                reply = NULL;
+            }
+            if (c->err)
+                return;
+        }
+    }
+}
+
 static void *subscriber(void *arg)
 {
     tdm_redis_bus *b = arg;
@@ -211,16 +299,7 @@ static void *subscriber(void *arg)
     while (!atomic_load(&b->stop)) {
         struct timeval tv = {1, 0};
         redisContext *c = redisConnectWithTimeout(b->addr.host, b->addr.port, tv);
-        redisReply *r = NULL;
-        if (c && !c->err) {
-            /* No read timeout: the subscriber blocks for messages; stop and
-             * a dead peer end the read (shutdown, keepalive). */
-            redisEnableKeepAlive(c);
-            r = redisCommand(c, "PSUBSCRIBE " TDM_BUS_CHANNEL_PREFIX "*");
-        }
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            if (r)
-                freeReplyObject(r);
+        if (!c || c->err) {
             if (c)
                 redisFree(c);
             if (!logged_down) {
@@ -235,26 +314,15 @@ static void *subscriber(void *arg)
             pthread_mutex_unlock(&b->mu);
             continue;
         }
-        freeReplyObject(r);
+        /* Reads wait in poll, never in a blocking read; a dead peer is
+         * noticed through keepalive. */
+        redisEnableKeepAlive(c);
         if (logged_down)
-            fprintf(stderr, "tandem-signal: redis bus: subscribed again at %s:%u\n",
-                    b->addr.host, b->addr.port);
+            fprintf(stderr, "tandem-signal: redis bus: subscribed again at %s:%u\n", b->addr.host,
+                    b->addr.port);
         logged_down = false;
+        serve_connection(b, c);
         pthread_mutex_lock(&b->mu);
-        b->sub_ctx = c;
-        b->stats.sub_connected = true;
-        bool stopping = atomic_load(&b->stop);
-        pthread_mutex_unlock(&b->mu);
-        while (!stopping) {
-            void *reply = NULL;
-            if (redisGetReply(c, &reply) != REDIS_OK || !reply)
-                break;
-            deliver(b, reply);
-            freeReplyObject(reply);
-            stopping = atomic_load(&b->stop);
-        }
-        pthread_mutex_lock(&b->mu);
-        b->sub_ctx = NULL;
         b->stats.sub_connected = false;
         pthread_mutex_unlock(&b->mu);
         redisFree(c);
@@ -264,6 +332,50 @@ static void *subscriber(void *arg)
         }
     }
     return NULL;
+}
+
+void tdm_redis_bus_follow(tdm_redis_bus *b, const char *session_id, bool on)
+{
+    if (!b || !session_id || strlen(session_id) >= SID_CAP)
+        return;
+    follow_op *o = calloc(1, sizeof *o);
+    pthread_mutex_lock(&b->mu);
+    size_t i = 0;
+    while (i < b->n_follow && strcmp(b->follow[i], session_id) != 0)
+        i++;
+    bool had = i < b->n_follow;
+    if (on && !had) {
+        if (b->n_follow == b->cap_follow) {
+            size_t ncap = b->cap_follow ? 2 * b->cap_follow : 64;
+            void *grown = realloc(b->follow, ncap * sizeof *b->follow);
+            if (!grown) {
+                pthread_mutex_unlock(&b->mu);
+                free(o);
+                return;
+            }
+            b->follow = grown;
+            b->cap_follow = ncap;
+        }
+        snprintf(b->follow[b->n_follow++], SID_CAP, "%s", session_id);
+    } else if (!on && had) {
+        memcpy(b->follow[i], b->follow[--b->n_follow], SID_CAP);
+    }
+    bool changed = on != had;
+    if (changed && o) {
+        o->on = on;
+        snprintf(o->sid, sizeof o->sid, "%s", session_id);
+        if (b->ops_tail)
+            b->ops_tail->next = o;
+        else
+            b->ops_head = o;
+        b->ops_tail = o;
+        o = NULL;
+    }
+    pthread_mutex_unlock(&b->mu);
+    free(o);
+    if (changed && write(b->wake_pipe[1], "f", 1) < 0) {
+        /* Full pipe: a wake-up is pending already. */
+    }
 }
 
 tdm_status tdm_redis_bus_new(const tdm_redis_addr *addr, void (*wake)(void *ctx), void *wake_ctx,
@@ -277,6 +389,11 @@ tdm_status tdm_redis_bus_new(const tdm_redis_addr *addr, void (*wake)(void *ctx)
     b->wake = wake;
     b->wake_ctx = wake_ctx;
     atomic_init(&b->stop, 0);
+    b->wake_pipe[0] = b->wake_pipe[1] = -1;
+    if (pipe2(b->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        free(b);
+        return tdm_fail(err, TDM_ERR_IO, "redis bus: pipe: %s", strerror(errno));
+    }
     b->mu_ok = pthread_mutex_init(&b->mu, NULL) == 0;
     b->cv_ok = b->mu_ok && pthread_cond_init(&b->cv, NULL) == 0;
     if (b->cv_ok)
@@ -298,10 +415,11 @@ void tdm_redis_bus_free(tdm_redis_bus *b)
     atomic_store(&b->stop, 1);
     if (b->cv_ok) {
         pthread_mutex_lock(&b->mu);
-        if (b->sub_ctx)
-            shutdown(b->sub_ctx->fd, SHUT_RDWR);
         pthread_cond_broadcast(&b->cv);
         pthread_mutex_unlock(&b->mu);
+    }
+    if (b->wake_pipe[1] >= 0 && write(b->wake_pipe[1], "s", 1) < 0) {
+        /* Full pipe: the subscriber wakes anyway. */
     }
     if (b->pub_started)
         pthread_join(b->pub_th, NULL);
@@ -309,6 +427,14 @@ void tdm_redis_bus_free(tdm_redis_bus *b)
         pthread_join(b->sub_th, NULL);
     free_list(b->out_head);
     free_list(b->in_head);
+    for (follow_op *o = b->ops_head, *n; o; o = n) {
+        n = o->next;
+        free(o);
+    }
+    free(b->follow);
+    for (int i = 0; i < 2; i++)
+        if (b->wake_pipe[i] >= 0)
+            close(b->wake_pipe[i]);
     if (b->cv_ok)
         pthread_cond_destroy(&b->cv);
     if (b->mu_ok)

@@ -33,7 +33,7 @@ struct tdm_redis_cluster {
     char inst[INST_CAP];
     presence *local[BUCKETS], *remote[BUCKETS];
     int64_t now_ms, last_refresh_ms;
-    bool bus_was_down;
+    bool bus_was_down, resync_pending;
 };
 
 static unsigned hash_sid(const char *s)
@@ -122,10 +122,33 @@ static void announce(tdm_redis_cluster *c, const presence *p, bool on)
     publish(c, p->sid, &e);
 }
 
+static bool has_session(presence *const *table, const char *sid)
+{
+    for (const presence *p = table[hash_sid(sid)]; p; p = p->next)
+        if (strcmp(p->sid, sid) == 0)
+            return true;
+    return false;
+}
+
 static void h_presence(void *ctx, const char *sid, const char *pid, tdm_sig_kind kind, bool on)
 {
     tdm_redis_cluster *c = ctx;
+    bool had = has_session(c->local, sid);
     set_presence(c->local, sid, pid, "", kind, on, 0);
+    bool has = has_session(c->local, sid);
+    /* Hear a session's channel while this instance has sockets of it. */
+    if (has != had)
+        tdm_redis_bus_follow(c->bus, sid, has);
+    if (!has) /* what other instances said of it no longer matters here */
+        for (presence **pp = &c->remote[hash_sid(sid)]; *pp;) {
+            if (strcmp((*pp)->sid, sid) == 0) {
+                presence *p = *pp;
+                *pp = p->next;
+                free(p);
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
     presence p = {.kind = kind};
     snprintf(p.sid, sizeof p.sid, "%s", sid);
     snprintf(p.pid, sizeof p.pid, "%s", pid);
@@ -189,10 +212,18 @@ static void on_message(void *ctx, const char *sid, const char *msg, size_t len)
             forget_live(c, e.subject);
         tdm_sig_hub_remote_changed(c->hub, sid, e.event, e.subject, c->now_ms);
         break;
-    case TDM_ENV_PRESENCE:
+    case TDM_ENV_PRESENCE: {
+        bool known = *find(c->remote, sid, e.pid, e.inst) != NULL;
         set_presence(c->remote, sid, e.pid, e.inst, (tdm_sig_kind)e.kind, e.on,
                      c->now_ms + TDM_CLUSTER_PRESENCE_TTL_MS);
+        /* A newcomer to the session learns who is here now, not at the
+         * next refresh. */
+        if (e.on && !known)
+            for (const presence *p = c->local[hash_sid(sid)]; p; p = p->next)
+                if (strcmp(p->sid, sid) == 0)
+                    announce(c, p, true);
         break;
+    }
     }
     tdm_redis_envelope_clear(&e);
 }
@@ -203,6 +234,46 @@ void tdm_redis_cluster_service(tdm_redis_cluster *c, int64_t now_ms)
         return;
     c->now_ms = now_ms;
     tdm_redis_bus_take(c->bus, on_message, c);
+}
+
+static bool store_answers(tdm_redis_cluster *c)
+{
+    tdm_sig_session_row row;
+    bool found = false;
+    return tdm_sig_store_session_get(tdm_signal_store(c->sig), "s_probe", &row, &found, NULL) ==
+           TDM_OK;
+}
+
+/* After an outage: what other instances published meanwhile is lost, so
+ * every local session gets its state afresh from the store (event
+ * "resync"), once per session. The sessions are collected first: pushing
+ * may close sockets, which changes the presence table. */
+static void resync(tdm_redis_cluster *c, int64_t now_ms)
+{
+    size_t n = 0, cap = 0;
+    char (*sids)[TDM_SIG_ID_CAP] = NULL;
+    for (unsigned b = 0; b < BUCKETS; b++)
+        for (const presence *p = c->local[b]; p; p = p->next) {
+            bool seen = false;
+            for (size_t i = 0; i < n && !seen; i++)
+                seen = strcmp(sids[i], p->sid) == 0;
+            if (seen)
+                continue;
+            if (n == cap) {
+                size_t ncap = cap ? 2 * cap : 16;
+                void *grown = realloc(sids, ncap * sizeof *sids);
+                if (!grown)
+                    goto push;
+                sids = grown;
+                cap = ncap;
+            }
+            snprintf(sids[n++], TDM_SIG_ID_CAP, "%s", p->sid);
+        }
+push:
+    fprintf(stderr, "tandem-signal: cluster: Redis is back; resynchronising %zu session(s)\n", n);
+    for (size_t i = 0; i < n; i++)
+        tdm_sig_hub_remote_changed(c->hub, sids[i], "resync", "", now_ms);
+    free(sids);
 }
 
 void tdm_redis_cluster_tick(tdm_redis_cluster *c, int64_t now_ms)
@@ -220,6 +291,14 @@ void tdm_redis_cluster_tick(tdm_redis_cluster *c, int64_t now_ms)
         for (unsigned b = 0; b < BUCKETS; b++)
             for (const presence *p = c->local[b]; p; p = p->next)
                 announce(c, p, true);
+    }
+    if (back)
+        c->resync_pending = true;
+    /* The push reads the store: wait until it answers too (its connection
+     * comes back on its own schedule). */
+    if (c->resync_pending && store_answers(c)) {
+        c->resync_pending = false;
+        resync(c, now_ms);
     }
     for (unsigned b = 0; b < BUCKETS; b++)
         for (presence **pp = &c->remote[b]; *pp;) {

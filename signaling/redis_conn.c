@@ -92,7 +92,11 @@ void tdm_redis_conn_drop(tdm_redis_conn *rc)
 static tdm_status down(tdm_redis_conn *rc, tdm_error *err, const char *why)
 {
     tdm_redis_conn_drop(rc);
-    rc->retry_after_ms = mono_ms() + TDM_REDIS_RETRY_MS;
+    int64_t wait = TDM_REDIS_RETRY_MS;
+    for (int i = 0; i < rc->failed_connects && wait < TDM_REDIS_RETRY_MAX_MS; i++)
+        wait *= 2;
+    rc->retry_after_ms = mono_ms() + (wait < TDM_REDIS_RETRY_MAX_MS ? wait : TDM_REDIS_RETRY_MAX_MS);
+    rc->failed_connects++;
     return tdm_fail(err, TDM_ERR_UNAVAILABLE, TDM_REDIS_DOWN_PREFIX " (%s:%u): %s",
                     rc->addr.host, rc->addr.port, why);
 }
@@ -124,6 +128,7 @@ tdm_status tdm_redis_conn_ensure(tdm_redis_conn *rc, tdm_error *err)
         if (!ok)
             return down(rc, err, "SELECT failed");
     }
+    rc->failed_connects = 0;
     return TDM_OK;
 }
 
@@ -143,6 +148,7 @@ redisReply *tdm_redis_conn_argv(tdm_redis_conn *rc, int argc, const char *const 
         /* A connection that broke (Redis restarted) says nothing about the
          * next connect: let the next call try at once. */
         rc->retry_after_ms = 0;
+        rc->failed_connects = 0;
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {

@@ -7,9 +7,14 @@
  *   "tdm:ch:{session id}"; one connection and one queue keep each
  *   instance's messages in order, which is what keeps a rep's input events
  *   in order at the customer's instance;
- * - the subscriber PSUBSCRIBEs "tdm:ch:*", queues what arrives and wakes
- *   the event loop through the wake callback (lws_cancel_service); the loop
- *   takes the messages with tdm_redis_bus_take.
+ * - the subscriber SUBSCRIBEs to the channels of the sessions this
+ *   instance follows (tdm_redis_bus_follow: those it has sockets of), so an
+ *   instance hears only its own sessions' traffic; it waits in poll() on
+ *   its connection and on a pipe the loop writes to when the set changes,
+ *   queues what arrives and wakes the event loop through the wake callback
+ *   (lws_cancel_service); the loop takes the messages with
+ *   tdm_redis_bus_take. After a reconnect it subscribes to the whole set
+ *   again.
  * Why threads and not hiredis' async API: libwebsockets has no hiredis
  * adapter, and two threads with blocking calls keep reconnecting and
  * back-off as straight-line code; the loop thread never waits on Redis for
@@ -54,6 +59,11 @@ void tdm_redis_bus_free(tdm_redis_bus *b);
 /* Queues msg for channel tdm:ch:{session_id}; never blocks on Redis.
  * false when dropped (queue full, message too large). */
 bool tdm_redis_bus_publish(tdm_redis_bus *b, const char *session_id, const char *msg, size_t len);
+
+/* Starts (on) or stops hearing session_id's channel; never blocks on
+ * Redis. Messages published before the SUBSCRIBE reaches Redis are not
+ * heard: the cluster re-announces what matters (presence) periodically. */
+void tdm_redis_bus_follow(tdm_redis_bus *b, const char *session_id, bool on);
 
 /* Hands every received message to fn (session id from the channel name)
  * in arrival order; returns how many. Loop thread. */

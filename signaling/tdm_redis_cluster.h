@@ -7,13 +7,14 @@
  * the envelope of messages between instances, and the presence table
  * (which participant has a socket on which other instance).
  *
- * Channel layout: one channel per session, "tdm:ch:{sid}"; every instance
- * subscribes to the pattern "tdm:ch:*" and ignores its own messages and
- * sessions it has no socket of. One channel per session keeps a session's
- * messages in one ordered stream per sender instance (Redis delivers a
- * connection's publishes in order); the pattern subscription costs every
- * instance every session's traffic, which is fine for a handful of
- * instances (SUBSCRIBE per session with local sockets is the next step).
+ * Channel layout: one channel per session, "tdm:ch:{sid}". An instance
+ * SUBSCRIBEs to a session's channel while it has sockets of that session
+ * (and ignores its own messages), so traffic reaches only the instances
+ * that serve the session; a session's messages from one sender instance
+ * form one ordered stream (Redis delivers a connection's publishes in
+ * order). Why per session and not per instance: the sender then need not
+ * know where the session's sockets are, and a new instance needs no
+ * directory, only its subscriptions.
  *
  * Envelope (JSON): {"i": instance id, "t": type, ...}
  *   "input"    {"d": the event text}: to the customer's sockets, byte for byte
@@ -21,9 +22,10 @@
  *   "changed"  {"e": event, "u": subject}: the hub re-reads the session from
  *              the shared store and pushes it (removed/ended close sockets)
  *   "presence" {"p": pid, "k": kind, "on": bool}: pid's sockets on "i"
- * Presence is re-announced every TDM_CLUSTER_PRESENCE_REFRESH_MS and
- * forgotten TDM_CLUSTER_PRESENCE_TTL_MS after the last announcement, so
- * the sockets of an instance that died stop counting as online.
+ * Presence is re-announced every TDM_CLUSTER_PRESENCE_REFRESH_MS (and at
+ * once to an instance newly announcing itself in a session) and forgotten
+ * TDM_CLUSTER_PRESENCE_TTL_MS after the last announcement, so the sockets
+ * of an instance that died stop counting as online.
  *
  * Loop thread only, except the bus's wake callback. */
 #ifndef TDM_REDIS_CLUSTER_H

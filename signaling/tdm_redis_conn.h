@@ -6,8 +6,9 @@
  * into one recognisable error: every message starts with
  * TDM_REDIS_DOWN_PREFIX, so the HTTP layer can answer 503 rather than 500
  * while Redis is away. After a failed connect no new attempt is made for
- * TDM_REDIS_RETRY_MS: a dead Redis then costs callers nothing but the error,
- * never a connect timeout per call.
+ * TDM_REDIS_RETRY_MS, doubling with each further failure up to
+ * TDM_REDIS_RETRY_MAX_MS: a dead or unreachable Redis then costs callers
+ * nothing but the error, not a connect timeout per call.
  *
  * Not thread-safe: one connection per thread (the store's on the event loop,
  * the bus's publisher and subscriber each their own). */
@@ -22,6 +23,7 @@
 
 #define TDM_REDIS_DOWN_PREFIX "redis unavailable"
 #define TDM_REDIS_RETRY_MS 500
+#define TDM_REDIS_RETRY_MAX_MS 4000
 #define TDM_REDIS_HOST_MAX 255
 
 typedef struct tdm_redis_addr {
@@ -42,6 +44,7 @@ typedef struct tdm_redis_conn {
     int timeout_ms; /* connect and command timeout; 0 = 2000 */
     struct redisContext *ctx;
     int64_t retry_after_ms; /* monotonic; no connect attempt before */
+    int failed_connects;    /* in a row: the back-off doubles with each */
 } tdm_redis_conn;
 
 void tdm_redis_conn_init(tdm_redis_conn *rc, const tdm_redis_addr *addr, int timeout_ms);

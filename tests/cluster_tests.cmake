@@ -19,3 +19,8 @@ if(TARGET tdm_signaling AND TDM_REDIS_SERVER)
   add_test(NAME signal_redis_store_test COMMAND signal_redis_store_test)
   set_tests_properties(signal_redis_store_test PROPERTIES LABELS integration TIMEOUT 120)
 endif()
+
+# Messages between instances and the Redis URL, sans-IO (plain calls).
+if(TARGET tdm_signaling)
+  tdm_unit_test(signal_redis_envelope_test LIBS tdm_signaling)
+endif()

@@ -7,6 +7,9 @@ tdm_unit_test(cursor_composite_test)
 if(TARGET tdm_inject)
   tdm_unit_test(inject_plan_test LIBS tdm_inject)
 endif()
+if(TARGET tdm_share_audio)
+  tdm_unit_test(share_wav_test LIBS tdm_share_audio)
+endif()
 # The signaling side of taking control back (signaling/hub.c).
 if(TARGET tdm_signaling)
   tdm_unit_test(hub_control_test LIBS tdm_signaling PkgConfig::SQLITE)
@@ -38,4 +41,15 @@ if(TARGET tdm_inject)
                         PkgConfig::CMOCKA PkgConfig::XCB PkgConfig::XCB_RANDR_DESKTOP)
   add_test(NAME x11_desktop_test COMMAND x11_desktop_test)
   set_tests_properties(x11_desktop_test PROPERTIES LABELS integration TIMEOUT 120)
+endif()
+
+# The customer's voice channel end to end: share --audio -> relay recording
+# -> tandem-replay export -> ffmpeg decodes the pitch.
+if(TARGET tandem-share AND TARGET tandem-relay AND TARGET tandem-replay)
+  add_test(NAME desktop_audio_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/desktop_audio_test.sh
+                   $<TARGET_FILE:tandem-relay> $<TARGET_FILE:tandem-share>
+                   $<TARGET_FILE:tandem-replay>)
+  set_tests_properties(desktop_audio_test PROPERTIES LABELS integration TIMEOUT 120
+                       SKIP_RETURN_CODE 77)
 endif()

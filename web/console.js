@@ -2,7 +2,8 @@
 // code to the customer, watch the customer's screen over WHEP, send pointer
 // and keyboard input and chat over the session WebSocket, invite an expert
 // with a profile, and, as the owner, change a participant's profile, remove
-// one, end the session. API: signaling/API.md.
+// one, end the session; shows when the customer has taken control back
+// (remote input paused). API: signaling/API.md.
 //
 // The login token and the session credential are kept in sessionStorage
 // (this tab only), so a reload comes back to the session.
@@ -280,7 +281,7 @@
           return;
         }
         {
-          const line = describeEvent(msg, state);
+          const line = CONTROL_LINE[msg.event] || describeEvent(msg, state);
           if (line && chat) chat.system(line);
         }
         break;
@@ -291,7 +292,9 @@
         chat.add(msg, session && session.participant_id);
         break;
       case 'error':
-        if (msg.error === 'input_denied' || msg.error === 'customer_offline') {
+        if (msg.error === 'input_denied' && msg.reason === 'customer_has_control') {
+          inputError(`Input refused (${msg.event || 'event'}): the customer has taken control back.`);
+        } else if (msg.error === 'input_denied' || msg.error === 'customer_offline') {
           inputError(deniedText(msg));
         } else if (msg.error === 'session_ended') {
           closeSession('Session ended', 'The session has ended.');
@@ -305,6 +308,11 @@
         break;
     }
   }
+
+  const CONTROL_LINE = {
+    control_taken_back: 'The customer took control back: remote input is paused.',
+    control_returned: 'The customer handed control back.',
+  };
 
   // An input problem stays on screen a few seconds after the last one.
   let inputErrorTimer = null;
@@ -326,6 +334,7 @@
     if (!s) return;
     state = s;
     $('session-state').textContent = s.state || '—';
+    showControl();
     const mine = me();
     if (mine && mine.profile && mine.profile !== session.profile) setMyProfile(mine.profile);
     // A code works once: once a customer came in with it, say so.
@@ -414,13 +423,30 @@
     const pointer = kinds.has('pointer_move') || kinds.has('pointer_button');
     const keys = kinds.has('key_down');
     $('screen').classList.toggle('input-on', pointer || keys);
-    $('input-note').textContent = keys
-      ? 'Click the picture: your mouse and keyboard then go to the customer.'
-      : pointer ? 'Your pointer over the picture is shown to the customer.' : 'Your profile lets you watch only.';
+    showControl();
     $('clipboard-panel').hidden = !kinds.has('clipboard_to_customer') && !kinds.has('clipboard_from_customer');
     $('clipboard-send').hidden = !kinds.has('clipboard_to_customer');
     $('clipboard-text').hidden = !kinds.has('clipboard_to_customer');
     $('clipboard-request').hidden = !kinds.has('clipboard_from_customer');
+  }
+
+  // The control state (the customer may take it back) and what the rep's
+  // input does now. Input is still sent while the customer holds control:
+  // the service refuses it and says why, which the rep then sees.
+  function showControl() {
+    if (!session) return;
+    const taken = !!(state && state.control === 'customer');
+    $('control-state').textContent = state && state.control
+      ? (taken ? 'taken back by the customer' : 'shared') : '—';
+    $('control-state').style.color = taken ? 'var(--bad)' : '';
+    $('control-state').style.fontWeight = taken ? 'bold' : '';
+    const kinds = kindsOf(session.profile);
+    const pointer = kinds.has('pointer_move') || kinds.has('pointer_button');
+    const keys = kinds.has('key_down');
+    $('input-note').textContent = taken && (pointer || keys)
+      ? 'The customer has taken control back: your input is paused until they hand it back.'
+      : keys ? 'Click the picture: your mouse and keyboard then go to the customer.'
+        : pointer ? 'Your pointer over the picture is shown to the customer.' : 'Your profile lets you watch only.';
   }
 
   // ---------------------------------------------------------------- invites

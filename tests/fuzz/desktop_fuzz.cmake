@@ -3,3 +3,7 @@
 if(TARGET tdm_inject)
   tdm_fuzz_target(fuzz_share_input LIBS tdm_inject)
 endif()
+# ... and of the WAV header behind tandem-share --audio FILE.
+if(TARGET tdm_share_audio)
+  tdm_fuzz_target(fuzz_share_wav LIBS tdm_share_audio)
+endif()

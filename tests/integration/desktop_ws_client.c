@@ -7,12 +7,16 @@
  * sends each line read from stdin as one text message and prints every
  * message received as "recv <json>" (flushed at once), until stdin ends
  * (exit 0) or the service closes the socket (prints "closed <code>", exit
- * 0). Exit 1 when the connection or the authentication fails. */
+ * 0). Exit 1 when the connection or the authentication fails. With
+ * DESKTOP_WS_STAMP=1 in the environment, each message sent is followed by
+ * "sent <CLOCK_MONOTONIC microseconds>" (for latency against tandem-share's
+ * --input-log). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "signal_link.h"
@@ -62,6 +66,7 @@ int main(int argc, char **argv)
     printf("welcome %s\n", welcome);
     fflush(stdout);
     free(welcome);
+    bool stamp = getenv("DESKTOP_WS_STAMP") && strcmp(getenv("DESKTOP_WS_STAMP"), "1") == 0;
     char line[25000];
     size_t used = 0;
     bool stdin_open = true;
@@ -95,6 +100,11 @@ int main(int argc, char **argv)
                 if (len && tdm_link_ws_send(ws, line, len, &err) != TDM_OK) {
                     fprintf(stderr, "desktop_ws_client: send: %s\n", err.msg);
                     rc = 1;
+                } else if (len && stamp) {
+                    struct timespec ts;
+                    clock_gettime(CLOCK_MONOTONIC, &ts);
+                    printf("sent %lld\n", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+                    fflush(stdout);
                 }
                 memmove(line, nl + 1, used - len - 1);
                 used -= len + 1;

@@ -21,7 +21,8 @@
  *     stay up, answer 503 unavailable for what needs state, /healthz 200,
  *     and keep their sockets (a chat refused meanwhile closes nothing);
  *     Redis restarted on the same port: heartbeats register again, new
- *     sessions get relays, pub/sub delivers again across instances;
+ *     sessions get relays, sockets get a "resync" push, pub/sub delivers
+ *     again across instances;
  *   - `tandem-signal audit verify --redis` passes, and fails after one
  *     audit entry is altered in Redis.
  * Waiting uses generous deadlines; no timing is asserted.
@@ -788,6 +789,16 @@ int main(int argc, char **argv)
             api(0, "GET", "/api/v1/me", alice, NULL, NULL) == 200)
             break;
         usleep(200 * 1000);
+    }
+    /* What was published during the outage is lost: sockets get their
+     * session's state afresh once the bus is back. */
+    until = now_s() + DEADLINE_S;
+    for (bool resynced = false; !resynced;) {
+        CHECK(now_s() < until, "no resync push after Redis came back");
+        json_t *j = ws_next_any(rep_ws, 1000, NULL);
+        resynced = j && strcmp(type_of(j), "session") == 0 &&
+                   strcmp(json_string_value(json_object_get(j, "event")) ?: "", "resync") == 0;
+        json_decref(j);
     }
     json_t *e = relay_listing(0, admin, "relay-b");
     CHECK(e && json_integer_value(json_object_get(e, "last_seen_ms_ago")) < 30000,

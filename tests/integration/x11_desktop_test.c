@@ -4,8 +4,9 @@
  *   - XTEST injection (clients/x11_inject.h) of planned actions: motion
  *     lands on the pixel asked, a button press reaches a window, typed keys
  *     arrive as the right keysyms (Shift for upper case, a spare keycode
- *     remapped for a character the keyboard lacks), the take-back chord
- *     pressed on the display is seen;
+ *     remapped for a character the keyboard lacks, and emptied again when
+ *     the injector closes), the take-back chord pressed on the display is
+ *     seen;
  *   - capture (capture/tdm_x11.h) with the cursor drawn in: the cursor's
  *     pixels are in the frame, a cursor that moves over an unchanged screen
  *     damages exactly its old and new rectangles and the old place shows the
@@ -303,7 +304,18 @@ static void injection_reaches_the_display(void **state)
 
     xcb_destroy_window(conn, w);
     sync_x();
+    /* The keycodes borrowed for € and é are empty again after close. */
+    uint8_t borrowed[2] = {0, 0};
+    for (unsigned kc = m->min_keycode, k = 0; kc <= m->max_keycode && k < 2; kc++) {
+        uint32_t s0 = m->syms[(kc - m->min_keycode) * TDM_XKEYMAP_COLUMNS];
+        if (s0 == 0x010020ac || s0 == 0xe9)
+            borrowed[k++] = (uint8_t)kc;
+    }
+    assert_true(borrowed[0] && borrowed[1]);
     tdm_x11_injector_close(inj);
+    sync_x();
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(keysym_of(borrowed[k], 0), 0);
 }
 
 /* --- capture with the cursor ----------------------------------------------- */

@@ -6,7 +6,8 @@
  * repeat changes nothing; while the customer holds control the rep's
  * allowed input is denied (customer_has_control), not forwarded and
  * audited; given back, it flows again; the customer's socket going resets
- * control to shared. */
+ * control to shared; on other instances (Redis) control follows the
+ * announcements of the customer's instance, its going offline included. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,10 +210,36 @@ static void customer_takes_and_gives_back(void **state)
     assert_int_equal(count_to(REP, "customer_has_control"), 0);
 }
 
+/* With several tandem-signal instances (Redis), the customer's instance
+ * announces the change and the others follow it, including the customer
+ * going offline there. */
+static void control_follows_other_instances(void **state)
+{
+    (void)state;
+    int64_t t = T0 + 2000;
+    tdm_sig_hub_closed(hub, CUSTOMER, t); /* the customer is elsewhere */
+    forget();
+    tdm_sig_hub_remote_changed(hub, opened.session_id, "control_taken_back", cust.participant_id, t + 1);
+    assert_int_equal(count_to(REP, "\"control\":\"customer\""), 1);
+    say(REP, MOVE, t + 2);
+    assert_int_equal(count_to(REP, "customer_has_control"), 1);
+    forget();
+    /* A rep going offline elsewhere changes nothing... */
+    tdm_sig_hub_remote_changed(hub, opened.session_id, "offline", opened.participant_id, t + 3);
+    assert_int_equal(count_to(REP, "\"control\":\"customer\""), 1);
+    /* ...the customer going offline there makes it shared. */
+    forget();
+    tdm_sig_hub_remote_changed(hub, opened.session_id, "offline", cust.participant_id, t + 4);
+    assert_int_equal(count_to(REP, "\"control\":\"shared\""), 1);
+    say(REP, MOVE, t + 5);
+    assert_int_equal(count_to(REP, "customer_has_control"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(customer_takes_and_gives_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(control_follows_other_instances, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
