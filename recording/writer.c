@@ -157,17 +157,30 @@ static uint64_t take(tdm_rec_writer *w)
 /* The writer polls, which keeps the producer free of system calls (no
  * wake-up to send). Each wake-up costs a timed wait and a write(), which
  * for a session of a few hundred packets a second outweighs sealing them,
- * so the wait adapts: long enough for an eighth of the ring's slots to
- * arrive at the rate just seen (the rest is margin for a burst or a late
- * wake-up), between IDLE_MIN_US and IDLE_MAX_US, and never past the next
- * sync. A session of a few hundred packets a second waits IDLE_MAX_US. */
+ * so the wait adapts to the packet rate: long enough for an eighth of the
+ * ring's slots to arrive, between IDLE_MIN_US and IDLE_MAX_US, and never
+ * past the next sync. The rate it plans for is the peak seen lately (it
+ * decays by an eighth a wake-up), not the last one: a producer that
+ * stalled sends a burst next, which a wait planned on the quiet stretch
+ * would let overflow the ring. A session of a few hundred packets a second
+ * waits IDLE_MAX_US; one of 20000 a second about 6 ms. */
 #define IDLE_MIN_US 5000u
 #define IDLE_MAX_US 50000u
 
-static uint64_t next_idle_us(uint64_t last_us, uint64_t taken, uint32_t slots)
+typedef struct idle_plan {
+    uint64_t since_us; /* when the last wait began */
+    uint64_t taken;    /* slots taken since */
+    double peak;       /* packets per microsecond */
+} idle_plan;
+
+static uint64_t next_idle_us(idle_plan *p, uint64_t now_us, uint32_t slots)
 {
-    uint64_t us = taken ? last_us * (slots / 8) / taken : IDLE_MAX_US;
-    return us < IDLE_MIN_US ? IDLE_MIN_US : us > IDLE_MAX_US ? IDLE_MAX_US : us;
+    double rate = now_us > p->since_us ? (double)p->taken / (double)(now_us - p->since_us) : 0;
+    p->peak = rate > p->peak * 0.875 ? rate : p->peak * 0.875;
+    p->taken = 0;
+    p->since_us = now_us;
+    double us = p->peak > 0 ? (double)(slots / 8) / p->peak : IDLE_MAX_US;
+    return us < IDLE_MIN_US ? IDLE_MIN_US : us > IDLE_MAX_US ? IDLE_MAX_US : (uint64_t)us;
 }
 
 static void idle_wait(tdm_rec_writer *w, uint64_t us)
@@ -193,11 +206,12 @@ static void *writer_main(void *arg)
     tdm_rec_encoder_set_flush_interval(w->enc, w->sync_interval_us);
     tdm_rec_encoder_flushed(w->enc, mono_us());
     sync_file(w); /* the header is durable before any packet */
-    uint64_t last_sync = mono_us(), idle_us = IDLE_MIN_US, taken = 0;
+    uint64_t last_sync = mono_us();
+    idle_plan plan = {.since_us = last_sync};
     for (;;) {
         bool stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
         uint64_t n = take(w);
-        taken += n;
+        plan.taken += n;
         if (n == 0 || tdm_rec_encoder_room(w->enc) < (1u << 18))
             drain(w); /* the queue ran dry: hand the bytes to the kernel now */
         uint64_t now = mono_us();
@@ -208,11 +222,11 @@ static void *writer_main(void *arg)
         if (stopping && n == 0)
             break;
         if (n == 0) {
-            idle_us = next_idle_us(idle_us, taken, w->slots);
-            taken = 0;
-            uint64_t sync_at = last_sync + w->sync_interval_us;
             now = mono_us();
-            uint64_t us = sync_at > now && sync_at - now < idle_us ? sync_at - now : idle_us;
+            uint64_t us = next_idle_us(&plan, now, w->slots);
+            uint64_t sync_at = last_sync + w->sync_interval_us;
+            if (sync_at > now && sync_at - now < us)
+                us = sync_at - now;
             idle_wait(w, us);
         }
     }

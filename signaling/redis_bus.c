@@ -254,6 +254,7 @@ static void serve_connection(tdm_redis_bus *b, redisContext *c)
     }
     b->ops_head = b->ops_tail = NULL;
     b->stats.sub_connected = true;
+    b->stats.subscriptions++;
     pthread_mutex_unlock(&b->mu);
     if (!flush(c))
         return;
@@ -282,9 +283,22 @@ static void serve_connection(tdm_redis_bus *b, redisContext *c)
                 return;
             void *reply = NULL;
             while (redisGetReplyFromReader(c, &reply) == REDIS_OK && reply) {
-                deliver(b, reply);
+                /* A refused SUBSCRIBE (a Redis still loading its data): not
+                 * subscribed, so start again on a new connection. */
+                bool refused = ((redisReply *)reply)->type == REDIS_REPLY_ERROR;
+                if (refused)
+                    fprintf(stderr, "tandem-signal: redis bus: %.120s\n",
+                            ((redisReply *)reply)->str ? ((redisReply *)reply)->str : "error");
+                else
+                    deliver(b, reply);
                 freeReplyObject(reply);
                 reply = NULL;
+                if (refused) {
+                    pthread_mutex_lock(&b->mu);
+                    wait_ms(b, TDM_REDIS_RETRY_MS);
+                    pthread_mutex_unlock(&b->mu);
+                    return;
+                }
             }
             if (c->err)
                 return;
@@ -325,11 +339,12 @@ static void *subscriber(void *arg)
         pthread_mutex_lock(&b->mu);
         b->stats.sub_connected = false;
         pthread_mutex_unlock(&b->mu);
-        redisFree(c);
         if (!atomic_load(&b->stop)) {
-            fprintf(stderr, "tandem-signal: redis bus: subscription lost; reconnecting\n");
+            fprintf(stderr, "tandem-signal: redis bus: subscription lost (%s); reconnecting\n",
+                    c->errstr[0] ? c->errstr : "closed");
             logged_down = true;
         }
+        redisFree(c);
     }
     return NULL;
 }

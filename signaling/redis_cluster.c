@@ -33,7 +33,8 @@ struct tdm_redis_cluster {
     char inst[INST_CAP];
     presence *local[BUCKETS], *remote[BUCKETS];
     int64_t now_ms, last_refresh_ms;
-    bool bus_was_down, resync_pending;
+    uint64_t subscriptions_seen;
+    bool resync_pending;
 };
 
 static unsigned hash_sid(const char *s)
@@ -284,8 +285,10 @@ void tdm_redis_cluster_tick(tdm_redis_cluster *c, int64_t now_ms)
     tdm_redis_bus_stats st;
     tdm_redis_bus_stats_get(c->bus, &st);
     /* Back from an outage: announce at once rather than within a refresh. */
-    bool back = c->bus_was_down && st.sub_connected && st.pub_connected;
-    c->bus_was_down = !(st.sub_connected && st.pub_connected);
+    /* Subscribed again since the last tick (however short the outage):
+     * what was published meanwhile is lost. */
+    bool back = st.subscriptions > 1 && st.subscriptions != c->subscriptions_seen;
+    c->subscriptions_seen = st.subscriptions;
     if (back || now_ms - c->last_refresh_ms >= TDM_CLUSTER_PRESENCE_REFRESH_MS) {
         c->last_refresh_ms = now_ms;
         for (unsigned b = 0; b < BUCKETS; b++)

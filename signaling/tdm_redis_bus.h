@@ -46,6 +46,7 @@ typedef struct tdm_redis_bus tdm_redis_bus;
 
 typedef struct tdm_redis_bus_stats {
     uint64_t published, received, dropped_stale, dropped_full;
+    uint64_t subscriptions; /* connections the subscriber made: > 1 = it reconnected */
     bool pub_connected, sub_connected;
 } tdm_redis_bus_stats;
 

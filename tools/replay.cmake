@@ -7,7 +7,7 @@
 # the merged timeline, one library shared by tandem-replay and tandem-signal's
 # auditor routes (signaling/api_recordings.c), so both say the same.
 if(TARGET tdm_rec_export AND TARGET tdm_signaling)
-  add_library(tdm_replay STATIC replay_audit.c replay_timeline.c)
+  add_library(tdm_replay STATIC replay_audit.c replay_timeline.c replay_segments.c)
   target_include_directories(tdm_replay PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(tdm_replay PUBLIC tdm_recording tdm_signaling tdm_common
                         PkgConfig::JANSSON PkgConfig::SQLITE)

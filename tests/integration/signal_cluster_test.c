@@ -183,7 +183,7 @@ static void start_redis(void)
          * acknowledged, so the restart below is a restart, not a wipe. */
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
                "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-               "--appenddirname", "aof", (char *)NULL);
+               "--appenddirname", "aof", "--loglevel", "verbose", (char *)NULL);
         _exit(127);
     }
     double until = now_s() + DEADLINE_S;
