@@ -362,3 +362,139 @@ tdm_status tdm_replay_timeline_json(const char *path, size_t file_len, tdm_rec_r
     json_decref(doc);
     return *json ? TDM_OK : tdm_fail(err, TDM_ERR_NOMEM, "timeline: out of memory");
 }
+
+static void set_segment(tl_list *l, size_t from, size_t k)
+{
+    for (size_t i = from; i < l->n; i++) {
+        json_t *d = json_object_get(l->ev[i].obj, "details");
+        if (d)
+            json_object_set_new(d, "segment", json_integer((json_int_t)k + 1));
+    }
+}
+
+static json_t *seam_json(const char *kind, size_t k, const tdm_rec_seam *m, int64_t start_us)
+{
+    return json_pack("{s:s,s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:f}", "kind", kind, "what",
+                     !strcmp(kind, "gap") ? "no recording" : "recorded twice", "after_segment",
+                     (int)k + 1, "before_segment", (int)k + 2, "start_unix_s",
+                     (double)m->from_unix_us / 1e6, "end_unix_s", (double)m->to_unix_us / 1e6,
+                     "start_offset_s", (double)((int64_t)m->from_unix_us - start_us) / 1e6,
+                     "end_offset_s", (double)((int64_t)m->to_unix_us - start_us) / 1e6,
+                     "duration_s", (double)(m->to_unix_us - m->from_unix_us) / 1e6);
+}
+
+static json_int_t int_of(json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+tdm_status tdm_replay_timeline_json_session(const tdm_replay_dir *d, size_t first, size_t count,
+                                            const char *db_path, const tdm_replay_audit *a,
+                                            char **json, bool *complete, tdm_error *err)
+{
+    *json = NULL;
+    *complete = false;
+    if (!d || count == 0 || first + count > d->nsegs)
+        return tdm_fail(err, TDM_ERR_INVALID, "timeline: no segments");
+    const tdm_rec_segment *segs = d->segs + first;
+    int64_t start = (int64_t)segs[0].start_unix_us;
+    tl_list l = {0};
+    json_t *seg_arr = json_array(), *seams = json_array(), *files = json_array();
+    json_int_t packets = 0, keyframes = 0, gaps = 0, drops = 0, dropped = 0;
+    uint64_t recorded = 0, end = segs[0].end_unix_us;
+    bool all_ok = true, last_complete = false;
+    const char *problem = NULL;
+    char problem_buf[sizeof(tdm_error) + 64];
+    for (size_t k = 0; k < count; k++) {
+        const tdm_rec_segment *sg = &segs[k];
+        const tdm_replay_file *f = tdm_replay_seg_file(d, sg);
+        size_t from = l.n;
+        json_t *obj;
+        bool seg_complete = false;
+        if (f->reader) {
+            tdm_error e = {{0}};
+            if (tdm_rec_reader_rewind(f->reader, &e) != TDM_OK)
+                l.nomem = true;
+            obj = scan_recording(f->name, f->len, f->reader, &l, &seg_complete);
+        } else {
+            char su[40];
+            utc_text((int64_t)sg->start_unix_us, su);
+            obj = json_pack("{s:s,s:I,s:s,s:f,s:s,s:s,s:b,s:s}", "file", f->name, "size",
+                            (json_int_t)f->len, "session", sg->session_id, "start_unix_s",
+                            (double)sg->start_unix_us / 1e6, "start_utc", su, "ends",
+                            "wrong key", "verified", 0, "problem", sg->ending_msg.msg);
+            tl_add(&l, (int64_t)sg->start_unix_us,
+                   rec_event("recording_fault", json_pack("{s:s}", "problem", sg->ending_msg.msg)));
+        }
+        set_segment(&l, from, k);
+        if (!obj) {
+            l.nomem = true;
+            break;
+        }
+        json_object_set_new(obj, "segment", json_integer((json_int_t)k + 1));
+        json_object_set_new(obj, "offset_s",
+                            json_real((double)((int64_t)sg->start_unix_us - start) / 1e6));
+        packets += int_of(obj, "packets");
+        keyframes += int_of(obj, "keyframes");
+        gaps += int_of(obj, "gaps");
+        drops += int_of(obj, "drop_markers");
+        dropped += int_of(obj, "dropped_packets");
+        recorded += sg->end_unix_us - sg->start_unix_us;
+        if (sg->end_unix_us > end)
+            end = sg->end_unix_us;
+        bool verified = sg->ending == TDM_EOF || sg->ending == TDM_ERR_TRUNCATED;
+        if (!verified && all_ok) {
+            snprintf(problem_buf, sizeof problem_buf, "segment %zu (%s): %s", k + 1, f->name,
+                     sg->ending_msg.msg);
+            problem = problem_buf;
+        }
+        all_ok = all_ok && verified;
+        last_complete = seg_complete;
+        json_array_append_new(files, json_string(f->name));
+        json_array_append_new(seg_arr, obj);
+        if (k + 1 < count) {
+            tdm_rec_seam m = tdm_rec_segments_seam(sg, &segs[k + 1]);
+            if (m.gap || m.overlap) {
+                const char *kind = m.gap ? "gap" : "overlap";
+                json_array_append_new(seams, seam_json(kind, k, &m, start));
+                json_t *det = seam_json(kind, k, &m, start);
+                json_object_del(det, "kind");
+                tl_add(&l, (int64_t)m.from_unix_us, rec_event(kind, det));
+            }
+        }
+    }
+    add_audit_events(a, &l);
+    *complete = all_ok && last_complete;
+    const char *ends = !all_ok ? "fault" : last_complete ? "complete" : "truncated";
+    char su[40], eu[40];
+    utc_text(start, su);
+    utc_text((int64_t)end, eu);
+    const tdm_rec_header *h0 = NULL;
+    const tdm_replay_file *f0 = tdm_replay_seg_file(d, &segs[0]);
+    if (f0->reader)
+        h0 = tdm_rec_reader_header(f0->reader);
+    json_t *rec = json_pack(
+        "{s:s,s:i,s:o,s:f,s:s,s:f,s:s,s:f,s:f,s:o,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:s?}", "session",
+        segs[0].session_id, "segments", (int)count, "files", files, "start_unix_s",
+        (double)start / 1e6, "start_utc", su, "end_unix_s", (double)end / 1e6, "end_utc", eu,
+        "duration_s", (double)((int64_t)end - start) / 1e6, "recorded_s", (double)recorded / 1e6,
+        "streams", h0 ? streams_json(h0) : json_array(), "packets", packets, "keyframes",
+        keyframes, "gaps", gaps, "drop_markers", drops, "dropped_packets", dropped, "ends", ends,
+        "verified", all_ok, "problem", problem);
+    json_t *doc = rec && !l.nomem
+                      ? json_pack("{s:o,s:o,s:o,s:o,s:o}", "recording", rec, "segments", seg_arr,
+                                  "seams", seams, "audit", audit_json(db_path, a), "events",
+                                  events_json(&l, start))
+                      : NULL;
+    if (!doc) {
+        json_decref(rec);
+        json_decref(seg_arr);
+        json_decref(seams);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        json_decref(l.ev[i].obj);
+    free(l.ev);
+    *json = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    return *json ? TDM_OK : tdm_fail(err, TDM_ERR_NOMEM, "timeline: out of memory");
+}

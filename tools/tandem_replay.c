@@ -22,16 +22,28 @@
 #include "tdm_rec_reader.h"
 #include "tdm_rec_thumbs.h"
 #include "tdm_replay_audit.h"
+#include "tdm_replay_segments.h"
 #include "tdm_replay_timeline.h"
 
 static const char usage_text[] =
-    "usage: tandem-replay COMMAND FILE|DIR --key-file KEY [options]\n"
+    "usage: tandem-replay COMMAND FILE|SESSION|DIR --key-file KEY [options]\n"
+    "\n"
+    "A session's recording can be several files (segments): its relay died or\n"
+    "drained and the session went on on another relay, the relay restarted, or\n"
+    "the customer published again. Where a command takes FILE it also takes a\n"
+    "session id, SESSION or DIR/SESSION (or SESSION with --dir DIR): all the\n"
+    "segments of that session in DIR (default: the current directory), ordered\n"
+    "by the start time in their headers. Between two segments lies a gap\n"
+    "(nothing recorded) or an overlap.\n"
     "\n"
     "Commands:\n"
     "  list DIR       every recording in DIR (files that are not recordings are\n"
     "                 skipped): session, start, duration, size, and whether it\n"
-    "                 verifies (complete, truncated, FAULT, wrong key); exit 0 when\n"
-    "                 every one is intact and complete, 1 otherwise\n"
+    "                 verifies (complete, truncated, FAULT, wrong key), then one\n"
+    "                 line per session with its segment count and gaps; exit 0\n"
+    "                 when every session is intact and complete (a segment cut\n"
+    "                 short before another one of its session is where a relay\n"
+    "                 died: allowed), 1 otherwise\n"
     "  info FILE [--db SIGNAL_DB]\n"
     "                 streams, duration, size, packets, drops, and where the file ends;\n"
     "                 with --db also the participants from the session's audit log\n"
@@ -39,15 +51,21 @@ static const char usage_text[] =
     "                 whether that log verifies\n"
     "  verify FILE    check every record's seal and the hash chain; exit 0 if the\n"
     "                 recording is intact and complete, 1 naming the first fault\n"
-    "                 (record index and byte offset) or saying where a cut file ends\n"
+    "                 (record index and byte offset) or saying where a cut file ends.\n"
+    "                 For a session: one line per segment, the gaps, and the first\n"
+    "                 fault with its segment; segments before the last may be cut\n"
     "  export FILE --out OUT.webm\n"
     "                 remux VP8/VP9 video and Opus audio to WebM without re-encoding\n"
     "                 (seekable); a cut file exports up to its end, a file that fails\n"
     "                 verification is refused. Progress is shown on a terminal.\n"
+    "                 A session's segments join into one file: a gap stays as real\n"
+    "                 time (the player holds the last picture) and is a chapter\n"
+    "                 (\"gap: nothing recorded ...\"), as each segment is\n"
     "  thumbs FILE --out SHEET.png [--every SECONDS] [--width PX] [--columns N]\n"
     "                 a contact sheet: the first video stream's picture every\n"
     "                 SECONDS (default 10), each PX wide (default 240), N to a row\n"
-    "                 (default 6)\n"
+    "                 (default 6); for a session of several segments, one sheet\n"
+    "                 per segment: SHEET-1.png, SHEET-2.png, ...\n"
     "  timeline FILE --db SIGNAL_DB\n"
     "                 the recording's time axis (start, end, stream start/stop,\n"
     "                 keyframes, gaps, drop markers) merged with the session's audit\n"
@@ -66,6 +84,8 @@ static const char usage_text[] =
     "                      record verifies exits 0 instead of 1\n"
     "  --out PATH          export, thumbs: the file to write (overwritten)\n"
     "  --db PATH           info, timeline: tandem-signal's SQLite database\n"
+    "  --dir DIR           where a SESSION's recordings are (default: the\n"
+    "                      directory part of DIR/SESSION, else .)\n"
     "  -h, --help          this text\n"
     "\n"
     "Exit status: 0 success, 1 the recording is not intact or cannot be read,\n"
@@ -368,90 +388,112 @@ static int cmd_export(const char *path, const mapped *m, tdm_rec_reader *r, cons
     return 0;
 }
 
-static int by_name(const void *a, const void *b)
+static void utc_of(uint64_t unix_us, char when[32])
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    time_t t = (time_t)(unix_us / 1000000u);
+    struct tm tm;
+    snprintf(when, 32, "?");
+    if (gmtime_r(&t, &tm))
+        strftime(when, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* One line per recording; a file is a recording if it starts with the magic. */
+static const char *seg_state(const tdm_rec_segment *g)
+{
+    return g->ending == TDM_EOF             ? "complete"
+           : g->ending == TDM_ERR_TRUNCATED ? "TRUNCATED"
+           : g->ending == TDM_ERR_INVALID   ? "WRONG KEY"
+                                            : "FAULT";
+}
+
+/* A session reads whole when every segment verifies, and only the last
+ * must have its end record: one cut before another segment is where its
+ * relay died and the session moved on (the gap after it says so). */
+static bool session_ok(const tdm_rec_segment *g, size_t n, bool allow_truncated)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (g[k].ending == TDM_EOF)
+            continue;
+        if (g[k].ending == TDM_ERR_TRUNCATED && (k + 1 < n || allow_truncated))
+            continue;
+        return false;
+    }
+    return true;
+}
+
+/* The seams of a session, one line each. */
+static void print_seams(const tdm_rec_segment *g, size_t n, const char *indent)
+{
+    for (size_t k = 0; k + 1 < n; k++) {
+        tdm_rec_seam m = tdm_rec_segments_seam(&g[k], &g[k + 1]);
+        if (!m.gap && !m.overlap)
+            continue;
+        char a[32], b[32];
+        utc_of(m.from_unix_us, a);
+        utc_of(m.to_unix_us, b);
+        printf("%s%s between segment %zu and %zu: %.3f s, %s (+%.3f s) to %s (+%.3f s)\n", indent,
+               m.gap ? "gap (nothing recorded)" : "overlap (recorded twice)", k + 1, k + 2,
+               (double)(m.to_unix_us - m.from_unix_us) / 1e6, a,
+               (double)(m.from_unix_us - g[0].start_unix_us) / 1e6, b,
+               (double)(m.to_unix_us - g[0].start_unix_us) / 1e6);
+    }
+}
+
+/* One line per recording, then one per session with its segments. */
 static int cmd_list(const char *dir, const uint8_t key[32])
 {
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "tandem-replay: cannot open directory %s: %s\n", dir, strerror(errno));
+    tdm_replay_dir d;
+    tdm_error err = {{0}};
+    if (tdm_replay_dir_load(dir, NULL, key, &d, &err) != TDM_OK) {
+        fprintf(stderr, "tandem-replay: %s\n", err.msg);
         return 1;
     }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap * 2 + 16;
-            char **nn = realloc(names, cap * sizeof *names);
-            if (!nn)
-                break;
-            names = nn;
-        }
-        if (!(names[n] = strdup(e->d_name)))
-            break;
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, by_name);
     int rc = 0;
-    size_t found = 0;
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        char magic[TDM_REC_MAGIC_LEN];
-        bool is_rec = fd >= 0 && read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
-                      memcmp(magic, TDM_REC_MAGIC, TDM_REC_MAGIC_LEN) == 0;
-        if (fd >= 0)
-            close(fd);
-        mapped m;
-        if (!is_rec || map_file(path, &m) != 0)
-            continue;
-        found++;
-        tdm_rec_reader *r;
-        tdm_error err = {{0}};
-        tdm_status st = tdm_rec_reader_open(m.buf, m.len, key, &r, &err);
-        if (st != TDM_OK) {
-            printf("%s  %s\n", names[i], st == TDM_ERR_INVALID ? "WRONG KEY" : err.msg);
-            rc = 1;
-            unmap_file(&m);
+    for (size_t i = 0; i < d.nfiles; i++) {
+        const tdm_rec_segment *g = NULL;
+        for (size_t j = 0; j < d.nsegs && !g; j++)
+            if (d.segs[j].tag == i)
+                g = &d.segs[j];
+        if (g->ending == TDM_ERR_INVALID) {
+            printf("%s  WRONG KEY\n", d.files[i].name);
             continue;
         }
-        tdm_rec_record rec;
-        uint64_t t0 = 0, t1 = 0;
-        bool any = false;
-        while ((st = tdm_rec_reader_next(r, &rec, &err)) == TDM_OK) {
-            if (!any)
-                t0 = rec.time_us, any = true;
-            t1 = rec.time_us;
-        }
-        const tdm_rec_header *h = tdm_rec_reader_header(r);
-        time_t start = (time_t)(h->start_unix_us / 1000000u);
-        struct tm tm;
-        char when[32] = "?";
-        if (gmtime_r(&start, &tm))
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        printf("%s  session %s  started %s  %.1f s  %zu bytes  %s\n", names[i], h->session_id, when,
-               (double)(t1 - t0) / 1e6, m.len,
-               st == TDM_EOF ? "complete" : st == TDM_ERR_TRUNCATED ? "TRUNCATED" : "FAULT");
-        if (st != TDM_EOF)
-            rc = 1;
-        tdm_rec_reader_free(r);
-        unmap_file(&m);
+        char when[32];
+        utc_of(g->start_unix_us, when);
+        printf("%s  session %s  started %s  %.1f s  %zu bytes  %s\n", d.files[i].name,
+               g->session_id, when, (double)(g->end_unix_us - g->start_unix_us) / 1e6,
+               d.files[i].len, seg_state(g));
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    if (!found)
+    if (d.nsegs)
+        printf("sessions:\n");
+    for (size_t i = 0; i < d.nsegs;) {
+        size_t n = tdm_rec_segments_run(d.segs, d.nsegs, i);
+        const tdm_rec_segment *g = d.segs + i;
+        size_t ngaps = 0, nover = 0;
+        uint64_t gap_us = 0, end = g[0].end_unix_us;
+        for (size_t k = 0; k + 1 < n; k++) {
+            tdm_rec_seam m = tdm_rec_segments_seam(&g[k], &g[k + 1]);
+            ngaps += m.gap, nover += m.overlap;
+            if (m.gap)
+                gap_us += m.to_unix_us - m.from_unix_us;
+        }
+        for (size_t k = 0; k < n; k++)
+            if (g[k].end_unix_us > end)
+                end = g[k].end_unix_us;
+        bool ok = session_ok(g, n, false);
+        char when[32];
+        utc_of(g[0].start_unix_us, when);
+        printf("  session %s  %zu segment%s  started %s  %.1f s  %zu gap%s (%.1f s)", g->session_id,
+               n, n == 1 ? "" : "s", when, (double)(end - g[0].start_unix_us) / 1e6, ngaps,
+               ngaps == 1 ? "" : "s", (double)gap_us / 1e6);
+        if (nover)
+            printf("  %zu overlap%s", nover, nover == 1 ? "" : "s");
+        printf("  %s\n", ok ? "complete" : "NOT INTACT");
+        rc |= !ok;
+        i += n;
+    }
+    if (!d.nfiles)
         printf("no recordings in %s\n", dir);
+    tdm_replay_dir_free(&d);
     return rc;
 }
 

@@ -27,7 +27,10 @@
  *     audit entry is altered in Redis.
  * Waiting uses generous deadlines; no timing is asserted.
  *
- * usage: signal_cluster_test /path/to/tandem-signal */
+ *   - a real tandem-relay heartbeating to B is listed on A, and its own
+ *     drain (SIGUSR1) shows there;
+ *
+ * usage: signal_cluster_test /path/to/tandem-signal [/path/to/tandem-relay] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,9 +59,9 @@
 #define DEADLINE_S 30.0
 #define N_INPUT 60
 
-static const char *signal_prog;
+static const char *signal_prog, *relay_prog;
 static char dir[256], config[300], redis_url[64];
-static pid_t redis_pid = -1, inst_pid[2] = {-1, -1}, beater = -1;
+static pid_t redis_pid = -1, inst_pid[2] = {-1, -1}, beater = -1, real_relay = -1;
 static uint16_t redis_port, inst_port[2];
 
 #define CHECK(cond, ...)                                                                           \
@@ -88,6 +91,7 @@ static void cleanup(void)
     if (getpid() != main_pid) /* a helper child failing must not stop the cluster */
         return;
     stop(&beater, SIGKILL);
+    stop(&real_relay, SIGKILL);
     stop(&inst_pid[0], SIGTERM);
     stop(&inst_pid[1], SIGTERM);
     stop(&redis_pid, SIGTERM);
@@ -370,6 +374,40 @@ static json_t *relay_listing(int inst, const char *admin, const char *id)
     return NULL;
 }
 
+/* A real tandem-relay heartbeating to instance inst. */
+static void start_real_relay(int inst, const char *id)
+{
+    uint16_t rport = free_port();
+    char listen[64], public_url[64], signal_url[64], secret[400], cluster[400], log[400];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", rport);
+    snprintf(public_url, sizeof public_url, "http://127.0.0.1:%u", rport);
+    snprintf(signal_url, sizeof signal_url, "http://127.0.0.1:%u", inst_port[inst]);
+    snprintf(secret, sizeof secret, "%s/relay.secret", dir);
+    snprintf(cluster, sizeof cluster, "%s/cluster.secret", dir);
+    snprintf(log, sizeof log, "%s/%s.log", dir, id);
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    real_relay = fork();
+    CHECK(real_relay >= 0, "fork");
+    if (real_relay == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(p[1], 1);
+        close(p[0]);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        execl(relay_prog, relay_prog, "serve", "--listen", listen, "--node-id", id,
+              "--secret-file", secret, "--local-address", "127.0.0.1", "--workers", "1",
+              "--signal-url", signal_url, "--cluster-secret-file", cluster, "--public-url",
+              public_url, "--heartbeat-interval", "1", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    FILE *f = fdopen(p[0], "r");
+    char line[256];
+    CHECK(fgets(line, sizeof line, f) && strstr(line, "listening"), "relay %s did not start", id);
+    fclose(f);
+}
+
 /* --- sessions --- */
 
 typedef struct sess {
@@ -596,11 +634,12 @@ static int run_verify(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s /path/to/tandem-signal\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s /path/to/tandem-signal [/path/to/tandem-relay]\n", argv[0]);
         return 2;
     }
     signal_prog = argv[1];
+    relay_prog = argc == 3 ? argv[2] : NULL;
     main_pid = getpid();
     signal(SIGPIPE, SIG_IGN);
     snprintf(dir, sizeof dir, "/tmp/signal_cluster_test.XXXXXX");
@@ -812,6 +851,28 @@ int main(int argc, char **argv)
     CHECK(alive(inst_pid[0]) && alive(inst_pid[1]), "an instance died");
     stop(&beater, SIGKILL);
     printf("Redis restarted: heartbeats, placement and pub/sub recovered\n");
+
+    /* --- a real tandem-relay heartbeating to B, seen and drained on A --- */
+    if (relay_prog) {
+        start_real_relay(1, "relay-real");
+        until = now_s() + DEADLINE_S;
+        json_t *r;
+        while (!(r = relay_listing(0, admin, "relay-real")) ||
+               json_integer_value(json_object_get(r, "heartbeats")) < 2) {
+            CHECK(now_s() < until, "the real relay never showed on A");
+            usleep(200 * 1000);
+        }
+        CHECK(!json_is_true(json_object_get(r, "draining")), "real relay draining at start");
+        kill(real_relay, SIGUSR1); /* the relay's own drain toggle */
+        until = now_s() + DEADLINE_S;
+        while (!(r = relay_listing(0, admin, "relay-real")) ||
+               !json_is_true(json_object_get(r, "draining"))) {
+            CHECK(now_s() < until, "the real relay's draining never showed on A");
+            usleep(200 * 1000);
+        }
+        stop(&real_relay, SIGTERM);
+        printf("a real tandem-relay heartbeating to B is listed on A, and its drain shows there\n");
+    }
 
     /* --- the audit log in Redis --- */
     CHECK(run_verify() == 0, "audit verify on an intact log");
