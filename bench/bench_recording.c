@@ -49,6 +49,12 @@
  * writes 1/K of the content, fed round-robin by one producer as a relay
  * worker does.
  *
+ * Paced (a table line, no BENCH figure): PARALLEL sessions recorded in
+ * real time for PACED_S seconds, this process's CPU time less a run of the
+ * producer alone: what one recorded session costs in CPU, where the
+ * writer's per-wake-up and per-fsync costs show (they do not at full
+ * speed); again with one fsync an hour to tell the fsync's share.
+ *
  * Export: tdm_rec_export_webm (what tandem-replay export runs) on the
  * recording written above, file mapped as the tool maps it, key unwrapped,
  * every record verified, remuxed to WebM; alternated --reps times with the

@@ -397,6 +397,17 @@ static void utc_of(uint64_t unix_us, char when[32])
         strftime(when, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* With milliseconds: seams are often shorter than a second. */
+static void utc_ms_of(uint64_t unix_us, char when[40])
+{
+    time_t t = (time_t)(unix_us / 1000000u);
+    struct tm tm;
+    char base[32] = "?";
+    if (gmtime_r(&t, &tm))
+        strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when, 40, "%s.%03uZ", base, (unsigned)(unix_us / 1000u % 1000u));
+}
+
 static const char *seg_state(const tdm_rec_segment *g)
 {
     return g->ending == TDM_EOF             ? "complete"
@@ -427,9 +438,9 @@ static void print_seams(const tdm_rec_segment *g, size_t n, const char *indent)
         tdm_rec_seam m = tdm_rec_segments_seam(&g[k], &g[k + 1]);
         if (!m.gap && !m.overlap)
             continue;
-        char a[32], b[32];
-        utc_of(m.from_unix_us, a);
-        utc_of(m.to_unix_us, b);
+        char a[40], b[40];
+        utc_ms_of(m.from_unix_us, a);
+        utc_ms_of(m.to_unix_us, b);
         printf("%s%s between segment %zu and %zu: %.3f s, %s (+%.3f s) to %s (+%.3f s)\n", indent,
                m.gap ? "gap (nothing recorded)" : "overlap (recorded twice)", k + 1, k + 2,
                (double)(m.to_unix_us - m.from_unix_us) / 1e6, a,
@@ -490,6 +501,11 @@ static int cmd_list(const char *dir, const uint8_t key[32])
         printf("  %s\n", ok ? "complete" : "NOT INTACT");
         rc |= !ok;
         i += n;
+    }
+    if (d.skipped) {
+        printf("%zu file%s start like a recording but have no readable header\n", d.skipped,
+               d.skipped == 1 ? "" : "s");
+        rc = 1;
     }
     if (!d.nfiles)
         printf("no recordings in %s\n", dir);
@@ -592,6 +608,273 @@ static int cmd_timeline(const char *path, const mapped *m, tdm_rec_reader *r, co
     return verified && complete ? 0 : 1;
 }
 
+/* ---- a session of segments ------------------------------------------- */
+
+typedef struct session_target {
+    tdm_replay_dir d;
+    const tdm_rec_segment *g; /* its segments, in order */
+    size_t n;
+} session_target;
+
+/* SESSION, DIR/SESSION or --dir DIR with SESSION. */
+static int load_session(const char *arg, const char *dir_opt, const uint8_t key[32],
+                        session_target *t)
+{
+    char dir[4096];
+    const char *sid = arg, *slash = strrchr(arg, '/');
+    if (dir_opt) {
+        snprintf(dir, sizeof dir, "%s", dir_opt);
+    } else if (slash) {
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - arg), arg);
+        sid = slash + 1;
+        if (!*dir)
+            snprintf(dir, sizeof dir, "/");
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    tdm_error err = {{0}};
+    if (tdm_replay_dir_load(dir, sid, key, &t->d, &err) != TDM_OK) {
+        fprintf(stderr, "tandem-replay: %s\n", err.msg);
+        return -1;
+    }
+    size_t first;
+    if (!tdm_replay_dir_session(&t->d, sid, &first, &t->n)) {
+        fprintf(stderr,
+                "tandem-replay: %s is neither a file nor a session with recordings in %s\n", sid,
+                dir);
+        tdm_replay_dir_free(&t->d);
+        return -1;
+    }
+    t->g = t->d.segs + first;
+    return 0;
+}
+
+static const tdm_replay_file *seg_file(const session_target *t, size_t k)
+{
+    return tdm_replay_seg_file(&t->d, &t->g[k]);
+}
+
+/* The first segment that cannot be read on (wrong key, fault), or n. */
+static size_t first_unreadable(const session_target *t)
+{
+    for (size_t k = 0; k < t->n; k++)
+        if (t->g[k].ending != TDM_EOF && t->g[k].ending != TDM_ERR_TRUNCATED)
+            return k;
+    return t->n;
+}
+
+static int s_verify(const session_target *t, bool allow_truncated)
+{
+    printf("session %s: %zu segment%s\n", t->g[0].session_id, t->n, t->n == 1 ? "" : "s");
+    for (size_t k = 0; k < t->n; k++) {
+        const tdm_rec_segment *g = &t->g[k];
+        const tdm_replay_file *f = seg_file(t, k);
+        char when[32];
+        utc_of(g->start_unix_us, when);
+        printf("  segment %zu: %s, started %s (+%.3f s), %.3f s: ", k + 1, f->name, when,
+               (double)(g->start_unix_us - t->g[0].start_unix_us) / 1e6,
+               (double)(g->end_unix_us - g->start_unix_us) / 1e6);
+        if (g->ending == TDM_EOF)
+            printf("OK: %" PRIu64 " records verified, complete\n", g->records);
+        else if (g->ending == TDM_ERR_TRUNCATED)
+            printf("OK up to its cut (%s): %s\n",
+                   k + 1 < t->n    ? "the session went on in the next segment"
+                   : allow_truncated ? "allowed"
+                                     : "the last segment has no end record",
+                   g->ending_msg.msg);
+        else if (g->ending == TDM_ERR_INVALID)
+            printf("WRONG KEY: %s\n", g->ending_msg.msg);
+        else
+            printf("FAILED: %s\n", g->ending_msg.msg);
+        if (f->reader)
+            print_hash("    hash: ", tdm_rec_reader_hash(f->reader));
+    }
+    print_seams(t->g, t->n, "  ");
+    bool ok = session_ok(t->g, t->n, allow_truncated);
+    size_t bad = first_unreadable(t);
+    if (ok)
+        printf("session %s: OK: %zu segment%s verified\n", t->g[0].session_id, t->n,
+               t->n == 1 ? "" : "s");
+    else if (bad < t->n)
+        printf("session %s: FAILED at segment %zu (%s): %s\n", t->g[0].session_id, bad + 1,
+               seg_file(t, bad)->name, t->g[bad].ending_msg.msg);
+    else
+        printf("session %s: INCOMPLETE: the last segment (%s) is cut short: %s\n",
+               t->g[0].session_id, seg_file(t, t->n - 1)->name, t->g[t->n - 1].ending_msg.msg);
+    return ok ? 0 : 1;
+}
+
+static int s_info(const session_target *t, const char *db)
+{
+    uint64_t end = t->g[0].end_unix_us;
+    for (size_t k = 0; k < t->n; k++)
+        if (t->g[k].end_unix_us > end)
+            end = t->g[k].end_unix_us;
+    char when[32];
+    utc_of(t->g[0].start_unix_us, when);
+    printf("session: %s\nsegments: %zu\nstarted: %s\nspan: %.3f s (gaps included)\n",
+           t->g[0].session_id, t->n, when, (double)(end - t->g[0].start_unix_us) / 1e6);
+    print_seams(t->g, t->n, "");
+    int rc = session_ok(t->g, t->n, false) ? 0 : 1;
+    for (size_t k = 0; k < t->n; k++) {
+        const tdm_replay_file *f = seg_file(t, k);
+        printf("--- segment %zu (+%.3f s)\n", k + 1,
+               (double)(t->g[k].start_unix_us - t->g[0].start_unix_us) / 1e6);
+        if (!f->reader) {
+            printf("file: %s\nends: WRONG KEY: %s\n", f->path, t->g[k].ending_msg.msg);
+            continue;
+        }
+        tdm_error err = {{0}};
+        tdm_rec_reader_rewind(f->reader, &err);
+        mapped m = {f->buf, f->len};
+        cmd_info_recording(f->path, &m, f->reader); /* its exit status is the session's */
+    }
+    if (!db)
+        return rc;
+    const tdm_replay_file *f0 = NULL;
+    for (size_t k = 0; k < t->n && !f0; k++)
+        if (seg_file(t, k)->reader)
+            f0 = seg_file(t, k);
+    if (!f0)
+        return 1;
+    tdm_replay_audit a;
+    if (load_audit(db, f0->reader, &a) != 0)
+        return 1;
+    print_participants(&a);
+    bool verified = a.verified;
+    tdm_replay_audit_free(&a);
+    return verified ? rc : 1;
+}
+
+static int s_export(const session_target *t, const char *out)
+{
+    size_t bad = first_unreadable(t);
+    if (bad < t->n) {
+        fprintf(stderr, "tandem-replay: session %s: segment %zu (%s) %s, not exported: %s\n",
+                t->g[0].session_id, bad + 1, seg_file(t, bad)->name,
+                t->g[bad].ending == TDM_ERR_INVALID ? "cannot be opened with this key"
+                                                    : "fails verification",
+                t->g[bad].ending_msg.msg);
+        return 1;
+    }
+    if (t->n > TDM_REC_EXPORT_MAX_SEGMENTS) {
+        fprintf(stderr, "tandem-replay: session %s has %zu segments; at most %d join into one file\n",
+                t->g[0].session_id, t->n, TDM_REC_EXPORT_MAX_SEGMENTS);
+        return 1;
+    }
+    tdm_rec_export_input in[TDM_REC_EXPORT_MAX_SEGMENTS];
+    for (size_t k = 0; k < t->n; k++)
+        in[k] = (tdm_rec_export_input){seg_file(t, k)->reader, seg_file(t, k)->len,
+                                       seg_file(t, k)->name};
+    progress_state ps = {.tty = isatty(STDOUT_FILENO) == 1, .last_pct = -1};
+    static tdm_rec_export_result res; /* large: one per process */
+    tdm_error err = {{0}};
+    tdm_status st = tdm_rec_export_webm_segments(in, t->n, out, on_progress, &ps, &res, &err);
+    if (ps.tty)
+        printf("\n");
+    if (st != TDM_OK) {
+        if (st == TDM_ERR_FORMAT)
+            fprintf(stderr, "tandem-replay: session %s: segment %zu (%s) fails verification, not "
+                            "exported: %s\n",
+                    t->g[0].session_id, res.fault_segment + 1,
+                    seg_file(t, res.fault_segment)->name, err.msg);
+        else
+            fprintf(stderr, "tandem-replay: session %s: %s\n", t->g[0].session_id, err.msg);
+        return 1;
+    }
+    printf("exported session %s (%zu segment%s) to %s: %.3f s\n", t->g[0].session_id, t->n,
+           t->n == 1 ? "" : "s", out, (double)res.duration_us / 1e6);
+    for (size_t k = 0; k < res.nsegments; k++) {
+        const tdm_rec_export_segment *sg = &res.segments[k];
+        printf("  segment %zu: %s at %.3f s to %.3f s, %" PRIu64 " frames", k + 1,
+               seg_file(t, k)->name, (double)sg->offset_us / 1e6, (double)sg->end_us / 1e6,
+               sg->frames);
+        if (sg->frames_trimmed)
+            printf(" (%" PRIu64 " left out: the next segment had started)", sg->frames_trimmed);
+        if (sg->ending == TDM_ERR_TRUNCATED)
+            printf(", cut short: exported up to its end");
+        printf("\n");
+    }
+    print_seams(t->g, t->n, "  ");
+    for (size_t i = 0; i < res.nstreams; i++) {
+        const tdm_rec_export_stream *s = &res.streams[i];
+        printf("  stream %u: %s, %s", s->id, codec_name(s->codec),
+               s->exported ? "exported" : "left out");
+        if (s->width)
+            printf(", %dx%d", s->width, s->height);
+        printf(", %" PRIu64 " packets -> %" PRIu64 " frames", s->packets, s->frames);
+        if (s->frames_lost)
+            printf(" (%" PRIu64 " frames could not be completed)", s->frames_lost);
+        printf("\n");
+    }
+    if (t->n > 1)
+        printf("chapters: one per segment, one per gap (\"gap: nothing recorded ...\")\n");
+    return 0;
+}
+
+static int s_thumbs(const session_target *t, const char *out, double every_s, int width,
+                    int columns)
+{
+    if (t->n == 1)
+        return seg_file(t, 0)->reader
+                   ? cmd_thumbs(seg_file(t, 0)->path, seg_file(t, 0)->reader, out, every_s, width,
+                                columns)
+                   : (fprintf(stderr, "tandem-replay: %s: %s\n", seg_file(t, 0)->path,
+                              t->g[0].ending_msg.msg),
+                      1);
+    int rc = 0;
+    const char *dot = strrchr(out, '.');
+    size_t stem = dot && !strchr(dot, '/') ? (size_t)(dot - out) : strlen(out);
+    for (size_t k = 0; k < t->n; k++) {
+        const tdm_replay_file *f = seg_file(t, k);
+        char path[4096];
+        snprintf(path, sizeof path, "%.*s-%zu%s", (int)stem, out, k + 1, out + stem);
+        printf("segment %zu (%s): ", k + 1, f->name);
+        if (!f->reader) {
+            printf("WRONG KEY: %s\n", t->g[k].ending_msg.msg);
+            rc = 1;
+            continue;
+        }
+        fflush(stdout);
+        rc |= cmd_thumbs(f->path, f->reader, path, every_s, width, columns);
+    }
+    return rc;
+}
+
+static int s_timeline(const session_target *t, const char *db)
+{
+    const tdm_replay_file *f0 = NULL;
+    for (size_t k = 0; k < t->n && !f0; k++)
+        if (seg_file(t, k)->reader)
+            f0 = seg_file(t, k);
+    tdm_replay_audit a;
+    if (!f0) {
+        fprintf(stderr, "tandem-replay: no segment of session %s opens with this key\n",
+                t->g[0].session_id);
+        return 1;
+    }
+    if (load_audit(db, f0->reader, &a) != 0)
+        return 1;
+    char *json = NULL;
+    tdm_error err = {{0}};
+    bool complete = false, verified = a.verified;
+    tdm_status st = tdm_replay_timeline_json_session(&t->d, (size_t)(t->g - t->d.segs), t->n, db,
+                                                     &a, &json, &complete, &err);
+    tdm_replay_audit_free(&a);
+    if (st != TDM_OK) {
+        fprintf(stderr, "tandem-replay: %s\n", err.msg);
+        return 1;
+    }
+    puts(json);
+    free(json);
+    if (!verified)
+        fprintf(stderr, "tandem-replay: the session's audit log does not verify\n");
+    if (!complete)
+        fprintf(stderr, "tandem-replay: session %s is not complete (see \"recording\".\"ends\")\n",
+                t->g[0].session_id);
+    return verified && complete ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -602,10 +885,11 @@ int main(int argc, char **argv)
         {"width", required_argument, NULL, 'w'},
         {"columns", required_argument, NULL, 'c'},
         {"db", required_argument, NULL, 'd'},
+        {"dir", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *key_file = NULL, *out = NULL, *db = NULL;
+    const char *key_file = NULL, *out = NULL, *db = NULL, *dir_opt = NULL;
     bool allow_truncated = false, thumb_opts = false;
     double every_s = 10;
     int width = 240, columns = 6;
@@ -616,6 +900,7 @@ int main(int argc, char **argv)
         case 'k': key_file = optarg; break;
         case 'o': out = optarg; break;
         case 'd': db = optarg; break;
+        case 'D': dir_opt = optarg; break;
         case 't': allow_truncated = true; break;
         case 'e':
             every_s = strtod(optarg, &end);
@@ -667,6 +952,8 @@ int main(int argc, char **argv)
         return usage_error("--db is only for info and timeline", NULL);
     if (!is_verify && allow_truncated)
         return usage_error("--allow-truncated is only for verify", NULL);
+    if (is_list && dir_opt)
+        return usage_error("--dir is for a SESSION; list takes the directory itself", NULL);
     const char *path = argv[optind + 1];
 
     uint8_t key[32];
@@ -676,6 +963,26 @@ int main(int argc, char **argv)
         int lrc = cmd_list(path, key);
         memset(key, 0, sizeof key);
         return lrc;
+    }
+    struct stat sb;
+    if (dir_opt || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        session_target t;
+        int src = 1;
+        if (load_session(path, dir_opt, key, &t) == 0) {
+            if (is_info)
+                src = s_info(&t, db);
+            else if (is_timeline)
+                src = s_timeline(&t, db);
+            else if (is_verify)
+                src = s_verify(&t, allow_truncated);
+            else if (is_thumbs)
+                src = s_thumbs(&t, out, every_s, width, columns);
+            else
+                src = s_export(&t, out);
+            tdm_replay_dir_free(&t.d);
+        }
+        memset(key, 0, sizeof key);
+        return src;
     }
     mapped m;
     if (map_file(path, &m) != 0)

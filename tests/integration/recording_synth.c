@@ -6,12 +6,20 @@
  *   recording_synth OUT --key-file KEY [--codec vp8|vp9] [--frames N]
  *                   [--opus] [--realtime] [--session ID] [--scenario NAME]
  *                   [--kbps N] [--skip A:B] [--start-unix-us US]
+ *                   [--first-frame K] [--clock-us C]
  *
  * --skip A:B leaves out every packet of frames A..B-1 (as if the relay
  * never got them) and makes frame B a keyframe (as a PLI would).
  *
  * --start-unix-us sets the header's start time (default: now), so a test
  * can place the recording against audit entries written at known times.
+ *
+ * --first-frame K makes the frames' stamps start at K (the source is run
+ * through K frames first, not encoded): the next segment of a session whose
+ * previous segment ended at frame K-1, as when the customer publishes again
+ * on another relay (a new encoder: it starts with a keyframe; new RTP
+ * sequence numbers and timestamps). --clock-us C starts the recorder's
+ * clock at C (another relay's monotonic clock means nothing here).
  *
  * --realtime paces frames at 30 per second on the wall clock (for the
  * kill -9 test); otherwise time is simulated and nothing sleeps. Prints
@@ -83,11 +91,13 @@ int main(int argc, char **argv)
         {"realtime", no_argument, NULL, 'r'},       {"session", required_argument, NULL, 's'},
         {"scenario", required_argument, NULL, 'S'}, {"kbps", required_argument, NULL, 'b'},
         {"skip", required_argument, NULL, 'x'},     {"start-unix-us", required_argument, NULL, 'T'},
+        {"first-frame", required_argument, NULL, 'F'}, {"clock-us", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     const char *key_file = NULL, *session = "synthetic-session";
     tdm_codec codec = TDM_CODEC_VP8;
-    int frames = 90, c;
+    int frames = 90, c, first_frame = 0;
+    uint64_t clock_us = 0;
     unsigned kbps = 1500;
     int skip_from = -1, skip_to = -1;
     tdm_synthetic_scenario scenario = TDM_SCENARIO_TYPING;
@@ -110,6 +120,8 @@ int main(int argc, char **argv)
             break;
         case 'b': kbps = (unsigned)atoi(optarg); break;
         case 'T': start_unix_us = strtoull(optarg, NULL, 10); break;
+        case 'F': first_frame = atoi(optarg); break;
+        case 'C': clock_us = strtoull(optarg, NULL, 10); break;
         case 'x':
             if (sscanf(optarg, "%d:%d", &skip_from, &skip_to) != 2 || skip_from < 1 ||
                 skip_to <= skip_from)
@@ -118,7 +130,7 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
-    if (optind != argc - 1 || !key_file || frames <= 0)
+    if (optind != argc - 1 || !key_file || frames <= 0 || first_frame < 0)
         return die(
             "usage: recording_synth OUT --key-file KEY [--codec vp8|vp9] [--frames N] [--opus] "
             "[--realtime]",
@@ -173,13 +185,19 @@ int main(int argc, char **argv)
     tdm_vp9_packetizer p9;
     tdm_vp8_packetizer_init(&p8, 32760, 250);
     tdm_vp9_packetizer_init(&p9, 32760, 250, false);
-    uint16_t vseq = 65500, aseq = 100;
-    const uint32_t ts_offset = 0xFFFFFFFFu - 30 * 3000u; /* the RTP clock wraps a second in */
+    uint16_t vseq = (uint16_t)(65500 + 977 * first_frame), aseq = (uint16_t)(100 + first_frame);
+    /* The RTP clock wraps a second in (another publisher: another start). */
+    const uint32_t ts_offset = 0xFFFFFFFFu - 30 * 3000u + 7919u * (uint32_t)first_frame;
+    for (int n = 0; n < first_frame; n++) {
+        tdm_frame f;
+        if (tdm_source_next(src, (uint64_t)n * FRAME_US + 1, &f, &err) != TDM_OK)
+            return die("capture", &err);
+    }
     int sent_frames = 0;
     uint64_t audio_us = 0, t_start = mono_us();
-    tdm_rec_writer_push_event(w, TDM_REC_STREAM_START, 1, 0);
+    tdm_rec_writer_push_event(w, TDM_REC_STREAM_START, 1, clock_us);
     if (opus)
-        tdm_rec_writer_push_event(w, TDM_REC_STREAM_START, 2, 0);
+        tdm_rec_writer_push_event(w, TDM_REC_STREAM_START, 2, clock_us);
     for (int n = 0; n < frames; n++) {
         uint64_t now = (uint64_t)n * FRAME_US;
         if (realtime) {
@@ -189,7 +207,7 @@ int main(int argc, char **argv)
         }
         tdm_frame f;
         const tdm_tilemap *changed;
-        if (tdm_source_next(src, now + 1, &f, &err) != TDM_OK ||
+        if (tdm_source_next(src, now + 1 + (uint64_t)first_frame * FRAME_US, &f, &err) != TDM_OK ||
             tdm_incremental_convert(inc, &f, &changed) != TDM_OK)
             return die("capture", &err);
         /* After a gap the receiving side asks for a keyframe (PLI); the
@@ -227,7 +245,7 @@ int main(int argc, char **argv)
                 if (skipped)
                     continue; /* the packets the relay never recorded */
                 /* Arrival time: the frame's time plus a little per packet. */
-                while (!tdm_rec_writer_push_rtp(w, 1, now + 100, pkt, len))
+                while (!tdm_rec_writer_push_rtp(w, 1, clock_us + now + 100, pkt, len))
                     usleep(500); /* a test wants every packet; the relay would drop */
             }
             sent_frames++;
@@ -254,7 +272,7 @@ int main(int argc, char **argv)
                                     .ssrc = hdr.streams[1].ssrc};
                 if (tdm_rtp_write(&h, payload, plen, 0, pkt, sizeof pkt, &len) != TDM_OK)
                     return die("rtp write", NULL);
-                while (!tdm_rec_writer_push_rtp(w, 2, audio_us + 100, pkt, len))
+                while (!tdm_rec_writer_push_rtp(w, 2, clock_us + audio_us + 100, pkt, len))
                     usleep(500);
             }
             audio_us += 20000;
@@ -264,7 +282,7 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
     }
-    uint64_t end = (uint64_t)frames * FRAME_US;
+    uint64_t end = clock_us + (uint64_t)frames * FRAME_US;
     tdm_rec_writer_push_event(w, TDM_REC_STREAM_STOP, 1, end);
     if (opus)
         tdm_rec_writer_push_event(w, TDM_REC_STREAM_STOP, 2, end);
