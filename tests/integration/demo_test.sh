@@ -66,6 +66,8 @@ line latency | grep -Eq "median of per-second averages [0-9.]+ ms" && ok "$(line
   || bad "no latency measured: $(line latency)"
 line "rep console" | grep -q "http://127.0.0.1:[0-9]*/" && ok "rep console URL printed" || bad "no console URL"
 line "auditor page" | grep -q "/auditor.html" && ok "auditor page URL printed" || bad "no auditor URL"
+line "auditor page" | grep -q ": verified)" && ok "tandem-signal lists the recording for auditors, verified" \
+  || bad "auditor listing: $(line 'auditor page')"
 
 # Nothing the demo started may be left running (it lists their PIDs).
 left=""
