@@ -83,6 +83,7 @@
 
 static const char *relay_path = TDM_RELAY_PATH;
 static pid_t relay_pid = -1;
+static tdm_bp_tandem *current_relay; /* to stop it and remove its secret on the way out */
 
 __attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
 {
@@ -92,7 +93,8 @@ __attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    tdm_bp_stop(relay_pid);
+    if (current_relay)
+        tdm_bp_tandem_stop(current_relay);
     exit(1);
 }
 
@@ -104,6 +106,8 @@ static void on_alarm(int sig)
     (void)w;
     if (relay_pid > 0)
         kill(relay_pid, SIGKILL);
+    if (current_relay)
+        unlink(current_relay->secret_path);
     _exit(1);
 }
 
@@ -386,6 +390,7 @@ static void run_step(step *st, int n, double seconds, bool sample_rss)
     if (tdm_bp_tandem_start(&t, relay_path, ADDR, ADDR, NULL, &err) != TDM_OK)
         die("relay: %s", err.msg);
     relay_pid = t.pid;
+    current_relay = &t;
     usleep(200000);
     st->rss_idle = tdm_bp_proc_rss_kb(t.pid);
     session *ss = calloc((size_t)n, sizeof *ss);
@@ -514,6 +519,7 @@ static void run_step(step *st, int n, double seconds, bool sample_rss)
     free(ss);
     tdm_bp_tandem_stop(&t);
     relay_pid = -1;
+    current_relay = NULL;
 }
 
 static void print_header(void)

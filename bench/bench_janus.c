@@ -73,6 +73,7 @@
 
 static const char *relay_path = TDM_RELAY_PATH, *janus_path = JANUS_DEFAULT;
 static pid_t server_pid = -1; /* for the alarm handler */
+static tdm_bp_tandem *current_relay; /* to stop it and remove its secret on the way out */
 static char cfg_dir[64];
 
 static void rm_cfg_dir(void)
@@ -102,7 +103,10 @@ __attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    tdm_bp_stop(server_pid);
+    if (current_relay)
+        tdm_bp_tandem_stop(current_relay);
+    else
+        tdm_bp_stop(server_pid);
     if (cfg_dir[0])
         fprintf(stderr, "bench_janus: janus log kept in %s/janus.log\n", cfg_dir);
     exit(1);
@@ -116,6 +120,8 @@ static void on_alarm(int sig)
     (void)w;
     if (server_pid > 0)
         kill(server_pid, SIGKILL);
+    if (current_relay)
+        unlink(current_relay->secret_path);
     _exit(1);
 }
 
@@ -304,6 +310,7 @@ static result tandem_run(int n, double fwd_rate, double seconds)
     if (tdm_bp_tandem_start(&t, relay_path, HTTP_HOST, ADDR, NULL, &err) != TDM_OK)
         die("tandem: %s", err.msg);
     server_pid = t.pid;
+    current_relay = &t;
     GMainContext *ctx = g_main_context_new();
     static tdm_bp_peer pub;
     static viewer v[MAX_VIEWERS];
@@ -325,6 +332,7 @@ static result tandem_run(int n, double fwd_rate, double seconds)
     g_main_context_unref(ctx);
     tdm_bp_tandem_stop(&t);
     server_pid = -1;
+    current_relay = NULL;
     return r;
 }
 

@@ -40,6 +40,11 @@ struct tdm_share_remote {
     bool stdin_open;
     _Atomic uint64_t received, injected, refused;
     _Atomic bool customer_control;
+    /* The latest "media moved" (relay failover, API.md): its media object
+     * as JSON text, until the media loop takes it. */
+    pthread_mutex_t move_mu;
+    char *moved_media;
+    _Atomic bool move_pending;
 };
 
 static uint64_t mono_us(void)
@@ -94,6 +99,23 @@ static void service_message(tdm_share_remote *r, const char *msg, size_t len)
             printf("share: the session ended\n");
             fflush(stdout);
             *r->cfg.stop = 1;
+        }
+    } else if (type && strcmp(type, "media") == 0) {
+        const char *event = json_string_value(json_object_get(doc, "event"));
+        json_t *media = json_object_get(doc, "media");
+        if (event && strcmp(event, "moved") == 0 && json_is_object(media)) {
+            char *text = json_dumps(media, JSON_COMPACT);
+            if (text) {
+                fprintf(stderr, "tandem-share: the session moves from relay %s (%s) to %s\n",
+                        json_string_value(json_object_get(doc, "from")) ?: "?",
+                        json_string_value(json_object_get(doc, "reason")) ?: "?",
+                        json_string_value(json_object_get(media, "url")) ?: "?");
+                pthread_mutex_lock(&r->move_mu);
+                free(r->moved_media); /* only the latest move counts */
+                r->moved_media = text;
+                atomic_store(&r->move_pending, true);
+                pthread_mutex_unlock(&r->move_mu);
+            }
         }
     } else if (type && strcmp(type, "removed") == 0) {
         printf("share: removed from the session\n");
@@ -323,6 +345,7 @@ tdm_status tdm_share_remote_start(const tdm_share_remote_config *cfg, tdm_share_
         return tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
     r->cfg = *cfg;
     r->wake[0] = r->wake[1] = -1;
+    pthread_mutex_init(&r->move_mu, NULL);
     r->stdin_open = cfg->stdin_commands;
     r->retry_at_us = UINT64_MAX;
     tdm_status st = TDM_OK;
@@ -396,5 +419,19 @@ void tdm_share_remote_stop(tdm_share_remote *r)
         close(r->wake[0]);
     if (r->wake[1] >= 0)
         close(r->wake[1]);
+    free(r->moved_media);
+    pthread_mutex_destroy(&r->move_mu);
     free(r);
+}
+
+char *tdm_share_remote_take_move(tdm_share_remote *r)
+{
+    if (!r || !atomic_load(&r->move_pending))
+        return NULL;
+    pthread_mutex_lock(&r->move_mu);
+    char *text = r->moved_media;
+    r->moved_media = NULL;
+    atomic_store(&r->move_pending, false);
+    pthread_mutex_unlock(&r->move_mu);
+    return text;
 }

@@ -16,7 +16,9 @@
  * opened again when it is lost for another reason than the session's end or
  * the participant's removal (backing off from 0.5 to 5 s, giving up after
  * 60 s), re-announcing a take-back the service forgot with the socket.
- * Taking control back works meanwhile: it is this machine's decision. */
+ * Taking control back works meanwhile: it is this machine's decision.
+ * A "media moved" message (relay failover) is handed to the media loop
+ * through tdm_share_remote_take_move. */
 #ifndef TDM_SHARE_REMOTE_H
 #define TDM_SHARE_REMOTE_H
 
@@ -53,6 +55,11 @@ tdm_status tdm_share_remote_start(const tdm_share_remote_config *cfg, tdm_share_
 /* Async-signal-safe: asks the thread to toggle control (SIGUSR2). */
 void tdm_share_remote_wake(tdm_share_remote *r);
 void tdm_share_remote_get_stats(tdm_share_remote *r, tdm_share_remote_stats *out);
+/* The media object of the latest {"type":"media","event":"moved"} the
+ * service sent (its relay went away: signaling/API.md "Relay failover"),
+ * as JSON text (free()), or NULL when none arrived since the last call.
+ * Cheap (one atomic load) when nothing is pending: the media loop polls it. */
+char *tdm_share_remote_take_move(tdm_share_remote *r);
 /* Stops and joins the thread, releases what is held, closes the injector. */
 void tdm_share_remote_stop(tdm_share_remote *r);
 

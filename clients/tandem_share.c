@@ -86,6 +86,7 @@ typedef struct share {
     const char *local[TDM_ICE_MAX_LOCAL_ADDRESSES];
     size_t n_local;
     tdm_client_ice_options ice; /* --ice-server etc. */
+    tdm_client_ice_options ice_cli; /* as given on the command line, before the service's TURN */
     tdm_synthetic_scenario scenario;
     int width, height;
     double fps;
@@ -96,6 +97,8 @@ typedef struct share {
 
     /* joined with a code */
     json_t *joined; /* the join answer: url, token, TURN strings live here */
+    json_t *moved;  /* the latest "media moved" media object: url, token, TURN */
+    uint64_t moves;
     tdm_link *link;
     const char *secret;
     tdm_share_remote *remote;
@@ -681,12 +684,98 @@ static void print_status(share *sh, double t)
     sh->sec_frames = sh->sec_bytes = 0;
 }
 
+/* WHIP to sh->url with sh->token: a new tdm_client_session in *out. */
+static tdm_status open_media(share *sh, tdm_client_session **out, tdm_error *err)
+{
+    tdm_client_session_config cfg = {.url = sh->url,
+                                     .token = sh->token,
+                                     .kind = TDM_CLIENT_PUBLISH,
+                                     .build_offer = build_offer,
+                                     .offer_user = sh,
+                                     .ice = &sh->ice,
+                                     .on_rtcp = on_rtcp,
+                                     .on_pair = on_pair,
+                                     .media_user = sh};
+    for (size_t i = 0; i < sh->n_local; i++)
+        cfg.local_addresses[cfg.n_local_addresses++] = sh->local[i];
+    return tdm_client_session_open(&cfg, out, err);
+}
+
+/* TURN servers and credentials of a media object (join answer or move). */
+static tdm_status use_turn(share *sh, json_t *media, tdm_error *err)
+{
+    json_t *turn = json_object_get(media, "turn");
+    if (!json_is_object(turn))
+        return TDM_OK;
+    size_t i;
+    json_t *u;
+    json_array_foreach (json_object_get(turn, "urls"), i, u) {
+        const char *url = json_string_value(u);
+        tdm_error ierr = {{0}};
+        if (url && tdm_client_ice_options_add_server(&sh->ice, url, &ierr) != TDM_OK)
+            fprintf(stderr, PROG ": TURN server %s not used: %s\n", url, ierr.msg);
+    }
+    sh->ice.username = json_string_value(json_object_get(turn, "username"));
+    sh->ice.credential = json_string_value(json_object_get(turn, "credential"));
+    return tdm_client_ice_options_check(&sh->ice, err);
+}
+
+/* The service moved the session to another relay (its relay went away:
+ * signaling/API.md "Relay failover"): publish there, then let go of the
+ * old relay (best effort: it may be dead). Nobody is asked anything. The
+ * first frame on the new relay is a keyframe. 0, or 1 when the new relay
+ * cannot be reached (the caller goes on waiting for another move). */
+static int follow_move(share *sh, char *text)
+{
+    json_t *media = json_loads(text, 0, NULL);
+    free(text);
+    const char *url = json_string_value(json_object_get(media, "url"));
+    const char *token = json_string_value(json_object_get(media, "token"));
+    if (!url || !token) {
+        fprintf(stderr, PROG ": a move without url or token ignored\n");
+        json_decref(media);
+        return 1;
+    }
+    uint64_t t0 = tdm_client_now_us();
+    sh->url = url;
+    sh->token = token;
+    tdm_error err = {{0}};
+    tdm_client_session *next = NULL;
+    sh->ice = sh->ice_cli; /* the new media's TURN replaces the old one's */
+    tdm_status st = use_turn(sh, media, &err);
+    if (st == TDM_OK)
+        st = open_media(sh, &next, &err);
+    if (st != TDM_OK) {
+        fprintf(stderr, PROG ": publishing to %s after a move: %s\n", url, err.msg);
+        json_decref(sh->moved);
+        sh->moved = media; /* sh->url points into it */
+        return 1;
+    }
+    tdm_client_session *old = sh->sess;
+    sh->sess = next;
+    sh->peer = tdm_client_session_peer(next);
+    tdm_client_session_close(old); /* DELETE on the old relay, if it still answers */
+    json_decref(sh->moved);
+    sh->moved = media;
+    sh->moves++;
+    sh->keyframe_pending = true;
+    printf("share: moved to %s in %.0f ms, %s\n", url, (double)(tdm_client_now_us() - t0) / 1000.0,
+           tdm_client_session_pair(next));
+    fflush(stdout);
+    return 0;
+}
+
+/* How long a share joined with a code waits for the service to move it
+ * after its media connection failed, before giving up. */
+#define MOVE_WAIT_US (60u * 1000000u)
+
 static int run(share *sh)
 {
     uint64_t start = tdm_client_now_us();
     uint64_t period = (uint64_t)(1e6 / sh->fps);
     uint64_t end = sh->duration_s > 0 ? start + (uint64_t)(sh->duration_s * 1e6) : UINT64_MAX;
     uint64_t next_frame = start, next_status = start + 1000000u;
+    uint64_t failed_at = 0; /* when the media connection failed, 0 while it works */
     sh->audio_next_us = start;
     sh->audio_pts_us = start;
     /* The relay asks for a keyframe when a subscriber joins; the first
@@ -695,11 +784,30 @@ static int run(share *sh)
         uint64_t now = tdm_client_now_us();
         if (now >= end)
             break;
+        char *move = tdm_share_remote_take_move(sh->remote);
+        if (move) {
+            follow_move(sh, move);
+            failed_at = 0;
+            now = tdm_client_now_us();
+        }
         const char *reason = "";
         tdm_peer_state ps = tdm_peer_get_state(sh->peer, NULL, &reason);
         if (ps == TDM_PEER_FAILED || ps == TDM_PEER_CLOSED) {
-            fprintf(stderr, PROG ": media connection %s: %s\n", tdm_peer_state_name(ps), reason);
-            return 1;
+            if (!sh->remote) {
+                fprintf(stderr, PROG ": media connection %s: %s\n", tdm_peer_state_name(ps),
+                        reason);
+                return 1;
+            }
+            /* Joined to a session: the service moves us if the relay is gone. */
+            if (!failed_at) {
+                failed_at = now;
+                fprintf(stderr, PROG ": media connection %s: %s; waiting for the service to "
+                                "move the session\n", tdm_peer_state_name(ps), reason);
+            } else if (now - failed_at > MOVE_WAIT_US) {
+                fprintf(stderr, PROG ": no move within %u s; giving up\n",
+                        MOVE_WAIT_US / 1000000u);
+                return 1;
+            }
         }
         if (now >= next_frame) {
             tdm_error err = {{0}};
@@ -732,6 +840,8 @@ static int run(share *sh)
         if (end < wake)
             wake = end;
         unsigned wait_ms = wake > now ? (unsigned)((wake - now) / 1000) : 0;
+        if (failed_at && wait_ms > 50)
+            wait_ms = 50; /* a move may come any moment */
         tdm_client_session_iterate(sh->sess, wait_ms);
     }
     return 0;
@@ -806,22 +916,10 @@ static int join(share *sh)
         fprintf(stderr, PROG ": the join answer's media lacks url or token\n");
         return 1;
     }
-    json_t *turn = json_object_get(media, "turn");
-    if (json_is_object(turn)) {
-        size_t i;
-        json_t *u;
-        json_array_foreach (json_object_get(turn, "urls"), i, u) {
-            const char *url = json_string_value(u);
-            tdm_error ierr = {{0}};
-            if (url && tdm_client_ice_options_add_server(&sh->ice, url, &ierr) != TDM_OK)
-                fprintf(stderr, PROG ": TURN server %s not used: %s\n", url, ierr.msg);
-        }
-        sh->ice.username = json_string_value(json_object_get(turn, "username"));
-        sh->ice.credential = json_string_value(json_object_get(turn, "credential"));
-        if (tdm_client_ice_options_check(&sh->ice, &err) != TDM_OK) {
-            fprintf(stderr, PROG ": the service's TURN settings: %s\n", err.msg);
-            return 1;
-        }
+    sh->ice_cli = sh->ice;
+    if (use_turn(sh, media, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": the service's TURN settings: %s\n", err.msg);
+        return 1;
     }
     printf("joined session %s as %s\n", sid, pid);
     fflush(stdout);
@@ -878,19 +976,8 @@ int main(int argc, char **argv)
     if (rc == 0 && sh.secret)
         rc = start_remote(&sh);
     if (rc == 0) {
-        tdm_client_session_config cfg = {.url = sh.url,
-                                         .token = sh.token,
-                                         .kind = TDM_CLIENT_PUBLISH,
-                                         .build_offer = build_offer,
-                                         .offer_user = &sh,
-                                         .ice = &sh.ice,
-                                         .on_rtcp = on_rtcp,
-                                         .on_pair = on_pair,
-                                         .media_user = &sh};
-        for (size_t i = 0; i < sh.n_local; i++)
-            cfg.local_addresses[cfg.n_local_addresses++] = sh.local[i];
         tdm_error err = {{0}};
-        tdm_status st = tdm_client_session_open(&cfg, &sh.sess, &err);
+        tdm_status st = open_media(&sh, &sh.sess, &err);
         if (st != TDM_OK) {
             fprintf(stderr, PROG ": %s\n", err.msg);
             rc = st == TDM_ERR_INVALID ? 2 : 1;
@@ -912,6 +999,8 @@ int main(int argc, char **argv)
                (unsigned long long)sh.nacks_served, (unsigned long long)sh.nacks_missed,
                (unsigned long long)sh.plis, (unsigned long long)sh.firs,
                (unsigned long long)sh.rembs);
+        if (sh.moves)
+            printf("share: moved %llu time(s) by the service\n", (unsigned long long)sh.moves);
     }
     remote_for_signal = NULL;
     if (sh.remote) {
@@ -932,5 +1021,6 @@ int main(int argc, char **argv)
     tdm_source_close(sh.src);
     free(sh.cache);
     json_decref(sh.joined);
+    json_decref(sh.moved);
     return rc;
 }

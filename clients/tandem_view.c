@@ -9,7 +9,17 @@
  * when share and view run on one machine, which shares that clock). It can
  * write the decoded pictures to a Y4M file. The last line it prints is the
  * summary tests parse:
- *   frames N first F last L out_of_order O missing M */
+ *   frames N first F last L out_of_order O missing M
+ *
+ * Two ways in: --url/--token (a WHEP URL and token from elsewhere), or
+ * --signal with a participant's secret (--session-file from `tandem-rep
+ * ... --save`, or --secret): it opens the session's WebSocket, asks for
+ * media (POST /api/v1/sessions/{sid}/media) and subscribes; when the
+ * service moves the session to another relay ({"type":"media","event":
+ * "moved"}, signaling/API.md "Relay failover") it subscribes there. The
+ * frame-number check spans the move: frames lost in the gap count as
+ * missing, and the gap (time and frames between the last picture before
+ * and the first after) is printed as "view: gap ...". */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -18,6 +28,9 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <jansson.h>
+
+#include "signal_link.h"
 #include "tdm_assembler.h"
 #include "tdm_png.h"
 #include "tdm_rtcp.h"
@@ -53,6 +66,7 @@ static void on_signal(int sig)
 typedef struct view {
     /* options */
     const char *url, *token, *y4m_path, *snapshot_path;
+    const char *signal_url, *session_file, *secret_opt;
     const char *local[TDM_ICE_MAX_LOCAL_ADDRESSES];
     size_t n_local;
     tdm_client_ice_options ice; /* --ice-server etc. */
@@ -79,11 +93,28 @@ typedef struct view {
     uint64_t sec_frames, sec_bytes, sec_latency_n;
     double sec_latency_sum, sec_latency_max;
     uint64_t last_pli_us;
+
+    /* --signal: the session's WebSocket and the media it was given */
+    tdm_link *link;
+    tdm_link_ws *ws;
+    char sid[64], secret[512];
+    json_t *media; /* url, token, TURN strings live here */
+    tdm_client_ice_options ice_cli;
+    uint64_t ws_retry_us;
+    /* moves and the gaps they cost */
+    uint64_t moves;
+    uint64_t last_pic_us;   /* when the last picture was decoded */
+    bool gap_open;          /* moved; no picture from the new relay yet */
+    uint64_t gap_from_us;   /* the last picture before the move */
+    int64_t gap_from_frame; /* its number */
+    double gap_max_ms;
 } view;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: " PROG " --url URL --token TOKEN --local-address ADDR [options]\n"
+               "       " PROG " --signal URL (--session-file F | --secret S) --local-address ADDR\n"
+               "                   [options]\n"
                "\n"
                "Subscribes to a Tandem session over WHEP, decodes the video and reads the\n"
                "stamp tandem-share draws into each frame (frame number and CLOCK_MONOTONIC\n"
@@ -92,6 +123,13 @@ static void usage(FILE *f)
                "\n"
                "  --url URL            http://HOST:PORT/whep/SESSION (HOST numeric or localhost)\n"
                "  --token TOKEN        bearer token with the subscribe role for SESSION\n"
+               "  --signal URL         instead of --url/--token: tandem-signal's base URL; the\n"
+               "                       media comes from the service, and when it moves the\n"
+               "                       session to another relay (its relay went away) the\n"
+               "                       view subscribes there and prints the gap\n"
+               "  --session-file F     with --signal: a file of `tandem-rep ... --save`\n"
+               "                       (session_id and secret lines)\n"
+               "  --secret S           with --signal: a participant secret\n"
                "  --local-address ADDR numeric address ICE gathers on; required, repeatable\n"
                "                       (ICE never enumerates this machine's interfaces)\n"
                TDM_CLIENT_ICE_USAGE
@@ -132,6 +170,9 @@ static int parse_options(view *v, int argc, char **argv)
                                          {"snapshot", required_argument, NULL, 'n'},
                                          {"duration", required_argument, NULL, 'd'},
                                          {"expect-frames", required_argument, NULL, 'e'},
+                                         {"signal", required_argument, NULL, 'S'},
+                                         {"session-file", required_argument, NULL, 'F'},
+                                         {"secret", required_argument, NULL, 'K'},
                                          TDM_CLIENT_ICE_LONG_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -159,6 +200,9 @@ static int parse_options(view *v, int argc, char **argv)
                 return 2;
             }
             break;
+        case 'S': v->signal_url = optarg; break;
+        case 'F': v->session_file = optarg; break;
+        case 'K': v->secret_opt = optarg; break;
         case 'y': v->y4m_path = optarg; break;
         case 'n': v->snapshot_path = optarg; break;
         case 'd':
@@ -192,7 +236,13 @@ static int parse_options(view *v, int argc, char **argv)
         fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
-    if (!v->url || !v->token || v->n_local == 0) {
+    if (v->signal_url) {
+        if (v->url || v->token || (!v->session_file == !v->secret_opt) || v->n_local == 0) {
+            fprintf(stderr, PROG ": --signal wants one of --session-file and --secret, "
+                            "--local-address, and no --url/--token (see --help)\n");
+            return 2;
+        }
+    } else if (!v->url || !v->token || v->n_local == 0) {
         fprintf(stderr, PROG ": --url, --token and --local-address are required (see --help)\n");
         return 2;
     }
@@ -317,6 +367,17 @@ static void take_picture(view *v, const tdm_i420 *pic, uint64_t now)
         v->unreadable++;
     } else {
         int64_t number = st.frame_number;
+        if (v->gap_open) {
+            double ms = (double)(now - v->gap_from_us) / 1000.0;
+            printf("view: gap %.0f ms frames %lld..%lld (%lld missing) move %llu\n", ms,
+                   (long long)v->gap_from_frame, (long long)number,
+                   (long long)(number - v->gap_from_frame - 1), (unsigned long long)v->moves);
+            fflush(stdout);
+            if (ms > v->gap_max_ms)
+                v->gap_max_ms = ms;
+            v->gap_open = false;
+        }
+        v->last_pic_us = now;
         if (v->last >= 0 && number <= v->last) {
             v->out_of_order++;
         } else {
@@ -423,6 +484,252 @@ static void write_snapshot(view *v)
     fflush(stdout);
 }
 
+/* --- --signal: media from the service, and its moves ------------------- */
+
+static tdm_status open_media(view *v, tdm_client_session **out, tdm_error *err)
+{
+    tdm_client_session_config cfg = {.url = v->url,
+                                     .token = v->token,
+                                     .kind = TDM_CLIENT_SUBSCRIBE,
+                                     .build_offer = build_offer,
+                                     .offer_user = v,
+                                     .ice = &v->ice,
+                                     .on_rtp = on_rtp,
+                                     .on_pair = on_pair,
+                                     .media_user = v};
+    for (size_t i = 0; i < v->n_local; i++)
+        cfg.local_addresses[cfg.n_local_addresses++] = v->local[i];
+    return tdm_client_session_open(&cfg, out, err);
+}
+
+/* Takes media (a media object, stolen) as the one to subscribe with:
+ * url, token and the service's TURN on top of the command line's. */
+static bool use_media(view *v, json_t *media)
+{
+    const char *url = json_string_value(json_object_get(media, "url"));
+    const char *token = json_string_value(json_object_get(media, "token"));
+    if (!url || !token) {
+        fprintf(stderr, PROG ": the service gave no media (no relay can take the session now)\n");
+        json_decref(media);
+        return false;
+    }
+    v->ice = v->ice_cli;
+    json_t *turn = json_object_get(media, "turn");
+    if (json_is_object(turn)) {
+        size_t i;
+        json_t *u;
+        json_array_foreach (json_object_get(turn, "urls"), i, u) {
+            tdm_error ierr = {{0}};
+            if (json_string_value(u) &&
+                tdm_client_ice_options_add_server(&v->ice, json_string_value(u), &ierr) != TDM_OK)
+                fprintf(stderr, PROG ": TURN server %s not used: %s\n", json_string_value(u),
+                        ierr.msg);
+        }
+        v->ice.username = json_string_value(json_object_get(turn, "username"));
+        v->ice.credential = json_string_value(json_object_get(turn, "credential"));
+    }
+    json_decref(v->media);
+    v->media = media;
+    v->url = url;
+    v->token = token;
+    return true;
+}
+
+static bool read_session_file(view *v)
+{
+    FILE *f = fopen(v->session_file, "r");
+    if (!f) {
+        fprintf(stderr, PROG ": cannot read %s: %s\n", v->session_file, strerror(errno));
+        return false;
+    }
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "session_id ", 11) == 0)
+            snprintf(v->sid, sizeof v->sid, "%.63s", line + 11);
+        else if (strncmp(line, "secret ", 7) == 0)
+            snprintf(v->secret, sizeof v->secret, "%.511s", line + 7);
+    }
+    fclose(f);
+    if (!v->secret[0]) {
+        fprintf(stderr, PROG ": %s holds no secret line (write it with tandem-rep --save)\n",
+                v->session_file);
+        return false;
+    }
+    return true;
+}
+
+/* Opens the WebSocket and authenticates; learns the session id from the
+ * welcome. TDM_ERR_UNAVAILABLE when the service refused the secret. */
+static tdm_status signal_connect(view *v, tdm_error *err)
+{
+    tdm_link_ws *ws = NULL;
+    char *welcome = NULL;
+    tdm_status st = tdm_link_ws_connect(v->link, &ws, err);
+    if (st == TDM_OK)
+        st = tdm_link_ws_auth(ws, v->secret, &welcome, err);
+    if (st != TDM_OK) {
+        tdm_link_ws_close(ws);
+        return st;
+    }
+    json_t *doc = json_loads(welcome, 0, NULL);
+    free(welcome);
+    const char *sid = json_string_value(json_object_get(json_object_get(doc, "state"), "session"));
+    if (!v->sid[0] && sid)
+        snprintf(v->sid, sizeof v->sid, "%s", sid);
+    json_decref(doc);
+    v->ws = ws;
+    return TDM_OK;
+}
+
+/* POST /api/v1/sessions/{sid}/media: a fresh relay token. */
+static bool fetch_media(view *v)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/media", v->sid);
+    tdm_link_request rq = {.method = "POST", .path = path, .secret = v->secret, .body = "{}"};
+    tdm_link_response resp = {0};
+    tdm_error err = {{0}};
+    if (tdm_link_http(v->link, &rq, &resp, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": asking %s for media: %s\n", v->signal_url, err.msg);
+        tdm_link_response_free(&resp);
+        return false;
+    }
+    if (resp.status != 200) {
+        char text[256];
+        fprintf(stderr, PROG ": the service refused media: %s\n",
+                tdm_link_error_text(&resp, text, sizeof text));
+        tdm_link_response_free(&resp);
+        return false;
+    }
+    json_t *doc = json_loads(resp.body, 0, NULL);
+    tdm_link_response_free(&resp);
+    json_t *media = json_incref(json_object_get(doc, "media"));
+    json_decref(doc);
+    return use_media(v, media);
+}
+
+static int signal_start(view *v)
+{
+    if (v->session_file && !read_session_file(v))
+        return 2;
+    if (v->secret_opt)
+        snprintf(v->secret, sizeof v->secret, "%s", v->secret_opt);
+    v->ice_cli = v->ice;
+    tdm_error err = {{0}};
+    if (tdm_link_new(v->signal_url, 5000, &v->link, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": --signal: %s\n", err.msg);
+        return 2;
+    }
+    if (signal_connect(v, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": the session's WebSocket at %s: %s\n", v->signal_url, err.msg);
+        return 1;
+    }
+    if (!v->sid[0] ||
+        strspn(v->sid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+            strlen(v->sid)) {
+        fprintf(stderr, PROG ": the service did not name the session\n");
+        return 1;
+    }
+    if (!fetch_media(v))
+        return 1;
+    printf("view: session %s media %s\n", v->sid, v->url);
+    fflush(stdout);
+    return 0;
+}
+
+/* Subscribes to the relay the session moved to. The decoder starts over
+ * (the new relay's stream begins with a keyframe); the frame-number check
+ * goes on across the gap. */
+static void follow_move(view *v, json_t *media, const char *from)
+{
+    uint64_t t0 = tdm_client_now_us();
+    if (!use_media(v, media))
+        return;
+    v->moves++;
+    if (!v->gap_open) {
+        v->gap_open = true;
+        v->gap_from_us = v->last_pic_us ? v->last_pic_us : t0;
+        v->gap_from_frame = v->last;
+    }
+    tdm_assembler_free(v->asm_);
+    v->asm_ = NULL;
+    tdm_video_decoder_free(v->dec);
+    v->dec = NULL;
+    v->stream_failed = false;
+    tdm_client_session *old = v->sess;
+    tdm_error err = {{0}};
+    if (open_media(v, &v->sess, &err) != TDM_OK) {
+        fprintf(stderr, PROG ": subscribing to %s after a move: %s\n", v->url, err.msg);
+        v->sess = old; /* still failed: the next move is waited for */
+        return;
+    }
+    v->peer = tdm_client_session_peer(v->sess);
+    tdm_client_session_close(old);
+    printf("view: moved from relay %s to %s in %.0f ms, %s\n", from ? from : "?", v->url,
+           (double)(tdm_client_now_us() - t0) / 1000.0, tdm_client_session_pair(v->sess));
+    fflush(stdout);
+}
+
+/* Reads what the service sent (never blocks). false: stop (the session
+ * ended or this participant was removed). */
+static bool poll_signal(view *v)
+{
+    if (!v->link)
+        return true;
+    uint64_t now = tdm_client_now_us();
+    if (!v->ws) {
+        if (now < v->ws_retry_us)
+            return true;
+        tdm_error err = {{0}};
+        tdm_status st = signal_connect(v, &err);
+        if (st == TDM_ERR_UNAVAILABLE) {
+            fprintf(stderr, PROG ": the service refused the secret: %s\n", err.msg);
+            return false;
+        }
+        v->ws_retry_us = now + 1000000u;
+        if (st != TDM_OK)
+            return true;
+    }
+    for (;;) {
+        const char *msg = NULL;
+        size_t len = 0;
+        tdm_error err = {{0}};
+        tdm_status st = tdm_link_ws_recv(v->ws, 0, &msg, &len, &err);
+        if (st == TDM_AGAIN)
+            return true;
+        if (st != TDM_OK) {
+            int code = tdm_link_ws_close_code(v->ws);
+            tdm_link_ws_close(v->ws);
+            v->ws = NULL;
+            if (st == TDM_EOF && (code == 1000 || code == 4003)) {
+                printf("view: the session ended (or this participant left)\n");
+                return false;
+            }
+            fprintf(stderr, PROG ": the session's WebSocket: %s; reconnecting\n",
+                    st == TDM_EOF ? "closed" : err.msg);
+            v->ws_retry_us = now + 500000u;
+            return true;
+        }
+        json_t *doc = json_loadb(msg, len, 0, NULL);
+        const char *type = json_string_value(json_object_get(doc, "type"));
+        const char *event = json_string_value(json_object_get(doc, "event"));
+        if (type && event && strcmp(type, "media") == 0 && strcmp(event, "moved") == 0 &&
+            json_is_object(json_object_get(doc, "media"))) {
+            char from[80];
+            snprintf(from, sizeof from, "%s", json_string_value(json_object_get(doc, "from")) ?: "?");
+            follow_move(v, json_incref(json_object_get(doc, "media")), from);
+        } else if (type && strcmp(type, "removed") == 0) {
+            json_decref(doc);
+            printf("view: removed from the session\n");
+            return false;
+        }
+        json_decref(doc);
+    }
+}
+
+#define MOVE_WAIT_US (60u * 1000000u)
+
 static void print_status(view *v, double t)
 {
     const tdm_assembler_stats *as = v->asm_ ? tdm_assembler_get_stats(v->asm_) : NULL;
@@ -445,7 +752,10 @@ static int run(view *v)
     uint64_t start = tdm_client_now_us();
     uint64_t end = v->duration_s > 0 ? start + (uint64_t)(v->duration_s * 1e6) : UINT64_MAX;
     uint64_t next_status = start + 1000000u;
+    uint64_t failed_at = 0;
     while (!stop_requested) {
+        if (!poll_signal(v))
+            break;
         uint64_t now = tdm_client_now_us();
         if (now >= end)
             break;
@@ -454,8 +764,22 @@ static int run(view *v)
         const char *reason = "";
         tdm_peer_state ps = tdm_peer_get_state(v->peer, NULL, &reason);
         if (ps == TDM_PEER_FAILED || ps == TDM_PEER_CLOSED) {
-            fprintf(stderr, PROG ": media connection %s: %s\n", tdm_peer_state_name(ps), reason);
-            return 1;
+            if (!v->link) {
+                fprintf(stderr, PROG ": media connection %s: %s\n", tdm_peer_state_name(ps),
+                        reason);
+                return 1;
+            }
+            if (!failed_at) { /* the service moves us if the relay is gone */
+                failed_at = now;
+                fprintf(stderr, PROG ": media connection %s: %s; waiting for a move\n",
+                        tdm_peer_state_name(ps), reason);
+            } else if (now - failed_at > MOVE_WAIT_US) {
+                fprintf(stderr, PROG ": no move within %u s; giving up\n",
+                        MOVE_WAIT_US / 1000000u);
+                return 1;
+            }
+        } else {
+            failed_at = 0;
         }
         if (now >= next_status) {
             print_status(v, (double)(now - start) / 1e6);
@@ -471,6 +795,8 @@ static int run(view *v)
         unsigned wait_ms = wake > now ? (unsigned)((wake - now + 999) / 1000) : 0;
         if (wait_ms > 100 && v->snapshot_path)
             wait_ms = 100; /* SIGUSR1 does not interrupt the loop's wait */
+        if (wait_ms > 50 && v->link)
+            wait_ms = 50; /* the WebSocket is read between waits */
         tdm_client_session_iterate(v->sess, wait_ms);
         pump(v);
         if (snapshot_requested) {
@@ -490,21 +816,19 @@ int main(int argc, char **argv)
     if (v.snapshot_path)
         signal(SIGUSR1, on_usr1); /* only then: SIGUSR1 otherwise keeps its default */
     v.ssrc = tdm_client_random_u32() | 1u;
-    tdm_client_session_config cfg = {.url = v.url,
-                                     .token = v.token,
-                                     .kind = TDM_CLIENT_SUBSCRIBE,
-                                     .build_offer = build_offer,
-                                     .offer_user = &v,
-                                     .ice = &v.ice,
-                                     .on_rtp = on_rtp,
-                                     .on_pair = on_pair,
-                                     .media_user = &v};
-    for (size_t i = 0; i < v.n_local; i++)
-        cfg.local_addresses[cfg.n_local_addresses++] = v.local[i];
+    if (v.signal_url && (rc = signal_start(&v)) != 0) {
+        tdm_link_ws_close(v.ws);
+        tdm_link_free(v.link);
+        json_decref(v.media);
+        return rc;
+    }
     tdm_error err = {{0}};
-    tdm_status st = tdm_client_session_open(&cfg, &v.sess, &err);
+    tdm_status st = open_media(&v, &v.sess, &err);
     if (st != TDM_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);
+        tdm_link_ws_close(v.ws);
+        tdm_link_free(v.link);
+        json_decref(v.media);
         return st == TDM_ERR_INVALID ? 2 : 1;
     }
     v.peer = tdm_client_session_peer(v.sess);
@@ -526,6 +850,12 @@ int main(int argc, char **argv)
            (unsigned long long)v.rtp_packets, (unsigned long long)v.rtp_bytes, (unsigned long long)(as ? as->packets_recovered : 0),
            (unsigned long long)(as ? as->packets_given_up : 0), (unsigned long long)v.unreadable,
            (unsigned long long)v.decode_errors, (unsigned long long)v.plis);
+    if (v.moves)
+        printf("view: moves %llu gap_max_ms %.0f%s\n", (unsigned long long)v.moves, v.gap_max_ms,
+               v.gap_open ? " (no picture after the last move)" : "");
+    tdm_link_ws_close(v.ws);
+    tdm_link_free(v.link);
+    json_decref(v.media);
     printf("frames %llu first %lld last %lld out_of_order %llu missing %llu\n",
            (unsigned long long)v.frames, (long long)v.first, (long long)v.last,
            (unsigned long long)v.out_of_order, (unsigned long long)v.missing);

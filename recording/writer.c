@@ -157,15 +157,18 @@ static uint64_t take(tdm_rec_writer *w)
 /* The writer polls, which keeps the producer free of system calls (no
  * wake-up to send). Each wake-up costs a timed wait and a write(), which
  * for a session of a few hundred packets a second outweighs sealing them,
- * so the wait adapts to the packet rate: long enough for an eighth of the
- * ring's slots to arrive, between IDLE_MIN_US and IDLE_MAX_US, and never
- * past the next sync. The rate it plans for is the peak seen lately (it
- * decays by an eighth a wake-up), not the last one: a producer that
+ * so the wait adapts to the packet rate: long enough for a sixteenth of
+ * the ring's slots to arrive, between IDLE_MIN_US and IDLE_MAX_US, and
+ * never past the next sync. The rate it plans for is the peak seen lately
+ * (it decays by an eighth a wake-up), not the last one: a producer that
  * stalled sends a burst next, which a wait planned on the quiet stretch
- * would let overflow the ring. A session of a few hundred packets a second
- * waits IDLE_MAX_US; one of 20000 a second about 6 ms. */
+ * would let overflow the ring. IDLE_MAX_US bounds what a quiet session's
+ * sudden full rate must fit in: the default 1024 slots hold 25 ms of
+ * 40000 packets a second. A session of a few hundred packets a second
+ * waits IDLE_MAX_US (a fifth of the wake-ups of a fixed IDLE_MIN_US); from
+ * 13000 packets a second on, IDLE_MIN_US. */
 #define IDLE_MIN_US 5000u
-#define IDLE_MAX_US 50000u
+#define IDLE_MAX_US 25000u
 
 typedef struct idle_plan {
     uint64_t since_us; /* when the last wait began */
@@ -179,7 +182,7 @@ static uint64_t next_idle_us(idle_plan *p, uint64_t now_us, uint32_t slots)
     p->peak = rate > p->peak * 0.875 ? rate : p->peak * 0.875;
     p->taken = 0;
     p->since_us = now_us;
-    double us = p->peak > 0 ? (double)(slots / 8) / p->peak : IDLE_MAX_US;
+    double us = p->peak > 0 ? (double)(slots / 16) / p->peak : IDLE_MAX_US;
     return us < IDLE_MIN_US ? IDLE_MIN_US : us > IDLE_MAX_US ? IDLE_MAX_US : (uint64_t)us;
 }
 

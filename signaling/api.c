@@ -1,5 +1,6 @@
 /* api.c: the HTTP API routes of tandem-signal (tdm_sig_api.h, API.md). */
 #include "tdm_sig_api.h"
+#include "tdm_sig_failover.h"
 #include "tdm_redis_conn.h"
 
 #include <stdio.h>
@@ -29,6 +30,7 @@ struct tdm_sig_api {
     tdm_sig_hub *hub;
     const tdm_sig_serve_config *cfg;
     tdm_sig_registry *relays;
+    tdm_sig_failover *failover; /* relay_failover.c: moves off lost relays, drain marks */
     issued *issued; /* ISSUED_MAX */
     uint64_t issued_seq;
     tdm_sig_revocation outbox[TDM_SIG_API_REVOKE_QUEUE];
@@ -361,6 +363,7 @@ static bool media_json(call *c, const char *pid, const char *sid, tdm_sig_kind k
         return false;
     }
     issued_note(c->api, sid, r->id);
+    tdm_sig_failover_note(c->api->failover, sid, r->id, c->now_ms);
     const char *mk = kind == TDM_SIG_KIND_CUSTOMER ? "whip" : "whep";
     char url[TDM_HB_URL_MAX + 96];
     snprintf(url, sizeof url, "%s/%s/%s", r->url, mk, sid);
@@ -786,6 +789,7 @@ static void r_heartbeat(call *c)
         fail(c, 400, "bad_request", err.msg);
         return;
     }
+    tdm_sig_failover_on_heartbeat(c->api->failover, &rep, c->now_ms);
     const tdm_sig_relay_entry *e = NULL;
     bool was_live = false;
     for (size_t i = 0, n = tdm_sig_registry_count(reg, c->now_ms); i < n; i++)
@@ -981,6 +985,8 @@ static void route(call *c)
     } else if (n == 2 && IS(0, "relays") && IS(1, "recording")) {
         if (method(c, "POST"))
             r_recording_event(c);
+    } else if (tdm_sig_failover_owns(s, n)) {
+        tdm_sig_failover_route(c->api->failover, c->api, c->req, s, n, c->now_ms, c->resp);
     } else if (n == 1 && IS(0, "relays")) {
         if (method(c, "GET"))
             r_relays(c);
@@ -1116,6 +1122,8 @@ tdm_status tdm_sig_api_new(tdm_signal *sig, tdm_sig_hub *hub, const tdm_sig_serv
         .max_sessions = (uint32_t)cfg->relay_max_sessions,
     };
     tdm_status st = tdm_sig_registry_new(&rc, &a->relays, err);
+    if (st == TDM_OK)
+        st = tdm_sig_failover_new(sig, hub, cfg, &a->failover, err);
     for (unsigned i = 0; st == TDM_OK && i < cfg->n_relays; i++)
         st = tdm_sig_registry_add_static(a->relays, cfg->relays[i].id, cfg->relays[i].url, err);
     if (st != TDM_OK) {
@@ -1131,6 +1139,7 @@ void tdm_sig_api_free(tdm_sig_api *api)
     if (!api)
         return;
     tdm_sig_registry_free(api->relays);
+    tdm_sig_failover_free(api->failover);
     free(api->issued);
     free(api);
 }
@@ -1146,6 +1155,30 @@ void tdm_sig_api_tick(tdm_sig_api *api, int64_t now_ms, char *log, size_t cap)
     if (tdm_sig_registry_take_dropped(api->relays, ids, sizeof ids) && log && cap)
         snprintf(log, cap, "relay(s) dropped from the registry (no heartbeat for %lld ms): %s",
                  (long long)tdm_sig_registry_config_get(api->relays)->ttl_ms, ids);
+    char moved[1024]; /* sessions on relays gone: moved (relay_failover.c) */
+    tdm_sig_failover_run(api->failover, api, now_ms, moved, sizeof moved);
+    if (moved[0] && log && cap) {
+        size_t used = strlen(log);
+        snprintf(log + used, cap - used, "%s%s", used ? "; " : "", moved);
+    }
+}
+
+tdm_status tdm_sig_api_media_object(tdm_sig_api *api, const char *pid, const char *sid,
+                                    tdm_sig_kind kind, int64_t now_ms, char **json,
+                                    tdm_error *err)
+{
+    tdm_sig_api_request req = {.method = "POST", .path = ""};
+    tdm_sig_api_response resp = {0};
+    call c = {.api = api, .req = &req, .now_ms = now_ms, .resp = &resp};
+    json_t *media = NULL;
+    *json = NULL;
+    if (media_json(&c, pid, sid, kind, &media))
+        *json = json_dumps(media, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(media);
+    if (!*json)
+        tdm_fail(err, TDM_ERR_UNAVAILABLE, "media: %.200s", resp.body ? resp.body : "out of memory");
+    free(resp.body);
+    return *json ? TDM_OK : TDM_ERR_UNAVAILABLE;
 }
 
 tdm_sig_registry *tdm_sig_api_registry(tdm_sig_api *api) { return api ? api->relays : NULL; }

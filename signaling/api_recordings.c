@@ -25,6 +25,7 @@
 #include "tdm_rec_export.h"
 #include "tdm_rec_reader.h"
 #include "tdm_replay_audit.h"
+#include "tdm_replay_segments.h"
 #include "tdm_replay_timeline.h"
 #include "tdm_sig_http_range.h"
 
@@ -41,10 +42,19 @@
 
 typedef enum job_state { JOB_NONE, JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED } job_state;
 
-/* One recording file. Entries live until the module is freed (the worker
- * may hold one); a file that changes gets a new generation, which voids
- * any result computed for the old one. Every field is guarded by mu. */
+/* One recording file, or one session recorded in several files
+ * (segments: its relay died or drained and the session went on on another
+ * relay, the relay restarted, the customer published again). Entries live
+ * until the module is freed (the worker may hold one); a file that changes
+ * (a session whose set of files or any of them changes) gets a new
+ * generation, which voids any result computed for the old one. Every
+ * field is guarded by mu. */
 typedef struct rec_entry {
+    bool is_session;     /* a session of 2 or more files; its id is the session id */
+    bool grouped;        /* a file: part of a present session entry */
+    size_t nsegs;        /* a session: its files */
+    uint64_t sig;        /* a session: its files' names, sizes and mtimes, hashed */
+    json_t *files;       /* a session: its files' names, in start order */
     char id[ID_MAX + 1]; /* the file name without ".tdmrec": the route's {id} */
     char file[NAME_MAX + 1];
     char path[PATH_MAX];
@@ -207,7 +217,16 @@ static bool has_magic(const char *path)
 static rec_entry *find_id(tdm_sig_recordings *r, const char *id)
 {
     for (size_t i = 0; i < r->n; i++)
-        if (r->e[i]->present && strcmp(r->e[i]->id, id) == 0)
+        if (r->e[i]->present && !r->e[i]->is_session && strcmp(r->e[i]->id, id) == 0)
+            return r->e[i];
+    return NULL;
+}
+
+static rec_entry *find_session_entry(tdm_sig_recordings *r, const char *sid, bool present_only)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->e[i]->is_session && (r->e[i]->present || !present_only) &&
+            strcmp(r->e[i]->id, sid) == 0)
             return r->e[i];
     return NULL;
 }
@@ -220,7 +239,7 @@ static rec_entry *find_session(tdm_sig_recordings *r, const char *sid)
     rec_entry *best = NULL;
     for (size_t i = 0; i < r->n; i++) {
         rec_entry *e = r->e[i];
-        if (e->present && !e->open_error[0] && strcmp(e->session, sid) == 0 &&
+        if (e->present && !e->is_session && !e->open_error[0] && strcmp(e->session, sid) == 0 &&
             (!best || e->start_unix_us > best->start_unix_us ||
              (e->start_unix_us == best->start_unix_us && e->size > best->size)))
             best = e;
@@ -244,9 +263,119 @@ static void reset_entry(rec_entry *e)
 static void webm_path(tdm_sig_recordings *r, const rec_entry *e, char *out, size_t cap)
 {
     /* The cache dir is bounded at configuration (serve_config.c). */
-    if (snprintf(out, cap, "%s/%s-%" PRIu64 "-%" PRId64 ".webm", r->cache, e->id, e->size,
-                 e->mtime_ns) >= (int)cap)
+    int n = e->is_session ? snprintf(out, cap, "%s/%s-%zusegs-%016" PRIx64 ".webm", r->cache,
+                                     e->id, e->nsegs, e->sig)
+                          : snprintf(out, cap, "%s/%s-%" PRIu64 "-%" PRId64 ".webm", r->cache,
+                                     e->id, e->size, e->mtime_ns);
+    if (n < 0 || n >= (int)cap)
         out[0] = '\0';
+}
+
+static int by_session_start(const void *a, const void *b)
+{
+    const rec_entry *x = *(rec_entry *const *)a, *y = *(rec_entry *const *)b;
+    int c = strcmp(x->session, y->session);
+    if (c)
+        return c;
+    if (x->start_unix_us != y->start_unix_us)
+        return x->start_unix_us < y->start_unix_us ? -1 : 1;
+    return strcmp(x->file, y->file);
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* One entry per session that has several files: its id is the session id
+ * (the files keep theirs and stay reachable by them). The files' order
+ * here is only for the list; the worker orders segments itself from the
+ * headers, as tandem-replay does. Called under mu, after a scan. */
+static tdm_status group_sessions(tdm_sig_recordings *r, tdm_error *err)
+{
+    rec_entry **v = r->n ? malloc(r->n * sizeof *v) : NULL;
+    if (r->n && !v)
+        return tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        rec_entry *e = r->e[i];
+        if (e->is_session)
+            e->present = false;
+        else
+            e->grouped = false;
+        if (!e->is_session && e->present && e->session[0] && id_ok(e->session))
+            v[k++] = e;
+    }
+    if (k)
+        qsort(v, k, sizeof *v, by_session_start);
+    tdm_status st = TDM_OK;
+    for (size_t i = 0; i < k && st == TDM_OK;) {
+        size_t j = i + 1;
+        while (j < k && strcmp(v[j]->session, v[i]->session) == 0)
+            j++;
+        if (j - i < 2) {
+            i = j;
+            continue;
+        }
+        uint64_t sig = 0xcbf29ce484222325ull, size = 0;
+        int64_t mt = 0;
+        bool live = false;
+        for (size_t m = i; m < j; m++) {
+            sig = fnv(sig, v[m]->file, strlen(v[m]->file) + 1);
+            sig = fnv(sig, &v[m]->size, sizeof v[m]->size);
+            sig = fnv(sig, &v[m]->mtime_ns, sizeof v[m]->mtime_ns);
+            size += v[m]->size;
+            mt = v[m]->mtime_ns > mt ? v[m]->mtime_ns : mt;
+            live = live || v[m]->live;
+            v[m]->grouped = true;
+        }
+        rec_entry *s = find_session_entry(r, v[i]->session, false);
+        if (!s) {
+            if (r->n == r->cap) {
+                size_t nc = r->cap * 2 + 16;
+                rec_entry **ne = realloc(r->e, nc * sizeof *ne);
+                if (!ne) {
+                    st = tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                r->e = ne;
+                r->cap = nc;
+            }
+            if (!(s = calloc(1, sizeof *s))) {
+                st = tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
+                break;
+            }
+            r->e[r->n++] = s;
+            s->is_session = true;
+            snprintf(s->id, sizeof s->id, "%s", v[i]->session);
+            snprintf(s->session, sizeof s->session, "%s", v[i]->session);
+        }
+        s->present = true;
+        s->live = live;
+        if (!s->files || s->sig != sig || s->nsegs != j - i) {
+            reset_entry(s);
+            json_decref(s->files);
+            s->files = json_array();
+            for (size_t m = i; m < j; m++)
+                json_array_append_new(s->files, json_string(v[m]->file));
+            s->sig = sig;
+            s->nsegs = j - i;
+            s->size = size;
+            s->mtime_ns = mt;
+            s->start_unix_us = v[i]->start_unix_us;
+            char w[PATH_MAX];
+            webm_path(r, s, w, sizeof w);
+            if (access(w, R_OK) == 0) {
+                snprintf(s->webm, sizeof s->webm, "%s", w);
+                s->ex_state = JOB_DONE;
+            }
+        }
+        i = j;
+    }
+    free(v);
+    return st;
 }
 
 /* Brings the catalogue up to date with the directory. Called under mu. A
@@ -324,7 +453,7 @@ static tdm_status scan(tdm_sig_recordings *r, tdm_error *err)
         }
     }
     closedir(d);
-    return st;
+    return st == TDM_OK ? group_sessions(r, err) : st;
 }
 
 /* --- the worker --- */
@@ -333,8 +462,9 @@ static tdm_status scan(tdm_sig_recordings *r, tdm_error *err)
 typedef struct job {
     rec_entry *e;
     uint64_t gen;
-    bool export_;
-    char path[PATH_MAX], session[TDM_REC_SESSION_ID_MAX + 1], webm[PATH_MAX], file[NAME_MAX + 1];
+    bool export_, session;
+    char path[PATH_MAX], session_[TDM_REC_SESSION_ID_MAX + 1], webm[PATH_MAX], file[NAME_MAX + 1];
+    const char *sid; /* = session_ */
 } job;
 
 /* The timeline without the server's paths (an auditor needs the file's
@@ -342,14 +472,125 @@ typedef struct job {
 static json_t *strip_paths(json_t *doc, const char *file)
 {
     json_t *rec = json_object_get(doc, "recording");
-    if (rec)
+    if (rec && file)
         json_object_set_new(rec, "file", json_string(file));
     json_object_del(json_object_get(doc, "audit"), "db");
     return doc;
 }
 
+/* A session's segments, loaded from the directory (the worker's). */
+static bool load_segments(tdm_sig_recordings *r, const job *j, tdm_replay_dir *d, size_t *first,
+                          size_t *count, char *msg)
+{
+    tdm_error err = {{0}};
+    if (tdm_replay_dir_load(r->dir, j->sid, r->cfg->core.master_key, d, &err) !=
+        TDM_OK) {
+        snprintf(msg, MSG_CAP, "%s", err.msg);
+        return false;
+    }
+    if (!tdm_replay_dir_session(d, j->sid, first, count)) {
+        tdm_replay_dir_free(d);
+        snprintf(msg, MSG_CAP, "the session's recordings are gone");
+        return false;
+    }
+    return true;
+}
+
+static void load_audit_or_note(tdm_sig_recordings *r, const char *sid, tdm_replay_audit *a)
+{
+    tdm_error aerr = {{0}};
+    const char *db = r->cfg->core.db_path ? r->cfg->core.db_path : "";
+    if (tdm_replay_audit_load(db, sid, a, &aerr) != TDM_OK) {
+        /* The recording still plays; the answer says why no events show. */
+        memset(a, 0, sizeof *a);
+        if (snprintf(a->session_id, sizeof a->session_id, "%s", sid) < 0 ||
+            snprintf(a->problem, sizeof a->problem, "%s", aerr.msg) < 0)
+            a->problem[0] = '\0';
+        a->bad_seq = -1;
+    }
+}
+
+static void run_session_analysis(tdm_sig_recordings *r, const job *j, json_t **out, char *msg)
+{
+    tdm_replay_dir d;
+    size_t first, count;
+    if (!load_segments(r, j, &d, &first, &count, msg))
+        return;
+    tdm_replay_audit a;
+    load_audit_or_note(r, j->sid, &a);
+    char *text = NULL;
+    bool complete = false;
+    tdm_error err = {{0}};
+    const char *db = r->cfg->core.db_path ? r->cfg->core.db_path : "";
+    if (tdm_replay_timeline_json_session(&d, first, count, db, &a, &text, &complete, &err) !=
+        TDM_OK)
+        snprintf(msg, MSG_CAP, "%s", err.msg);
+    tdm_replay_audit_free(&a);
+    tdm_replay_dir_free(&d);
+    if (text) {
+        json_t *doc = json_loads(text, 0, NULL);
+        free(text);
+        if (doc)
+            *out = strip_paths(doc, NULL);
+        else
+            snprintf(msg, MSG_CAP, "timeline: out of memory");
+    }
+}
+
+/* The segments joined into one WebM (recording/export.c). */
+static tdm_status export_session(tdm_sig_recordings *r, const job *j, const char *part,
+                                 char *msg)
+{
+    tdm_replay_dir d;
+    size_t first, count;
+    if (!load_segments(r, j, &d, &first, &count, msg))
+        return TDM_ERR_IO;
+    tdm_status st = TDM_OK;
+    tdm_rec_export_input in[TDM_REC_EXPORT_MAX_SEGMENTS];
+    if (count > TDM_REC_EXPORT_MAX_SEGMENTS) {
+        snprintf(msg, MSG_CAP, "%zu segments; at most %d join into one video", count,
+                 TDM_REC_EXPORT_MAX_SEGMENTS);
+        st = TDM_ERR_UNSUPPORTED;
+    }
+    for (size_t k = 0; k < count && st == TDM_OK; k++) {
+        const tdm_rec_segment *g = &d.segs[first + k];
+        const tdm_replay_file *f = tdm_replay_seg_file(&d, g);
+        if (g->ending != TDM_EOF && g->ending != TDM_ERR_TRUNCATED) {
+            snprintf(msg, MSG_CAP, "segment %zu (%.80s) %s: %.150s", k + 1, f->name,
+                     g->ending == TDM_ERR_INVALID ? "cannot be opened with the master key"
+                                                  : "fails verification",
+                     g->ending_msg.msg);
+            st = TDM_ERR_FORMAT;
+            break;
+        }
+        in[k] = (tdm_rec_export_input){f->reader, f->len, f->name};
+    }
+    tdm_rec_export_result *res = st == TDM_OK ? malloc(sizeof *res) : NULL;
+    if (st == TDM_OK && !res) {
+        snprintf(msg, MSG_CAP, "out of memory");
+        st = TDM_ERR_NOMEM;
+    }
+    if (st == TDM_OK) {
+        tdm_error err = {{0}};
+        st = tdm_rec_export_webm_segments(in, count, part, NULL, NULL, res, &err);
+        if (st == TDM_ERR_FORMAT)
+            snprintf(msg, MSG_CAP, "segment %zu (%.80s) fails verification: %.150s",
+                     res->fault_segment + 1,
+                     tdm_replay_seg_file(&d, &d.segs[first + res->fault_segment])->name, err.msg);
+        else if (st != TDM_OK)
+            snprintf(msg, MSG_CAP, "%s", err.msg);
+    }
+    free(res);
+    tdm_replay_dir_free(&d);
+    return st;
+}
+
 static void run_analysis(tdm_sig_recordings *r, const job *j, json_t **out, char *msg)
 {
+    if (j->session) {
+        run_session_analysis(r, j, out, msg);
+        return;
+    }
     mapped m;
     tdm_error err = {{0}};
     tdm_rec_reader *rd = NULL;
@@ -365,14 +606,8 @@ static void run_analysis(tdm_sig_recordings *r, const job *j, json_t **out, char
     tdm_replay_audit a;
     tdm_error aerr = {{0}};
     const char *db = r->cfg->core.db_path ? r->cfg->core.db_path : "";
-    if (tdm_replay_audit_load(db, j->session, &a, &aerr) != TDM_OK) {
-        /* The recording still plays; the answer says why no events show. */
-        memset(&a, 0, sizeof a);
-        if (snprintf(a.session_id, sizeof a.session_id, "%s", j->session) < 0 ||
-            snprintf(a.problem, sizeof a.problem, "%s", aerr.msg) < 0)
-            a.problem[0] = '\0';
-        a.bad_seq = -1;
-    }
+    (void)aerr;
+    load_audit_or_note(r, j->sid, &a);
     char *text = NULL;
     bool complete = false;
     if (tdm_replay_timeline_json(j->path, m.len, rd, db, &a, &text, &complete, &err) != TDM_OK)
@@ -401,6 +636,17 @@ static void run_export(tdm_sig_recordings *r, const job *j, char *msg)
             msg[0] = '?';
         return;
     }
+    char part[PATH_MAX + 8];
+    snprintf(part, sizeof part, "%s.part", j->webm);
+    if (j->session) {
+        tdm_status sst = export_session(r, j, part, msg);
+        if (sst == TDM_OK && rename(part, j->webm) != 0 &&
+            snprintf(msg, MSG_CAP, "cannot rename the export: %s", strerror(errno)) < 0)
+            msg[0] = '?';
+        if (msg[0])
+            unlink(part);
+        return;
+    }
     if (map_file(j->path, &m, &err) != TDM_OK) {
         snprintf(msg, MSG_CAP, "%s", err.msg);
         return;
@@ -412,8 +658,6 @@ static void run_export(tdm_sig_recordings *r, const job *j, char *msg)
     }
     /* Written aside and renamed: a half-written export is never served,
      * and never taken for a finished one after a crash. */
-    char part[PATH_MAX + 8];
-    snprintf(part, sizeof part, "%s.part", j->webm);
     tdm_rec_export_result res;
     tdm_status st = tdm_rec_export_webm(rd, m.len, part, NULL, NULL, &res, &err);
     tdm_rec_reader_free(rd);
@@ -441,8 +685,10 @@ static bool next_job(tdm_sig_recordings *r, job *j)
             j->e = e;
             j->gen = e->gen;
             j->export_ = pass == 1;
+            j->session = e->is_session;
             snprintf(j->path, sizeof j->path, "%s", e->path);
-            snprintf(j->session, sizeof j->session, "%s", e->session);
+            snprintf(j->session_, sizeof j->session_, "%s", e->session);
+            j->sid = j->session_;
             snprintf(j->file, sizeof j->file, "%s", e->file);
             webm_path(r, e, j->webm, sizeof j->webm);
             return true;
@@ -609,8 +855,58 @@ static json_t *verify_json(const rec_entry *e)
                          : strcmp(ends, "complete") == 0 ? "verified"
                          : strcmp(ends, "truncated") == 0 ? "truncated"
                                                           : "fault";
-    return json_pack("{s:s,s:s?,s:O?}", "status", status, "problem", problem, "hash",
-                     json_object_get(rec, "hash"));
+    json_t *o = json_pack("{s:s,s:s?,s:O?}", "status", status, "problem", problem, "hash",
+                          json_object_get(rec, "hash"));
+    if (!o || !e->is_session)
+        return o;
+    /* Each segment's own result, in start order. */
+    json_t *segs = json_array();
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(e->timeline, "segments"), i, g)
+    {
+        const char *ge = json_string_value(json_object_get(g, "ends"));
+        const char *gs = !ge                              ? "unreadable"
+                         : strcmp(ge, "complete") == 0    ? "verified"
+                         : strcmp(ge, "truncated") == 0   ? "truncated"
+                         : strcmp(ge, "wrong key") == 0   ? "unreadable"
+                                                          : "fault";
+        json_array_append_new(segs, json_pack("{s:O?,s:s,s:O?,s:O?}", "file",
+                                              json_object_get(g, "file"), "status", gs, "problem",
+                                              json_object_get(g, "problem"), "hash",
+                                              json_object_get(g, "hash")));
+    }
+    json_object_set_new(o, "segments", segs);
+    return o;
+}
+
+/* The gaps between a session's segments (nothing recorded), from the
+ * timeline's seams; [] for one file, null until verified. */
+static json_t *gaps_json(const rec_entry *e)
+{
+    if (!e->is_session)
+        return json_array();
+    if (e->an_state != JOB_DONE)
+        return json_null();
+    json_t *out = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(e->timeline, "seams"), i, m)
+    {
+        const char *kind = json_string_value(json_object_get(m, "kind"));
+        if (!kind || strcmp(kind, "gap") != 0)
+            continue;
+        json_array_append_new(
+            out, json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "after_segment",
+                           json_object_get(m, "after_segment"), "before_segment",
+                           json_object_get(m, "before_segment"), "start_unix_s",
+                           json_object_get(m, "start_unix_s"), "end_unix_s",
+                           json_object_get(m, "end_unix_s"), "start_offset_s",
+                           json_object_get(m, "start_offset_s"), "end_offset_s",
+                           json_object_get(m, "end_offset_s"), "duration_s",
+                           json_object_get(m, "duration_s")));
+    }
+    return out;
 }
 
 /* Who took part, from the session's audit log (what its chain protects). */
@@ -635,13 +931,17 @@ static json_t *summary_json(const rec_entry *e)
     char su[40];
     utc_text(e->start_unix_us, su);
     bool header = e->session[0] != '\0'; /* else the header did not parse */
-    json_t *o = json_pack("{s:s,s:s?,s:s,s:I,s:o,s:s?}", "id", e->id, "session",
-                          header ? e->session : NULL, "file", e->file, "size",
-                          (json_int_t)e->size, "start_unix_s",
+    json_t *o = json_pack("{s:s,s:s?,s:s?,s:I,s:o,s:s?}", "id", e->id, "session",
+                          header ? e->session : NULL, "file", e->is_session ? NULL : e->file,
+                          "size", (json_int_t)e->size, "start_unix_s",
                           header ? json_real((double)e->start_unix_us / 1e6) : json_null(),
                           "start_utc", header ? su : NULL);
     if (!o)
         return NULL;
+    json_object_set_new(o, "segments", json_integer(e->is_session ? (json_int_t)e->nsegs : 1));
+    json_object_set_new(o, "files", e->is_session ? json_copy(e->files)
+                                                  : json_pack("[s]", e->file));
+    json_object_set_new(o, "gaps", gaps_json(e));
     json_t *rec = json_object_get(e->timeline, "recording");
     json_object_set(o, "end_unix_s", rec ? json_object_get(rec, "end_unix_s") : json_null());
     json_object_set(o, "end_utc", rec ? json_object_get(rec, "end_utc") : json_null());
@@ -681,7 +981,7 @@ static void r_list(tdm_sig_recordings *r, tdm_sig_rec_response *resp)
     }
     size_t k = 0;
     for (size_t i = 0; i < r->n; i++)
-        if (r->e[i]->present)
+        if (r->e[i]->present && !(r->e[i]->grouped && !r->e[i]->is_session))
             v[k++] = r->e[i];
     if (k)
         qsort(v, k, sizeof *v, by_start_desc);
@@ -694,8 +994,9 @@ static void r_list(tdm_sig_recordings *r, tdm_sig_rec_response *resp)
     reply(resp, 200, json_pack("{s:o}", "recordings", arr));
 }
 
-/* The entry for {id}: a recording id, or a session id (its latest
- * recording). Rescans when the id is not known yet. */
+/* The entry for {id}: a session id (all its files: the session entry when
+ * it has several, else its one recording, the latest to start if ...),
+ * or a recording id (one file). Rescans when the id is not known yet. */
 static rec_entry *lookup(tdm_sig_recordings *r, const char *id, bool rescan,
                          tdm_sig_rec_response *resp)
 {
@@ -708,7 +1009,9 @@ static rec_entry *lookup(tdm_sig_recordings *r, const char *id, bool rescan,
         fail(resp, 503, "recordings_unavailable", err.msg);
         return NULL;
     }
-    rec_entry *e = find_id(r, id);
+    rec_entry *e = find_session_entry(r, id, true);
+    if (!e)
+        e = find_id(r, id);
     if (!e)
         e = find_session(r, id);
     if (!e && !rescan)
@@ -742,6 +1045,10 @@ static void r_detail(tdm_sig_recordings *r, const char *id, int64_t now_ms,
         json_object_set(o, "recording", json_object_get(e->timeline, "recording"));
         json_object_set(o, "audit", json_object_get(e->timeline, "audit"));
         json_object_set(o, "events", json_object_get(e->timeline, "events"));
+        if (e->is_session) {
+            json_object_set(o, "segment_recordings", json_object_get(e->timeline, "segments"));
+            json_object_set(o, "seams", json_object_get(e->timeline, "seams"));
+        }
     } else if (e->an_state == JOB_FAILED) {
         json_object_set_new(o, "error", json_string(e->an_error));
     }
@@ -926,6 +1233,7 @@ void tdm_sig_recordings_free(tdm_sig_recordings *r)
     }
     for (size_t i = 0; i < r->n; i++) {
         json_decref(r->e[i]->timeline);
+        json_decref(r->e[i]->files);
         free(r->e[i]);
     }
     free(r->e);

@@ -31,7 +31,12 @@ struct hub_session {
     hub_conn *conns;
     /* The customer took control back: reps' and invitees' input is denied
      * (customer_has_control) until the customer gives it again or its last
-     * socket goes (a reconnecting tandem-share announces its state again). */
+     * socket goes (a reconnecting tandem-share announces its state again).
+     * A copy of the store's state (tdm_sig_control.h), so the per-event
+     * check costs no round trip: refreshed on every read of the session
+     * (welcome, each change made here or heard from another instance,
+     * resync) and when this instance's SUBSCRIBE to the session takes
+     * effect (tdm_sig_hub_remote_subscribed). */
     bool customer_control;
 };
 
@@ -83,6 +88,8 @@ static hub_session *session_get(tdm_sig_hub *h, const char *id)
 }
 
 static bool pid_online(const hub_session *s, const char *pid);
+static void control_reset(tdm_sig_hub *h, const char *sid, const char *pid, const char *reason,
+                          int64_t now_ms);
 
 /* Takes c out of its session; frees the session record when it empties. */
 static void detach(tdm_sig_hub *h, hub_conn *c)
@@ -173,7 +180,7 @@ static json_t *state_obj(tdm_sig_hub *h, const char *session_id, tdm_signal_erro
         tdm_fail(&err->detail, TDM_ERR_NOMEM, "session state: cannot parse");
         return NULL;
     }
-    const hub_session *s = session_find(h, session_id);
+    hub_session *s = session_find(h, session_id);
     size_t i;
     json_t *p;
     json_array_foreach (json_object_get(doc, "participants"), i, p) {
@@ -183,8 +190,12 @@ static json_t *state_obj(tdm_sig_hub *h, const char *session_id, tdm_signal_erro
                            h->cluster.online_elsewhere(h->cluster.ctx, session_id, pid)));
         json_object_set_new(p, "online", json_boolean(on));
     }
-    json_object_set_new(doc, "control",
-                        json_string(s && s->customer_control ? "customer" : "shared"));
+    /* The shared state; the copy stands in while the store cannot answer. */
+    bool customer = s && s->customer_control;
+    tdm_error cerr = {{0}};
+    if (tdm_signal_control_get(h->sig, session_id, &customer, &cerr) == TDM_OK && s)
+        s->customer_control = customer;
+    json_object_set_new(doc, "control", json_string(customer ? "customer" : "shared"));
     return doc;
 }
 
@@ -232,22 +243,22 @@ void tdm_sig_hub_session_changed(tdm_sig_hub *h, const char *session_id, const c
 void tdm_sig_hub_remote_changed(tdm_sig_hub *h, const char *session_id, const char *event,
                                 const char *subject, int64_t now_ms)
 {
-    hub_session *s = h && session_id ? session_find(h, session_id) : NULL;
-    /* The customer's take-back, announced where the customer is connected. */
-    if (s && event && strcmp(event, "control_taken_back") == 0)
-        s->customer_control = true;
-    else if (s && event && strcmp(event, "control_returned") == 0)
-        s->customer_control = false;
-    else if (s && s->customer_control && event && subject && strcmp(event, "offline") == 0) {
-        /* The customer's last socket went, on its instance: control is
-         * shared again there (tdm_sig_hub_closed), so here too. */
-        tdm_sig_participant_row row;
-        tdm_signal_error err;
-        if (tdm_signal_participant(h->sig, subject, &row, &err) == TDM_OK &&
-            row.kind == TDM_SIG_KIND_CUSTOMER)
-            s->customer_control = false;
-    }
+    /* The take-back included: the push re-reads it from the store. */
     changed_here(h, session_id, event, subject, now_ms);
+}
+
+void tdm_sig_hub_remote_subscribed(tdm_sig_hub *h, const char *session_id, int64_t now_ms)
+{
+    hub_session *s = h && session_id ? session_find(h, session_id) : NULL;
+    bool customer = false;
+    tdm_error err = {{0}};
+    if (!s || tdm_signal_control_get(h->sig, session_id, &customer, &err) != TDM_OK ||
+        customer == s->customer_control)
+        return;
+    /* Changed after this instance read it and before its SUBSCRIBE took
+     * effect: that announcement was not heard here. */
+    changed_here(h, session_id, customer ? "control_taken_back" : "control_returned", "",
+                 now_ms);
 }
 
 void tdm_sig_hub_remote_input(tdm_sig_hub *h, const char *session_id, const char *msg, size_t len)
@@ -385,10 +396,27 @@ void tdm_sig_hub_closed(tdm_sig_hub *h, uint64_t conn, int64_t now_ms)
     detach(h, c);
     free(c);
     hub_session *s = sid[0] ? session_find(h, sid) : NULL;
-    if (s && customer && !pid_online(s, pid))
-        s->customer_control = false;
+    if (sid[0] && customer && !pid_online(s, pid))
+        control_reset(h, sid, pid, "customer_offline", now_ms);
     if (sid[0] && !pid_online(s, pid))
         tdm_sig_hub_session_changed(h, sid, "offline", pid, now_ms);
+}
+
+/* The customer pid has no socket here; if none elsewhere either, the
+ * take-back ends with it (the "offline" or "online" push that follows
+ * carries the state). A store that cannot answer leaves it as it is. */
+static void control_reset(tdm_sig_hub *h, const char *sid, const char *pid, const char *reason,
+                          int64_t now_ms)
+{
+    if (h->cluster.online_elsewhere && h->cluster.online_elsewhere(h->cluster.ctx, sid, pid))
+        return;
+    bool changed = false;
+    tdm_error err = {{0}};
+    if (tdm_signal_control_reset(h->sig, sid, pid, reason, now_ms, &changed, &err) != TDM_OK)
+        return;
+    hub_session *s = session_find(h, sid);
+    if (changed && s)
+        s->customer_control = false;
 }
 
 static void authenticate(tdm_sig_hub *h, hub_conn *c, const uint8_t *msg, size_t len,
@@ -421,6 +449,10 @@ static void authenticate(tdm_sig_hub *h, hub_conn *c, const uint8_t *msg, size_t
         return;
     }
     bool was_online = pid_online(s, row.id);
+    /* A take-back stored while the customer had no socket anywhere was
+     * left by an instance that stopped before resetting it. */
+    if (!was_online && row.kind == TDM_SIG_KIND_CUSTOMER)
+        control_reset(h, row.session_id, row.id, "instance_lost", now_ms);
     snprintf(c->pid, sizeof c->pid, "%s", row.id);
     c->kind = row.kind;
     attach(s, c);
@@ -484,14 +516,17 @@ static void control(tdm_sig_hub *h, hub_conn *c, json_t *doc, int64_t now_ms)
         return;
     }
     hub_session *s = c->session;
-    if (s->customer_control == taken)
-        return;
     tdm_error err = {{0}};
-    if (tdm_signal_control_audit(h->sig, s->id, c->pid, taken, now_ms, &err) != TDM_OK) {
+    bool changed = false;
+    /* Compared with the store's state, not the copy: another instance may
+     * have changed it (the customer's other socket). */
+    if (tdm_signal_control_set(h->sig, s->id, c->pid, taken, now_ms, &changed, &err) != TDM_OK) {
         send_error(h, c->id, "internal", err.msg);
         return;
     }
     s->customer_control = taken;
+    if (!changed)
+        return;
     char sid[TDM_SIG_ID_CAP];
     snprintf(sid, sizeof sid, "%s", s->id);
     tdm_sig_hub_session_changed(h, sid, taken ? "control_taken_back" : "control_returned", c->pid,
@@ -634,3 +669,16 @@ bool tdm_sig_hub_online(const tdm_sig_hub *h, const char *pid)
 }
 
 size_t tdm_sig_hub_connections(const tdm_sig_hub *h) { return h ? h->n_conns : 0; }
+
+size_t tdm_sig_hub_send_participant(tdm_sig_hub *h, const char *session_id, const char *pid,
+                                    const char *text, size_t len)
+{
+    hub_session *s = h && session_id && pid ? session_find(h, session_id) : NULL;
+    size_t n = 0;
+    for (hub_conn *c = s ? s->conns : NULL; c; c = c->next_in)
+        if (strcmp(c->pid, pid) == 0) {
+            h->io.send(h->io.ctx, c->id, text, len);
+            n++;
+        }
+    return n;
+}

@@ -28,6 +28,7 @@ typedef struct follow_op {
 typedef struct bmsg {
     struct bmsg *next;
     int64_t t_ms; /* when queued (monotonic) */
+    bool subscribed; /* no data: the SUBSCRIBE to sid's channel took effect */
     size_t len;
     char sid[SID_CAP];
     char data[];
@@ -84,6 +85,7 @@ static bmsg *msg_new(const char *sid, const char *data, size_t len)
     if (!m)
         return NULL;
     m->next = NULL;
+    m->subscribed = false;
     m->t_ms = mono_ms();
     m->len = len;
     snprintf(m->sid, sizeof m->sid, "%s", sid);
@@ -193,19 +195,26 @@ static void *publisher(void *arg)
 
 static void deliver(tdm_redis_bus *b, const redisReply *r)
 {
-    /* ["message", channel, payload]; (un)subscribe confirmations are not. */
+    /* ["message", channel, payload], or ["subscribe", channel, count]: the
+     * loop re-reads what it must not miss; unsubscribe confirmations are
+     * of no use. */
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0 ||
-        r->element[1]->type != REDIS_REPLY_STRING || r->element[2]->type != REDIS_REPLY_STRING)
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
+        return;
+    bool message = strcmp(r->element[0]->str, "message") == 0;
+    bool subscribed = strcmp(r->element[0]->str, "subscribe") == 0;
+    if ((!message || r->element[2]->type != REDIS_REPLY_STRING) && !subscribed)
         return;
     const char *ch = r->element[1]->str;
     size_t pl = sizeof TDM_BUS_CHANNEL_PREFIX - 1;
     if (strncmp(ch, TDM_BUS_CHANNEL_PREFIX, pl) != 0 || strlen(ch + pl) >= SID_CAP ||
-        r->element[2]->len > TDM_BUS_MESSAGE_MAX)
+        (message && r->element[2]->len > TDM_BUS_MESSAGE_MAX))
         return;
-    bmsg *m = msg_new(ch + pl, r->element[2]->str, r->element[2]->len);
+    bmsg *m = message ? msg_new(ch + pl, r->element[2]->str, r->element[2]->len)
+                      : msg_new(ch + pl, "", 0);
     if (!m)
         return;
+    m->subscribed = subscribed;
     pthread_mutex_lock(&b->mu);
     bool was_empty = !b->in_head;
     if (b->in_tail)
@@ -497,7 +506,7 @@ size_t tdm_redis_bus_take(tdm_redis_bus *b,
     pthread_mutex_unlock(&b->mu);
     size_t n = 0;
     for (bmsg *m = list; m; m = m->next, n++)
-        fn(ctx, m->sid, m->data, m->len);
+        fn(ctx, m->sid, m->subscribed ? NULL : m->data, m->len);
     free_list(list);
     return n;
 }

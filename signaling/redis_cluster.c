@@ -192,6 +192,11 @@ static void forget_live(tdm_redis_cluster *c, const char *pid)
 static void on_message(void *ctx, const char *sid, const char *msg, size_t len)
 {
     tdm_redis_cluster *c = ctx;
+    if (!msg) { /* subscribed: catch up with what was said before */
+        if (strlen(sid) < TDM_SIG_ID_CAP)
+            tdm_sig_hub_remote_subscribed(c->hub, sid, c->now_ms);
+        return;
+    }
     tdm_redis_envelope e;
     tdm_error err = {{0}};
     /* Malformed or our own: ignored (every instance hears itself). */

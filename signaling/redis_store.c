@@ -428,6 +428,7 @@ tdm_status tdm_sig_rstore_session_get(tdm_sig_rstore *s, const char *id, tdm_sig
         out->created_s = hint(r, "created");
         out->ended_s = hint(r, "ended");
         hblob(r, "key", out->wrapped_key, sizeof out->wrapped_key);
+        out->customer_control = hint(r, "control") != 0; /* absent: shared */
     }
     freeReplyObject(r);
     return TDM_OK;
@@ -464,6 +465,16 @@ tdm_status tdm_sig_rstore_session_set_state(tdm_sig_rstore *s, const char *id, t
     snprintf(sv, sizeof sv, "%d", (int)st);
     snprintf(nv, sizeof nv, "%lld", (long long)now_s);
     return hset_if_exists(s, k, "state", sv, st == TDM_SIG_STATE_ENDED ? "ended" : NULL, nv, err);
+}
+
+/* Read on the loop of every instance serving the session (welcome, each
+ * change it hears, its SUBSCRIBE taking effect); written under the lock. */
+tdm_status tdm_sig_rstore_session_set_control(tdm_sig_rstore *s, const char *id, bool customer,
+                                              tdm_error *err)
+{
+    char k[K_CAP];
+    key(k, "tdm:sess:%s", id);
+    return hset_if_exists(s, k, "control", customer ? "1" : "0", NULL, NULL, err);
 }
 
 /* --- participants --- */

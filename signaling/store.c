@@ -89,6 +89,11 @@ static const char schema_v1[] =
     "  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
     "INSERT INTO schema_version VALUES (1);";
 
+/* 2: the customer's take-back is kept with the session (tdm_sig_control.h). */
+static const char schema_v2[] =
+    "ALTER TABLE sessions ADD COLUMN control INTEGER NOT NULL DEFAULT 0;"
+    "INSERT INTO schema_version VALUES (2);";
+
 enum stmt_id {
     Q_USER_ADD,
     Q_USER_GET,
@@ -97,6 +102,7 @@ enum stmt_id {
     Q_SESSION_GET,
     Q_SESSION_SET_OWNER,
     Q_SESSION_SET_STATE,
+    Q_SESSION_SET_CONTROL,
     Q_PART_INSERT,
     Q_PART_GET,
     Q_PART_BY_SECRET,
@@ -144,9 +150,10 @@ static const char *const sql[Q_COUNT] = {
                       "users WHERE id = ?1",
     [Q_SESSION_INSERT] = "INSERT INTO sessions (id, owner, state, created_at, recording_key) "
                          "VALUES (?1, ?2, ?3, ?4, ?5)",
-    [Q_SESSION_GET] = "SELECT id, owner, state, created_at, coalesce(ended_at, 0), recording_key "
-                      "FROM sessions WHERE id = ?1",
+    [Q_SESSION_GET] = "SELECT id, owner, state, created_at, coalesce(ended_at, 0), recording_key, "
+                      "control FROM sessions WHERE id = ?1",
     [Q_SESSION_SET_OWNER] = "UPDATE sessions SET owner = ?2 WHERE id = ?1",
+    [Q_SESSION_SET_CONTROL] = "UPDATE sessions SET control = ?2 WHERE id = ?1",
     [Q_SESSION_SET_STATE] = "UPDATE sessions SET state = ?2, ended_at = CASE WHEN ?2 = 'ended' "
                             "THEN ?3 ELSE ended_at END WHERE id = ?1",
     [Q_PART_INSERT] = "INSERT INTO participants (id, session_id, kind, user_id, display_name, "
@@ -311,7 +318,8 @@ static tdm_status migrate(tdm_sig_store *s, tdm_error *err)
     tdm_status r = exec(s, "BEGIN IMMEDIATE", err);
     if (r != TDM_OK)
         return r;
-    if ((r = exec(s, schema_v1, err)) != TDM_OK) {
+    if ((version < 1 && (r = exec(s, schema_v1, err)) != TDM_OK) ||
+        (version < 2 && (r = exec(s, schema_v2, err)) != TDM_OK)) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
     }
@@ -568,6 +576,7 @@ tdm_status tdm_sig_store_session_get(tdm_sig_store *s, const char *id, tdm_sig_s
         out->created_s = sqlite3_column_int64(st, 3);
         out->ended_s = sqlite3_column_int64(st, 4);
         copy_blob(st, 5, out->wrapped_key, sizeof out->wrapped_key);
+        out->customer_control = sqlite3_column_int(st, 6) != 0;
     }
     sqlite3_reset(st);
     return r;
@@ -598,6 +607,19 @@ tdm_status tdm_sig_store_session_set_state(tdm_sig_store *s, const char *id, tdm
     bind_text(st, 2, tdm_sig_state_name(state));
     sqlite3_bind_int64(st, 3, now_s);
     return run(s, st, "set session state", err);
+}
+
+tdm_status tdm_sig_store_session_set_control(tdm_sig_store *s, const char *id, bool customer,
+                                             tdm_error *err)
+{
+    if (s->r)
+        return tdm_sig_rstore_session_set_control(s->r, id, customer, err);
+    sqlite3_stmt *st = q(s, Q_SESSION_SET_CONTROL, err);
+    if (!st)
+        return TDM_ERR_IO;
+    bind_text(st, 1, id);
+    sqlite3_bind_int(st, 2, customer ? 1 : 0);
+    return run(s, st, "set session control", err);
 }
 
 /* --- participants --- */

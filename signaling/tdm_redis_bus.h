@@ -63,11 +63,15 @@ bool tdm_redis_bus_publish(tdm_redis_bus *b, const char *session_id, const char 
 
 /* Starts (on) or stops hearing session_id's channel; never blocks on
  * Redis. Messages published before the SUBSCRIBE reaches Redis are not
- * heard: the cluster re-announces what matters (presence) periodically. */
+ * heard: the cluster re-announces what matters (presence) periodically and
+ * re-reads the rest when the subscription is confirmed (tdm_redis_bus_take). */
 void tdm_redis_bus_follow(tdm_redis_bus *b, const char *session_id, bool on);
 
 /* Hands every received message to fn (session id from the channel name)
- * in arrival order; returns how many. Loop thread. */
+ * in arrival order; returns how many. Loop thread. msg NULL (len 0): the
+ * SUBSCRIBE to that session's channel took effect (also after each
+ * reconnect) — nothing published there from then on is missed, so state
+ * changed before can be read from the store without a gap. */
 size_t tdm_redis_bus_take(tdm_redis_bus *b,
                           void (*fn)(void *ctx, const char *session_id, const char *msg,
                                      size_t len),

@@ -53,6 +53,7 @@ tdm_status tdm_sig_rstore_session_insert(tdm_sig_rstore *s, const tdm_sig_sessio
 tdm_status tdm_sig_rstore_session_get(tdm_sig_rstore *s, const char *id, tdm_sig_session_row *out, bool *found, tdm_error *err);
 tdm_status tdm_sig_rstore_session_set_owner(tdm_sig_rstore *s, const char *id, const char *owner, tdm_error *err);
 tdm_status tdm_sig_rstore_session_set_state(tdm_sig_rstore *s, const char *id, tdm_sig_state st, int64_t now_s, tdm_error *err);
+tdm_status tdm_sig_rstore_session_set_control(tdm_sig_rstore *s, const char *id, bool customer, tdm_error *err);
 tdm_status tdm_sig_rstore_participant_insert(tdm_sig_rstore *s, const tdm_sig_participant_row *r, tdm_error *err);
 tdm_status tdm_sig_rstore_participant_get(tdm_sig_rstore *s, const char *id, tdm_sig_participant_row *out, bool *found, tdm_error *err);
 tdm_status tdm_sig_rstore_participant_by_secret(tdm_sig_rstore *s, const uint8_t digest[TDM_SIG_DIGEST_LEN], tdm_sig_participant_row *out, bool *found, tdm_error *err);

@@ -90,6 +90,13 @@ typedef struct tdm_sig_revocation {
 size_t tdm_sig_api_take_revocations(tdm_sig_api *api, tdm_sig_revocation *out, size_t max,
                                     uint64_t *dropped);
 
+/* The media object (API.md) for participant pid of sid, as JSON text
+ * (free()); "null" when no relay can take the session. For relay
+ * failover's "moved" messages (tdm_sig_failover.h). */
+tdm_status tdm_sig_api_media_object(tdm_sig_api *api, const char *pid, const char *sid,
+                                    tdm_sig_kind kind, int64_t now_ms, char **json,
+                                    tdm_error *err);
+
 /* The relay registry (tests, listing). Owned by api. */
 tdm_sig_registry *tdm_sig_api_registry(tdm_sig_api *api);
 

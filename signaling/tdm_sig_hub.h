@@ -96,6 +96,11 @@ void tdm_sig_hub_remote_input(tdm_sig_hub *h, const char *session_id, const char
 void tdm_sig_hub_remote_chat(tdm_sig_hub *h, const char *session_id, const char *msg, size_t len);
 void tdm_sig_hub_remote_changed(tdm_sig_hub *h, const char *session_id, const char *event,
                                 const char *subject, int64_t now_ms);
+/* This instance's SUBSCRIBE to the session's channel took effect: from now
+ * on nothing published there is missed, so what changed before is read
+ * from the store (the customer's take-back: pushed if the copy here was
+ * stale). */
+void tdm_sig_hub_remote_subscribed(tdm_sig_hub *h, const char *session_id, int64_t now_ms);
 
 /* Closes sockets that did not authenticate in time. Call about once a second. */
 void tdm_sig_hub_tick(tdm_sig_hub *h, int64_t now_ms);
@@ -104,6 +109,10 @@ void tdm_sig_hub_tick(tdm_sig_hub *h, int64_t now_ms);
  * "online" per participant; free(). */
 tdm_status tdm_sig_hub_state_json(tdm_sig_hub *h, const char *session_id, char **json,
                                   tdm_signal_error *err);
+/* Sends text to every authenticated socket of participant pid of the
+ * session here (relay failover's "moved"); returns how many. */
+size_t tdm_sig_hub_send_participant(tdm_sig_hub *h, const char *session_id, const char *pid,
+                                    const char *text, size_t len);
 /* Whether the participant has an authenticated socket. */
 bool tdm_sig_hub_online(const tdm_sig_hub *h, const char *pid);
 /* Live (open) connections, authenticated or not. */

@@ -30,7 +30,7 @@
 #include "tdm_sig_profile.h"
 #include "tdm_status.h"
 
-#define TDM_SIG_SCHEMA_VERSION 1
+#define TDM_SIG_SCHEMA_VERSION 2 /* 2: sessions.control */
 #define TDM_SIG_ID_CAP 32   /* "s_" / "p_" / "i_" + 24 hex + NUL */
 #define TDM_SIG_NAME_MAX 64 /* user names and display names, bytes */
 #define TDM_SIG_PROFILE_LIST_CAP 512
@@ -71,6 +71,9 @@ typedef struct tdm_sig_session_row {
     tdm_sig_state state;
     int64_t created_s, ended_s; /* ended_s 0 while not ended */
     uint8_t wrapped_key[TDM_SIG_WRAPPED_KEY_LEN];
+    /* The customer took control back (tdm_sig_control.h); false = shared.
+     * Kept with the session so every instance of a cluster sees one state. */
+    bool customer_control;
 } tdm_sig_session_row;
 
 typedef struct tdm_sig_participant_row {
@@ -134,6 +137,9 @@ tdm_status tdm_sig_store_session_set_owner(tdm_sig_store *s, const char *id, con
                                            tdm_error *err);
 tdm_status tdm_sig_store_session_set_state(tdm_sig_store *s, const char *id, tdm_sig_state st,
                                            int64_t now_s, tdm_error *err);
+/* Who drives the customer's screen: customer true = taken back. */
+tdm_status tdm_sig_store_session_set_control(tdm_sig_store *s, const char *id, bool customer,
+                                             tdm_error *err);
 
 /* --- participants --- */
 tdm_status tdm_sig_store_participant_insert(tdm_sig_store *s, const tdm_sig_participant_row *r,

@@ -6,6 +6,10 @@ endif()
 if(TARGET tdm_recording)
   tdm_unit_test(recording_writer_test LIBS tdm_recording)
 endif()
+# A session's files as segments (issue 8): scan, order, seams.
+if(TARGET tdm_recording)
+  tdm_unit_test(recording_segments_test LIBS tdm_recording)
+endif()
 
 # Integration: a synthetic session recorded through the writer, exported by
 # tandem-replay, decoded (ffmpeg and codec/) with every stamp checked; a
@@ -60,4 +64,14 @@ if(TARGET tandem-replay AND TARGET recording_synth AND TARGET tandem-signal AND 
                    $<TARGET_FILE:tandem-replay> $<TARGET_FILE:recording_synth>
                    $<TARGET_FILE:tandem-signal> $<TARGET_FILE:recording_timeline_session>)
   set_tests_properties(recording_timeline_test PROPERTIES LABELS integration TIMEOUT 120)
+  # A session in two segments with a gap (issue 8: failover goes on in a new
+  # segment): list, verify per segment, joined export across the seam with
+  # the gap kept and marked, timeline gap event; tampered, wrongly keyed,
+  # other-codec and cut segments.
+  add_test(NAME replay_segments_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/replay_segments_test.sh
+                   $<TARGET_FILE:tandem-replay> $<TARGET_FILE:recording_synth>
+                   $<TARGET_FILE:recording_webm_check> $<TARGET_FILE:tandem-signal>
+                   $<TARGET_FILE:recording_timeline_session>)
+  set_tests_properties(replay_segments_test PROPERTIES LABELS integration TIMEOUT 180)
 endif()

@@ -34,14 +34,17 @@ static tdm_status open_ro(const char *path, sqlite3 **db, tdm_error *err)
 static tdm_status check_schema(sqlite3 *db, const char *path, tdm_error *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL) != SQLITE_OK)
+    /* A migration adds a row per version: the highest is the schema's. */
+    if (sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK)
         return tdm_fail(err, TDM_ERR_IO, "%s is not a tandem-signal database (%s)", path,
                         sqlite3_errmsg(db));
     int rc = sqlite3_step(st);
     int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
-    if (v != TDM_SIG_SCHEMA_VERSION)
-        return tdm_fail(err, TDM_ERR_IO, "%s: schema version %lld, this tool reads %d", path,
+    /* Older schemas hold the same audit log (later versions add beside it). */
+    if (v < 1 || v > TDM_SIG_SCHEMA_VERSION)
+        return tdm_fail(err, TDM_ERR_IO, "%s: schema version %lld, this tool reads 1 to %d", path,
                         (long long)v, TDM_SIG_SCHEMA_VERSION);
     return TDM_OK;
 }

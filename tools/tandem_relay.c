@@ -40,7 +40,8 @@
 #define DEFAULT_TTL 600
 #define MAX_TTL (7 * 24 * 3600)
 #define SECRET_FILE_MAX 4096
-#define DEFAULT_HB_INTERVAL 5
+#define DEFAULT_HB_INTERVAL 1 /* with signaling's relay_ttl_s 3: a lost relay is seen in 3-4 s */
+#define DEFAULT_DRAIN_DEADLINE 30
 #define REC_FLUSH_BUDGET_MS 3000 /* at shutdown, for the last recording events */
 
 static void usage_main(FILE *out)
@@ -116,19 +117,24 @@ static void usage_serve(FILE *out)
             "      --heartbeat-interval S  seconds between heartbeats (1..300)     [%d]\n"
             "      --drain              start draining: signaling places no new session\n"
             "                           here (existing ones go on)\n"
+            "      --drain-deadline S   after SIGTERM, wait at most S seconds (0..86400)\n"
+            "                           for the last session to end               [%d]\n"
             "  -h, --help               this text\n"
             "\n"
-            "Prints 'listening on http://ADDR:PORT' once ready; SIGINT or SIGTERM stop it\n"
-            "(with --signal-url, a last heartbeat says 'draining' first). With\n"
-            "--signal-url, SIGUSR1 toggles draining (sent at once); heartbeat failures\n"
-            "are logged once per change of state and never stop the relay. Draining\n"
-            "only steers signaling: the relay still serves sessions placed on it.\n"
+            "Prints 'listening on http://ADDR:PORT' once ready. SIGTERM drains: no new\n"
+            "session is placed here (the heartbeat says draining at once) and the relay\n"
+            "exits when its last session ends or --drain-deadline passes; SIGTERM again\n"
+            "or SIGINT exits at once. Leaving, it tells signaling (POST\n"
+            "/api/v1/relays/gone), which moves the sessions still here to another relay.\n"
+            "With --signal-url, SIGUSR1 toggles draining (sent at once); heartbeat\n"
+            "failures are logged once per change of state and never stop the relay.\n"
+            "Draining only steers signaling: the relay still serves sessions placed on it.\n"
             "Exit status: 0 after a signal, 1 on a runtime error (secret file, listen),\n"
             "2 on bad usage.\n",
             DEFAULT_PORT, TDM_TOKEN_SECRET_MIN, TDM_ICE_MAX_LOCAL_ADDRESSES,
             TDM_WHIP_MAX_ICE_SERVERS, TDM_RELAY_MAX_WORKERS, TDM_HB_SECRET_MIN,
             TDM_WHIP_REVOCATION_TTL_S,
-            DEFAULT_HB_INTERVAL);
+            DEFAULT_HB_INTERVAL, DEFAULT_DRAIN_DEADLINE);
 }
 
 static void usage_token(FILE *out)
@@ -760,6 +766,26 @@ static void hb_recording_events(heartbeat *hb, unsigned timeout_ms)
     hb->n_pending -= done;
 }
 
+/* POST /api/v1/relays/gone, signed like a heartbeat: signaling moves
+ * the sessions still placed here to another relay now, instead of after
+ * the registry's TTL. Best effort. */
+static void hb_gone(heartbeat *hb, unsigned timeout_ms)
+{
+    char body[TDM_HB_ID_MAX + 16], auth[TDM_HB_AUTH_CAP];
+    int n = snprintf(body, sizeof body, "{\"id\":\"%s\"}", hb->report.id);
+    tdm_error e = {{0}};
+    if (n < 0 || (size_t)n >= sizeof body ||
+        tdm_hb_sign(hb->secret, hb->secret_len, wall_ms(), (const uint8_t *)body, (size_t)n, auth,
+                    &e) != TDM_OK)
+        return;
+    char why[300] = "", reply[200] = "";
+    int status = http_post(hb, "/api/v1/relays/gone", auth, body, (size_t)n, timeout_ms, why,
+                           sizeof why, reply, sizeof reply);
+    if (status != 200)
+        fprintf(stderr, "tandem-relay: telling %s this relay is gone: %s%s\n", hb->signal_url,
+                status ? "refused: " : "", status ? reply : why);
+}
+
 static void *hb_thread(void *arg)
 {
     heartbeat *hb = arg;
@@ -787,6 +813,7 @@ static void *hb_thread(void *arg)
      * before the registry would notice the silence. Best effort. */
     hb_beat(hb, &prev, &prev_ms, true, 1000);
     hb_recording_events(hb, 1000);
+    hb_gone(hb, 1000);
     return NULL;
 }
 
@@ -866,11 +893,15 @@ static void free_hb(heartbeat *hb)
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t drain_toggle_requested;
+static volatile sig_atomic_t term_requested; /* SIGTERM: drain, then leave */
 
 static void on_stop_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    /* The first SIGTERM drains; a second one, or SIGINT, stops now. */
+    if (sig == SIGTERM && !term_requested)
+        term_requested = 1;
+    else
+        stop_requested = 1;
 }
 
 static void on_drain_signal(int sig)
@@ -880,6 +911,47 @@ static void on_drain_signal(int sig)
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" into addr (brackets removed) and port. */
+/* While draining after SIGTERM the main loop must look at its sessions and
+ * deadline often, but lws's wait ends only on traffic or a signal: this
+ * thread wakes it five times a second until told to stop. */
+typedef struct drain_waker {
+    tdm_http_server *http;
+    atomic_bool stop;
+    pthread_t thread;
+    bool started;
+} drain_waker;
+
+static void *drain_waker_main(void *arg)
+{
+    drain_waker *w = arg;
+    while (!atomic_load(&w->stop)) {
+        struct timespec pause = {.tv_nsec = 200 * 1000000L};
+        nanosleep(&pause, NULL);
+        tdm_http_cancel(w->http);
+    }
+    return NULL;
+}
+
+static void drain_waker_start(drain_waker *w, tdm_http_server *http)
+{
+    w->http = http;
+    atomic_init(&w->stop, false);
+    sigset_t set, old;
+    sigfillset(&set); /* signals stay with the main thread */
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    w->started = pthread_create(&w->thread, NULL, drain_waker_main, w) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void drain_waker_stop(drain_waker *w)
+{
+    if (!w->started)
+        return;
+    atomic_store(&w->stop, true);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
 static bool parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
 {
     const char *colon;
@@ -928,7 +1000,8 @@ static int cmd_serve(int argc, char **argv)
         O_DRAIN,
         O_RECORD_DIR,
         O_REC_KEY,
-        O_REVOKE_TTL
+        O_REVOKE_TTL,
+        O_DRAIN_DEADLINE
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -947,6 +1020,7 @@ static int cmd_serve(int argc, char **argv)
         {"public-url", required_argument, NULL, O_PUBLIC_URL},
         {"heartbeat-interval", required_argument, NULL, O_HB_INTERVAL},
         {"drain", no_argument, NULL, O_DRAIN},
+        {"drain-deadline", required_argument, NULL, O_DRAIN_DEADLINE},
         {"record-dir", required_argument, NULL, O_RECORD_DIR},
         {"recording-key-file", required_argument, NULL, O_REC_KEY},
         {"revocation-ttl", required_argument, NULL, O_REVOKE_TTL},
@@ -960,6 +1034,7 @@ static int cmd_serve(int argc, char **argv)
     const char *signal_url = NULL, *cluster_secret_file = NULL, *public_url = NULL;
     const char *record_dir = NULL, *rec_key_file = NULL;
     unsigned hb_interval = DEFAULT_HB_INTERVAL;
+    unsigned drain_deadline = DEFAULT_DRAIN_DEADLINE;
     int64_t revocation_ttl = 0; /* 0: TDM_WHIP_REVOCATION_TTL_S */
     tdm_relay_config rcfg;
     memset(&rcfg, 0, sizeof rcfg);
@@ -1056,6 +1131,16 @@ static int cmd_serve(int argc, char **argv)
                                  "--revocation-ttl wants seconds from 1 to 86400, got '%s'",
                                  optarg);
             revocation_ttl = (int64_t)secs;
+            break;
+        }
+        case O_DRAIN_DEADLINE: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long secs = strtoul(optarg, &end, 10);
+            if (errno || !end || *end || optarg[0] == '-' || secs > 86400)
+                return bad_usage("serve", "--drain-deadline wants seconds from 0 to 86400, got '%s'",
+                                 optarg);
+            drain_deadline = (unsigned)secs;
             break;
         }
         case O_HB_INTERVAL: {
@@ -1278,7 +1363,34 @@ static int cmd_serve(int argc, char **argv)
     }
 
     int rc = 0;
+    int64_t leave_at_ms = 0; /* draining after SIGTERM: exit by then */
+    drain_waker waker = {0};
     while (!stop_requested) {
+        if (term_requested && !leave_at_ms) {
+            leave_at_ms = mono_ms() + (int64_t)drain_deadline * 1000;
+            drain_waker_start(&waker, http);
+            fprintf(stderr,
+                    "tandem-relay: SIGTERM: draining; exiting when the last session ends or in "
+                    "%u s (SIGTERM again or SIGINT: now)\n",
+                    drain_deadline);
+            if (hb) {
+                atomic_store(&hb->draining, true);
+                hb_wake(hb, false);
+            }
+        }
+        if (leave_at_ms) {
+            tdm_relay_load_info li = {0};
+            if (!relay || (tdm_relay_load(relay, &li) == TDM_OK && li.sessions == 0)) {
+                fprintf(stderr, "tandem-relay: drained: no session left\n");
+                break;
+            }
+            if (mono_ms() >= leave_at_ms) {
+                fprintf(stderr, "tandem-relay: drain deadline passed with %llu session(s) left: "
+                                "leaving (signaling moves them)\n",
+                        (unsigned long long)li.sessions);
+                break;
+            }
+        }
         if (drain_toggle_requested) {
             drain_toggle_requested = 0;
             if (hb) {
@@ -1289,12 +1401,13 @@ static int cmd_serve(int argc, char **argv)
                 hb_wake(hb, false); /* tell signaling now, not at the next beat */
             }
         }
-        if (tdm_http_service(http, 1000) != TDM_OK) {
+        if (tdm_http_service(http, leave_at_ms ? 200 : 1000) != TDM_OK) {
             fprintf(stderr, "tandem-relay: HTTP loop failed\n");
             rc = 1;
             break;
         }
     }
+    drain_waker_stop(&waker);
     if (hb) {
         hb_stop(hb); /* before the relay stops: the heartbeat reads its load */
         /* Stopping the relay ends every session, which closes its
@@ -1308,7 +1421,7 @@ static int cmd_serve(int argc, char **argv)
     tdm_whip_free(whip);
     memset(admin.secret, 0, sizeof admin.secret);
     tdm_relay_free(relay); /* closes every peer, then stops the media thread */
-    if (stop_requested) {
+    if (stop_requested || term_requested) {
         fprintf(stderr, "tandem-relay: stopped\n");
     }
     return rc;

@@ -59,8 +59,9 @@ static const char usage_text[] =
     "                 (seekable); a cut file exports up to its end, a file that fails\n"
     "                 verification is refused. Progress is shown on a terminal.\n"
     "                 A session's segments join into one file: a gap stays as real\n"
-    "                 time (the player holds the last picture) and is a chapter\n"
-    "                 (\"gap: nothing recorded ...\"), as each segment is\n"
+    "                 time (the player holds the last picture); each segment and\n"
+    "                 each gap is a WebM chapter (\"gap: nothing recorded ...\");\n"
+    "                 a later segment of another codec or picture size is refused\n"
     "  thumbs FILE --out SHEET.png [--every SECONDS] [--width PX] [--columns N]\n"
     "                 a contact sheet: the first video stream's picture every\n"
     "                 SECONDS (default 10), each PX wide (default 240), N to a row\n"
@@ -75,13 +76,16 @@ static const char usage_text[] =
     "                 verified and \"audit\".\"verified\" says so (a failing entry\n"
     "                 is named and marked). The JSON is written in any case; exit 0\n"
     "                 when the recording is complete and intact and the audit log\n"
-    "                 verifies, 1 otherwise\n"
+    "                 verifies, 1 otherwise. For a session: one time axis from its\n"
+    "                 first segment's start, a \"gap\" event per gap (details.what\n"
+    "                 \"no recording\", start and end), \"segments\" and \"seams\"\n"
     "\n"
     "Options:\n"
     "  --key-file PATH     the recording master key (32 raw bytes or 64 hex digits),\n"
     "                      the one tandem-signal wraps session keys with; required\n"
     "  --allow-truncated   verify: a file cut short (crash, kill -9) whose every\n"
-    "                      record verifies exits 0 instead of 1\n"
+    "                      record verifies exits 0 instead of 1 (for a session:\n"
+    "                      its last segment)\n"
     "  --out PATH          export, thumbs: the file to write (overwritten)\n"
     "  --db PATH           info, timeline: tandem-signal's SQLite database\n"
     "  --dir DIR           where a SESSION's recordings are (default: the\n"
@@ -464,6 +468,8 @@ static int cmd_list(const char *dir, const uint8_t key[32])
         for (size_t j = 0; j < d.nsegs && !g; j++)
             if (d.segs[j].tag == i)
                 g = &d.segs[j];
+        if (!g)
+            continue;
         if (g->ending == TDM_ERR_INVALID) {
             printf("%s  WRONG KEY\n", d.files[i].name);
             continue;
@@ -640,8 +646,9 @@ static int load_session(const char *arg, const char *dir_opt, const uint8_t key[
     size_t first;
     if (!tdm_replay_dir_session(&t->d, sid, &first, &t->n)) {
         fprintf(stderr,
-                "tandem-replay: %s is neither a file nor a session with recordings in %s\n", sid,
-                dir);
+                "tandem-replay: cannot open %s: neither a file nor a session with recordings in "
+                "%s\n",
+                arg, dir);
         tdm_replay_dir_free(&t->d);
         return -1;
     }

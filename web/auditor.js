@@ -163,7 +163,8 @@
       body.append(el('tr', { 'data-id': rec.id },
         el('td', { text: utc(rec.start_unix_s) }),
         el('td', { text: rec.duration_s == null ? '—' : clock(rec.duration_s) }),
-        el('td', { class: 'mono', text: rec.session || rec.file }),
+        el('td', { class: 'mono', text: (rec.session || rec.file) + (rec.segments > 1
+          ? ` · ${rec.segments} segments${rec.gaps ? `, ${rec.gaps.length} gap(s)` : ''}` : '') }),
         peopleCell(rec.participants),
         el('td', {}, verifyBadge(rec.verify),
           rec.state === 'error' ? el('div', { class: 'notice problem', text: rec.verify.problem || '' }) : null),
@@ -200,6 +201,7 @@
     stream_start: 'Stream starts',
     stream_stop: 'Stream stops',
     gap: 'Packets missing',
+    overlap: 'Segments overlap (recorded twice)',
     silence: 'Stream silent',
     drop: 'Packets dropped (disk behind)',
   };
@@ -216,6 +218,10 @@
       case 'input_denied': return `${who}: input denied (${d.event || '?'}, ${d.reason || '?'}, profile ${d.profile || '?'})`;
       case 'input_allowed': return `${who}: ${d.count || '?'} input event(s) (profile ${d.profile || '?'})`;
       case 'invite_created': return `${who} invited an expert (${d.profile || '?'})`;
+      case 'gap':
+        return d.what === 'no recording'
+          ? `Nothing recorded for ${(d.duration_s || 0).toFixed(1)} s (between segments ${d.after_segment} and ${d.before_segment}): the player holds the last picture`
+          : KIND_TEXT.gap;
       default: {
         const label = KIND_TEXT[ev.kind] || ev.kind.replace(/_/g, ' ');
         return who && ev.source === 'audit' ? `${who}: ${label}` : label;
@@ -246,7 +252,9 @@
     box.className = `verify verify-${v.status || 'pending'}`;
     switch (v.status) {
       case 'verified':
-        box.textContent = `Verified: every record's seal and the hash chain check out, and the recording is complete (SHA-256 ${v.hash || '?'}).`;
+        box.textContent = v.segments
+          ? `Verified: every record's seal and the hash chain of each of its ${v.segments.length} segments check out, and the last one is complete (SHA-256 ${v.segments.map((g) => g.hash || '?').join(', ')}).`
+          : `Verified: every record's seal and the hash chain check out, and the recording is complete (SHA-256 ${v.hash || '?'}).`;
         break;
       case 'truncated':
         box.textContent = `Cut short: verified up to where it ends (${v.problem || ''}). A crash, or a recording still being written.`;
@@ -268,7 +276,7 @@
   function renderDetail(rec) {
     $('rec-title').textContent = `Session ${rec.session || rec.id}`;
     $('rec-meta').textContent =
-      `${rec.file} · started ${utc(rec.start_unix_s)} UTC · ${rec.duration_s == null ? '—' : clock(rec.duration_s)} · ${rec.size} bytes`;
+      `${rec.file || `${rec.segments} segments: ${(rec.files || []).join(', ')}`} · started ${utc(rec.start_unix_s)} UTC · ${rec.duration_s == null ? '—' : clock(rec.duration_s)} · ${rec.size} bytes`;
     verifyText(rec);
     const audit = rec.audit;
     if (audit) {
@@ -294,7 +302,20 @@
     const events = (rec.events || []).filter((e) => e.kind !== 'keyframe');
     const dur = rec.duration_s || 0;
     const line = $('timeline');
-    for (const m of line.querySelectorAll('.marker')) m.remove();
+    for (const m of line.querySelectorAll('.marker, .gap-region')) m.remove();
+    // Gaps between segments (nothing recorded): a hatched stretch.
+    for (const ev of events) {
+      const d = ev.details || {};
+      if (ev.kind !== 'gap' || d.what !== 'no recording' || !(dur > 0)) continue;
+      const from = Math.max(0, d.start_offset_s), to = Math.min(dur, d.end_offset_s);
+      line.append(el('div', {
+        class: 'gap-region', 'data-start': d.start_offset_s, 'data-end': d.end_offset_s,
+        title: describe(ev),
+        style: `position: absolute; top: 0; bottom: 0; left: ${(100 * from / dur).toFixed(3)}%; ` +
+          `width: ${(100 * Math.max(0, to - from) / dur).toFixed(3)}%; pointer-events: none; ` +
+          'background: repeating-linear-gradient(45deg, rgba(128,128,128,.45) 0 4px, transparent 4px 8px);',
+      }));
+    }
     const list = $('events');
     list.replaceChildren();
     let outside = 0;
@@ -353,7 +374,7 @@
       $('player-state').textContent = 'Loading…';
       $('events').replaceChildren();
       $('rec-people').replaceChildren();
-      for (const m of $('timeline').querySelectorAll('.marker')) m.remove();
+      for (const m of $('timeline').querySelectorAll('.marker, .gap-region')) m.remove();
     }
     view('recording');
     show($('banner'), '');
@@ -429,6 +450,7 @@
 
   window.auditorPage = {
     state: () => current,
+    gaps: () => Array.from(document.querySelectorAll('#timeline .gap-region')).map((g) => ({ start: +g.dataset.start, end: +g.dataset.end })),
     markers: () => Array.from(document.querySelectorAll('#timeline .marker'))
       .map((m) => ({ kind: m.dataset.kind, offset: Number(m.dataset.offset) })),
     seek,

@@ -7,12 +7,14 @@
 //   control    mouse (move, click, scroll) and keyboard
 //   full       control + clipboard both ways
 // The service decides (signaling/API.md); refused input comes back as
-// errors, shown under the picture.
+// errors, shown under the picture. The customer may take control back at
+// any time: the page shows who has control (the session state's "control")
+// and says that input is paused meanwhile.
 //
 // After joining, the participant credential is kept in sessionStorage (this
 // tab only), so a reload rejoins without the (now used) token.
 //
-// window.tandemPage is for tests: stats(), state(), me(), controls().
+// window.tandemPage is for tests: stats(), state(), control(), me(), controls().
 'use strict';
 
 (function () {
@@ -187,6 +189,31 @@
       setProfile(mine.profile, mine.profile === session.accepted_profile ? session.accepted_rights : null);
     }
     renderPeople($('participants'), s, session.participant_id);
+    showControl();
+  }
+
+  function takenBack() { return !!(state && state.control === 'customer'); }
+
+  // Who drives the customer's screen. Input is still sent while the
+  // customer holds control: the service refuses it and says why.
+  function showControl() {
+    const taken = takenBack();
+    const node = $('control-state');
+    node.textContent = state && state.control ? (taken ? 'taken back by the customer' : 'shared') : '—';
+    node.dataset.control = (state && state.control) || '';
+    node.style.color = taken ? 'var(--bad)' : '';
+    node.style.fontWeight = taken ? 'bold' : '';
+    showInputNote();
+  }
+
+  function showInputNote() {
+    const pointer = kinds.has('pointer_move') || kinds.has('pointer_button') || kinds.has('pointer_scroll');
+    const keys = kinds.has('key_down') || kinds.has('key_up');
+    $('input-note').textContent = takenBack() && (pointer || keys)
+      ? 'The customer has taken control back: your input is paused until they hand it back.'
+      : keys ? 'Click the picture: your mouse and keyboard then go to the customer.'
+        : pointer ? 'Move your mouse over the picture to show the customer where to look.'
+          : 'You can watch and chat; this invite allows no input to the customer\'s computer.';
   }
 
   // Shows exactly the controls the profile allows and wires only those.
@@ -223,10 +250,7 @@
       video.classList.remove('input-on');
       video.removeAttribute('tabindex');
     }
-    $('input-note').textContent = keys
-      ? 'Click the picture: your mouse and keyboard then go to the customer.'
-      : pointer ? 'Move your mouse over the picture to show the customer where to look.'
-        : 'You can watch and chat; this invite allows no input to the customer\'s computer.';
+    showInputNote();
     const clipTo = kinds.has('clipboard_to_customer');
     const clipFrom = kinds.has('clipboard_from_customer');
     $('clipboard-controls').hidden = !clipTo && !clipFrom;
@@ -293,6 +317,7 @@
   window.tandemPage = {
     stats: () => (screen ? screen.stats() : Promise.resolve({ connectionState: 'new', framesDecoded: 0 })),
     state: () => state,
+    control: () => (state && state.control) || null,
     me: () => session && {
       session_id: session.session_id, participant_id: session.participant_id, profile: session.profile,
     },

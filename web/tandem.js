@@ -38,6 +38,7 @@
     kind_not_allowed: 'your profile does not allow this kind of input',
     key_chord_blocked: 'this key combination is blocked',
     rate_limited: 'too much input too fast; some events were dropped',
+    customer_has_control: 'the customer has taken control back; input is paused until they hand it back',
   };
 
   class TandemError extends Error {
@@ -347,6 +348,8 @@
       case 'profile_changed': return `${name} now has the profile ${p ? p.profile : '?'}.`;
       case 'owner_changed': return `${name} now owns the session.`;
       case 'ended': return 'The session has ended.';
+      case 'control_taken_back': return 'The customer took control back: remote input is paused.';
+      case 'control_returned': return 'The customer handed control back.';
       default: return null;
     }
   }

@@ -403,6 +403,36 @@ async function story(args, ctxs, origin, procs) {
   check(!!chordText, `Ctrl+Alt+Delete is refused and the page says so: "${chordText}"`);
   check(!(await customer.inputs()).some((m) => m.type === 'key_down' && m.key === 'Delete'),
     'the blocked chord never reaches the customer');
+  // The customer takes control back: the invite page says so, and the
+  // expert's input is refused with a readable reason; given back, it flows.
+  const customerSays = (state) => evaluate(customer.page, 'customer control',
+    (s) => { window.ws.send(JSON.stringify({ type: 'control', state: s })); return true; }, state);
+  check(/shared/.test(await text(expert, '#control-state') || ''), 'the invite page shows control shared');
+  await customerSays('customer');
+  const takenText = await until('taken back on the invite page', async () => {
+    const t = await text(expert, '#control-state');
+    return /taken back/.test(t || '') && t;
+  });
+  check(!!takenText, `the invite page shows control "${takenText}" after the customer took it back`);
+  check(/paused/.test(await text(expert, '#input-note') || ''), 'the invite page says input is paused');
+  const beforeTaken = (await customer.inputs()).length;
+  await expert.mouse.click(eCentre.x, eCentre.y);
+  await expert.keyboard.press('q');
+  const refusal = await until('customer_has_control refusal shown', async () => {
+    const t = await text(expert, '#input-error');
+    return /taken control back/.test(t || '') && t;
+  });
+  check(!!refusal, 'the refusal is readable on the invite page: '
+    + `"${((refusal || '').match(/Input refused \([^)]*\): the customer has taken control back[^.]*\./) || [''])[0]}"`);
+  await shot(args, expert, 'invite-taken-back');
+  check((await customer.inputs()).length === beforeTaken, 'nothing reached the customer while it held control');
+  await customerSays('shared');
+  check(await until('shared again on the invite page', async () =>
+    /shared/.test(await text(expert, '#control-state') || '')), 'the invite page shows control shared again');
+  await expert.keyboard.press('w');
+  check(!!(await until('input after the give-back', async () =>
+    (await customer.inputs()).slice(beforeTaken).find((m) => m.type === 'key_up' && m.key === 'w'))),
+  'given back, the expert\'s key reaches the customer again');
   await rep.selectOption(`#participants li[data-pid="${danaId}"] select.set-profile`, 'full');
   const fc = await until('full controls', async () => {
     const c = await evaluate(expert, 'invite controls', () => window.tandemPage.controls());

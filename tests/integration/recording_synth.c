@@ -6,7 +6,7 @@
  *   recording_synth OUT --key-file KEY [--codec vp8|vp9] [--frames N]
  *                   [--opus] [--realtime] [--session ID] [--scenario NAME]
  *                   [--kbps N] [--skip A:B] [--start-unix-us US]
- *                   [--first-frame K] [--clock-us C]
+ *                   [--first-frame K] [--clock-us C] [--size WxH]
  *
  * --skip A:B leaves out every packet of frames A..B-1 (as if the relay
  * never got them) and makes frame B a keyframe (as a PLI would).
@@ -20,6 +20,7 @@
  * on another relay (a new encoder: it starts with a keyframe; new RTP
  * sequence numbers and timestamps). --clock-us C starts the recorder's
  * clock at C (another relay's monotonic clock means nothing here).
+ * --size sets the picture (default 640x360).
  *
  * --realtime paces frames at 30 per second on the wall clock (for the
  * kill -9 test); otherwise time is simulated and nothing sleeps. Prints
@@ -46,8 +47,6 @@
 #include "tdm_vp8_rtp.h"
 #include "tdm_vp9_rtp.h"
 
-#define W 640
-#define H 360
 #define FRAME_US 33333u
 #define MTU 1200
 
@@ -92,11 +91,12 @@ int main(int argc, char **argv)
         {"scenario", required_argument, NULL, 'S'}, {"kbps", required_argument, NULL, 'b'},
         {"skip", required_argument, NULL, 'x'},     {"start-unix-us", required_argument, NULL, 'T'},
         {"first-frame", required_argument, NULL, 'F'}, {"clock-us", required_argument, NULL, 'C'},
+        {"size", required_argument, NULL, 'z'},
         {NULL, 0, NULL, 0},
     };
     const char *key_file = NULL, *session = "synthetic-session";
     tdm_codec codec = TDM_CODEC_VP8;
-    int frames = 90, c, first_frame = 0;
+    int frames = 90, c, first_frame = 0, W = 640, H = 360;
     uint64_t clock_us = 0;
     unsigned kbps = 1500;
     int skip_from = -1, skip_to = -1;
@@ -122,6 +122,10 @@ int main(int argc, char **argv)
         case 'T': start_unix_us = strtoull(optarg, NULL, 10); break;
         case 'F': first_frame = atoi(optarg); break;
         case 'C': clock_us = strtoull(optarg, NULL, 10); break;
+        case 'z':
+            if (sscanf(optarg, "%dx%d", &W, &H) != 2 || W < 16 || H < 16 || W > 4096 || H > 4096)
+                return die("--size WxH, 16 to 4096", NULL);
+            break;
         case 'x':
             if (sscanf(optarg, "%d:%d", &skip_from, &skip_to) != 2 || skip_from < 1 ||
                 skip_to <= skip_from)

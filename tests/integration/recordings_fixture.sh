@@ -7,16 +7,24 @@
 # +2.5 s; the end at +3.5 s), and a recordings directory as a relay's
 # --record-dir would hold it:
 #   $SID.tdmrec       the session, 5 s of VP8 (150 frames), intact
-#   tampered.tdmrec   the same session recorded again 10 s earlier, one byte
-#                     flipped two thirds in
-#   cut.tdmrec        the intact file's first two thirds (a killed relay)
-#   wrongkey.tdmrec   a recording under another master key
+#   tampered.tdmrec   another session ($SID-tampered), one byte flipped two
+#                     thirds in
+#   cut.tdmrec        the first two thirds of a recording of $SID-cut (a
+#                     killed relay)
+#   wrongkey.tdmrec   a recording ($SID-wrongkey) under another master key
 #   garbage.tdmrec    the magic, then junk (not a recording)
 #   notes.txt         not a recording at all (skipped)
+#   twoseg-1.tdmrec, twoseg-2.tdmrec
+#                     a second session $SID2 (played 20 s after the first)
+#                     recorded in two segments, as when its relay dies and it
+#                     goes on on another: frames 0..89 (3 s) from its start,
+#                     then frames 90..149 from +5 s (a gap of 2 s)
+# Each session of one file is one file of its own (a session of several
+# files is one entry of the auditor's list).
 # Also the configuration of tandem-signal serve (config.json, with
 # recordings_dir) listening on $FIX_LISTEN.
 #   fixture_make WORK SIGNAL SYNTH HELPER LISTEN
-# Sets SID, REP_ID, CUSTOMER_ID, INVITEE_ID, BASE_MS. Accounts: audrey
+# Sets SID, REP_ID, CUSTOMER_ID, INVITEE_ID, BASE_MS, SID2, BASE2_MS. Accounts: audrey
 # (auditor), alice (rep), root (admin); passwords in AUDITOR_PW, REP_PW, ADMIN_PW.
 AUDITOR_PW='audrey-password-1'
 REP_PW='alice-password-1'
@@ -49,7 +57,7 @@ JSON
   local k=(--key-file "$work/master.key")
   "$synth" "$work/rec/$SID.tdmrec" "${k[@]}" --session "$SID" --frames 150 \
     --start-unix-us "$((BASE_MS * 1000))" >/dev/null || return 1
-  "$synth" "$work/tampered.tmp" "${k[@]}" --session "$SID" --frames 150 \
+  "$synth" "$work/tampered.tmp" "${k[@]}" --session "$SID-tampered" --frames 150 \
     --start-unix-us "$(( (BASE_MS - 10000) * 1000 ))" >/dev/null || return 1
   local size at
   size=$(stat -c %s "$work/tampered.tmp")
@@ -62,10 +70,21 @@ b[at] ^= 0x40
 open(p, "wb").write(bytes(b))
 PY
   mv "$work/tampered.tmp" "$work/rec/tampered.tdmrec" || return 1
-  size=$(stat -c %s "$work/rec/$SID.tdmrec")
-  head -c $(( size * 2 / 3 )) "$work/rec/$SID.tdmrec" >"$work/rec/cut.tdmrec" || return 1
-  "$synth" "$work/rec/wrongkey.tdmrec" --key-file "$work/other.key" --session "$SID" --frames 10 \
-    >/dev/null || return 1
+  "$synth" "$work/cut.tmp" "${k[@]}" --session "$SID-cut" --frames 150 \
+    --start-unix-us "$((BASE_MS * 1000))" >/dev/null || return 1
+  size=$(stat -c %s "$work/cut.tmp")
+  head -c $(( size * 2 / 3 )) "$work/cut.tmp" >"$work/rec/cut.tdmrec" || return 1
+  rm -f "$work/cut.tmp"
+  "$synth" "$work/rec/wrongkey.tdmrec" --key-file "$work/other.key" --session "$SID-wrongkey" \
+    --frames 10 >/dev/null || return 1
+  BASE2_MS=$(( BASE_MS + 20000 ))
+  "$helper" "$db" alice "$BASE2_MS" >"$work/ids2" || return 1
+  SID2=$(awk '$1=="session"{print $2}' "$work/ids2")
+  [[ $SID2 == s_* && $SID2 != "$SID" ]] || return 1
+  "$synth" "$work/rec/twoseg-1.tdmrec" "${k[@]}" --session "$SID2" --frames 90 \
+    --start-unix-us "$((BASE2_MS * 1000))" --clock-us 9000000000 >/dev/null || return 1
+  "$synth" "$work/rec/twoseg-2.tdmrec" "${k[@]}" --session "$SID2" --frames 60 \
+    --first-frame 90 --start-unix-us "$(( (BASE2_MS + 5000) * 1000 ))" >/dev/null || return 1
   printf 'TDMREC\r\nthis is not a recording at all, just junk after the magic\n' \
     >"$work/rec/garbage.tdmrec" || return 1
   echo "notes of the ops team" >"$work/rec/notes.txt" || return 1

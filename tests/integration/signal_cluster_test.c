@@ -13,6 +13,11 @@
  *     denied input (a blocked chord; an invitee's view_only events) never
  *     does and is answered input_denied; chat crosses instances; a profile
  *     changed through B applies to the invitee's next event on A;
+ *   - the customer on B takes control back: the rep and the invitee on A
+ *     see control_taken_back, their input is refused customer_has_control
+ *     (audited) and never reaches the customer; a third instance C started
+ *     afterwards welcomes the rep's new socket with "control":"customer"
+ *     and refuses its input too; given back, input flows again;
  *   - an invite minted on A is accepted once: two accepts racing on A and
  *     B give one 201 and one 410 invite_used;
  *   - instance A killed with SIGKILL: the rep's login token and secret
@@ -61,8 +66,8 @@
 
 static const char *signal_prog, *relay_prog;
 static char dir[256], config[300], redis_url[64];
-static pid_t redis_pid = -1, inst_pid[2] = {-1, -1}, beater = -1, real_relay = -1;
-static uint16_t redis_port, inst_port[2];
+static pid_t redis_pid = -1, inst_pid[3] = {-1, -1, -1}, beater = -1, real_relay = -1;
+static uint16_t redis_port, inst_port[3];
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -94,6 +99,7 @@ static void cleanup(void)
     stop(&real_relay, SIGKILL);
     stop(&inst_pid[0], SIGTERM);
     stop(&inst_pid[1], SIGTERM);
+    stop(&inst_pid[2], SIGTERM);
     stop(&redis_pid, SIGTERM);
     if (dir[0] && !getenv("KEEP_TMP")) {
         char cmd[400];
@@ -471,7 +477,9 @@ static json_t *ws_next(sc_ws *ws, int timeout_ms, const char **raw)
     }
 }
 
-static sc_ws *ws_auth(int inst, const char *secret)
+/* A socket authenticated on instance inst; its welcome in *welcome when
+ * asked for (json_decref it). */
+static sc_ws *ws_auth_welcome(int inst, const char *secret, json_t **welcome)
 {
     sc_ws *ws = sc_ws_connect(inst_port[inst], "/api/v1/ws");
     CHECK(ws, "websocket connect to %c", 'a' + inst);
@@ -480,8 +488,36 @@ static sc_ws *ws_auth(int inst, const char *secret)
     CHECK(sc_ws_send(ws, msg, strlen(msg)), "send auth");
     json_t *w = ws_next(ws, 5000, NULL);
     CHECK(w && strcmp(type_of(w), "welcome") == 0, "no welcome on %c", 'a' + inst);
-    json_decref(w);
+    if (welcome)
+        *welcome = w;
+    else
+        json_decref(w);
     return ws;
+}
+
+static sc_ws *ws_auth(int inst, const char *secret) { return ws_auth_welcome(inst, secret, NULL); }
+
+static const char *control_of(json_t *j)
+{
+    return json_string_value(json_object_get(json_object_get(j, "state"), "control")) ?: "";
+}
+
+/* Reads ws until the session push `event` arrives; checks its "control". */
+static void wait_event(sc_ws *ws, const char *event, const char *control)
+{
+    double until = now_s() + DEADLINE_S;
+    for (;;) {
+        CHECK(now_s() < until, "no %s push", event);
+        json_t *j = ws_next_any(ws, 1000, NULL);
+        bool hit = j && strcmp(type_of(j), "session") == 0 &&
+                   strcmp(json_string_value(json_object_get(j, "event")) ?: "", event) == 0;
+        if (hit)
+            CHECK(strcmp(control_of(j), control) == 0, "%s with control '%s'", event,
+                  control_of(j));
+        json_decref(j);
+        if (hit)
+            return;
+    }
 }
 
 static void ws_send(sc_ws *ws, const char *text)
@@ -780,6 +816,62 @@ int main(int argc, char **argv)
     chat_reaches(cust_ws, rep_ws, "chat-b-to-a");
     drain(rep_ws);
     drain(cust_ws);
+
+    /* --- the customer on B takes control back; the rep is on A --- */
+    drain(inv_ws);
+    ws_send(cust_ws, "{\"type\":\"control\",\"state\":\"customer\"}");
+    wait_event(rep_ws, "control_taken_back", "customer");
+    wait_event(inv_ws, "control_taken_back", "customer");
+    ws_send(rep_ws, "{\"type\":\"pointer_move\",\"x\":0.3,\"y\":0.3}");
+    expect_denied(rep_ws, "customer_has_control");
+    ws_send(rep_ws, "{\"type\":\"key_down\",\"key\":\"a\",\"mods\":[]}");
+    expect_denied(rep_ws, "customer_has_control");
+    ws_send(inv_ws, "{\"type\":\"pointer_move\",\"x\":0.4,\"y\":0.4}");
+    expect_denied(inv_ws, "customer_has_control");
+    /* An instance that had no socket of the session when it changed. */
+    start_instance(2);
+    json_t *welcome = NULL;
+    sc_ws *late_ws = ws_auth_welcome(2, S.secret, &welcome);
+    CHECK(strcmp(control_of(welcome), "customer") == 0, "welcome on C: control '%s'",
+          control_of(welcome));
+    json_decref(welcome);
+    ws_send(late_ws, "{\"type\":\"pointer_move\",\"x\":0.35,\"y\":0.35}");
+    expect_denied(late_ws, "customer_has_control");
+    printf("take-back on B: rep and invitee on A refused, a socket on a later instance C too\n");
+    /* Given back: the next input the customer sees is the first sent after. */
+    ws_send(cust_ws, "{\"type\":\"control\",\"state\":\"shared\"}");
+    wait_event(rep_ws, "control_returned", "shared");
+    wait_event(late_ws, "control_returned", "shared");
+    input_in_order(rep_ws, cust_ws, 10, 300);
+    const char *after_c = "{\"type\":\"pointer_move\",\"x\":0.45,\"y\":0.45}";
+    ws_send(late_ws, after_c);
+    {
+        const char *raw = NULL;
+        json_t *j = ws_next(cust_ws, 10000, &raw);
+        CHECK(j && strcmp(raw, after_c) == 0, "input from C after give-back: %s",
+              raw ? raw : "nothing");
+        json_decref(j);
+    }
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/audit", S.sid);
+    CHECK(api(1, "GET", path, admin, NULL, NULL) == 200, "audit on B");
+    int n_taken = 0, n_returned = 0, n_denied = 0;
+    json_array_foreach (json_object_get(last, "entries"), pi, me) {
+        const char *kind = json_string_value(json_object_get(me, "kind")) ?: "";
+        const char *reason =
+            json_string_value(json_object_get(json_object_get(me, "detail"), "reason")) ?: "";
+        n_taken += strcmp(kind, "control_taken_back") == 0;
+        n_returned += strcmp(kind, "control_returned") == 0;
+        n_denied += strcmp(kind, "input_denied") == 0 && strcmp(reason, "customer_has_control") == 0;
+    }
+    CHECK(n_taken == 1 && n_returned == 1 && n_denied == 4,
+          "audit: %d taken back, %d returned, %d customer_has_control denials", n_taken,
+          n_returned, n_denied);
+    sc_ws_close(late_ws);
+    stop(&inst_pid[2], SIGTERM);
+    drain(rep_ws);
+    drain(cust_ws);
+    drain(inv_ws);
+    printf("given back: input from A and C flows again; 1 + 1 changes and 4 denials audited\n");
 
     /* --- instance A dies: the rep resumes on B --- */
     stop(&inst_pid[0], SIGKILL);

@@ -19,7 +19,13 @@
 #     every frame number in order (recording_webm_check); a tampered
 #     recording is not exported (422 export_failed), a cut one is;
 #   - the export is done once: a second service start serves it from the
-#     cache without exporting again.
+#     cache without exporting again;
+#   - a session recorded in two segments with a gap between them (issue 8:
+#     the session went on on another relay): one list entry with the
+#     segment count, its files and the gap; the detail by session id with
+#     each segment verified and the gap in the timeline; video.webm the
+#     joined export, every frame number in order across the seam, the gap
+#     kept in the timestamps; each file still reachable by its own id.
 # usage: signal_recordings_api_test.sh TANDEM_SIGNAL RECORDING_SYNTH SESSION_HELPER TANDEM_REPLAY WEBM_CHECK
 set -u
 signal=${1:?usage: signal_recordings_api_test.sh TANDEM_SIGNAL RECORDING_SYNTH SESSION_HELPER TANDEM_REPLAY WEBM_CHECK}
@@ -102,7 +108,8 @@ check '[ "$(in_ns curl -s -o /dev/null -w "%{http_code}" -X POST -H "Authorizati
 # A file the relay is still writing (modified within the last seconds; here
 # its mtime is in the future, which counts the same and does not depend on
 # how fast this test runs) is listed but neither verified nor exported.
-cp "$work/rec/cut.tdmrec" "$work/rec/live.tdmrec"
+"$synth" "$work/rec/live.tdmrec" --key-file "$work/master.key" --session "$SID-live" --frames 30 \
+  >/dev/null || { echo "FAIL: live fixture"; exit 1; }
 touch -d '+1 hour' "$work/rec/live.tdmrec"
 
 # --- the list (verification runs on the worker: poll until none is pending) ---
@@ -113,7 +120,7 @@ for _ in $(seq 100); do
 done
 cp "$work/body" "$work/list.json"
 status_of() { jq -r --arg id "$1" '.recordings[] | select(.id == $id) | .verify.status' "$work/list.json"; }
-check '[ "$(jq ".recordings | length" "$work/list.json")" = 6 ]' "the list has the 6 recordings (notes.txt left out)"
+check '[ "$(jq ".recordings | length" "$work/list.json")" = 7 ]' "the list has the 7 sessions (6 of one file, 1 of two; notes.txt left out)"
 check '[ "$(status_of live)" = recording ] && [ "$(jq -r ".recordings[] | select(.id == \"live\") | .state" "$work/list.json")" = live ]' \
   "a recording still being written: listed as recording, not verified"
 check '[ "$(get /api/v1/recordings/live/video.webm "$AUD")" = 503 ] && [ "$(jq -r .error "$work/body")" = recording_in_progress ]' \
@@ -159,7 +166,7 @@ assert d["recording"]["file"] == d["file"], "the server's path leaked: %r" % d["
 assert d["video"]["url"].startswith("/api/v1/recordings/%s/video.webm?ticket=" % d["id"])
 PY
 check '[ "$(get /api/v1/recordings/"$SID" "$AUD")" = 200 ] && [ "$(jq -r .id "$work/body")" = "$SID" ]' \
-  "detail by session id: the intact recording (latest start, the larger of a tie)"
+  "detail by session id: its one recording"
 check '[ "$(get /api/v1/recordings/s_nosuchsession000000000 "$AUD")" = 404 ] && [ "$(jq -r .error "$work/body")" = not_found ]' \
   "unknown id: 404 not_found"
 check '[ "$(get /api/v1/recordings/..%2Fsignal.db "$AUD")" = 404 ]' "an id with a path in it: 404"
@@ -172,6 +179,57 @@ get /api/v1/recordings/tampered "$AUD" >/dev/null
 want_fault=$("$replay" verify "$work/rec/tampered.tdmrec" --key-file "$work/master.key" | sed -n 's/^.*: FAILED: //p')
 check '[ "$(jq -r .verify.status "$work/body")" = fault ] && [ -n "$want_fault" ] && [ "$(jq -r .verify.problem "$work/body")" = "$want_fault" ]' \
   "tampered: fault, at the place tandem-replay verify names ($want_fault)"
+
+# --- a session in two segments ---
+# shellcheck disable=SC2034  # used inside check's eval
+seg2=$(jq -c --arg id "$SID2" '.recordings[] | select(.id == $id)' "$work/list.json")
+check '[ -n "$seg2" ] && jq -e ".segments == 2 and .files == [\"twoseg-1.tdmrec\", \"twoseg-2.tdmrec\"] and .verify.status == \"verified\" and (.gaps | length) == 1 and (.gaps[0].duration_s > 1.95 and .gaps[0].duration_s < 2.05) and (.duration_s > 6.9 and .duration_s < 7.1) and (.participants | length) == 3" <<<"$seg2" >/dev/null' \
+  "two segments: one list entry, 2 segments, its files, verified, the 2 s gap, 7 s long"
+check '! jq -e ".recordings[] | select(.id == \"twoseg-1\" or .id == \"twoseg-2\")" "$work/list.json" >/dev/null' \
+  "two segments: its files are not listed on their own"
+check '[ "$(get /api/v1/recordings/"$SID2" "$AUD")" = 200 ]' "two segments: detail by session id: 200"
+cp "$work/body" "$work/detail2.json"
+python3 - "$work/detail2.json" "$SID2" <<'PY' && ok "two segments: each segment verified, the gap in the timeline" || bad "two segments: detail"
+import json, sys
+d = json.load(open(sys.argv[1])); sid = sys.argv[2]
+assert d["id"] == sid and d["segments"] == 2, (d["id"], d["segments"])
+v = d["verify"]
+assert v["status"] == "verified", v
+assert [s["status"] for s in v["segments"]] == ["verified", "verified"], v
+assert [s["file"] for s in v["segments"]] == ["twoseg-1.tdmrec", "twoseg-2.tdmrec"], v
+assert all(len(s["hash"]) == 64 for s in v["segments"]), v
+ev = d["events"]
+gaps = [e for e in ev if e["kind"] == "gap" and e["details"].get("what") == "no recording"]
+assert len(gaps) == 1, gaps
+g = gaps[0]["details"]
+assert abs(g["start_offset_s"] - 3.0) < 0.05 and abs(g["end_offset_s"] - 5.0) < 1e-3, g
+starts = [e for e in ev if e["kind"] == "recording_start"]
+assert [round(e["offset_s"], 3) for e in starts] == [0.0, 5.0], starts
+assert d["recording"]["segments"] == 2 and d["recording"]["ends"] == "complete", d["recording"]
+assert [s["kind"] for s in d["seams"]] == ["gap"], d["seams"]
+assert "db" not in d["audit"] and d["audit"]["verified"] is True
+assert d["video"]["url"].startswith("/api/v1/recordings/%s/video.webm?ticket=" % sid)
+PY
+check '[ "$(get /api/v1/recordings/twoseg-2 "$AUD")" = 200 ] && [ "$(jq -r .id "$work/body")" = twoseg-2 ] && [ "$(jq -r .segments "$work/body")" = 1 ]' \
+  "two segments: a segment file by its own id: 200, that one file"
+v2=/api/v1/recordings/$SID2/video.webm
+code=$(get "$v2" "$AUD")
+for _ in $(seq 150); do [ "$code" = 503 ] || break; sleep 0.2; code=$(get "$v2" "$AUD"); done
+cp "$work/body" "$work/joined.webm"
+"$webm_check" "$work/joined.webm" --frames 150 >"$work/check2.out" 2>&1
+check '[ "$code" = 200 ] && "$webm_check" "$work/joined.webm" --frames 150 >/dev/null 2>&1' \
+  "two segments: video.webm joins them, frames 0..149 in order across the seam: $(cat "$work/check2.out")"
+if command -v ffprobe >/dev/null; then
+  # shellcheck disable=SC2034  # used inside check's eval
+  pts=$(ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 "$work/joined.webm" | sed -n '90,91p' | tr '\n' ' ')
+  pts=${pts% }
+  check 'python3 -c "import sys; a, b = map(float, sys.argv[1:3]); sys.exit(not (a < 3.01 and abs(b - 5.0) < 0.01))" $pts' \
+    "two segments: the gap kept in the timestamps (frame 89 at ${pts% *}, frame 90 at 5.0 s)"
+  check 'ffprobe -v error -show_chapters -of csv=p=0 "$work/joined.webm" | grep -q "gap: nothing recorded for 2.000 s"' \
+    "two segments: the gap is a chapter of the WebM"
+fi
+check '[ "$(get "$(jq -r .video.url "$work/detail2.json")" "" -H "Range: bytes=0-99")" = 206 ]' \
+  "two segments: the detail's ticket admits the <video> element"
 
 # --- video ---
 vpath=/api/v1/recordings/$SID/video.webm

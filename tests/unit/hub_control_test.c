@@ -6,8 +6,11 @@
  * repeat changes nothing; while the customer holds control the rep's
  * allowed input is denied (customer_has_control), not forwarded and
  * audited; given back, it flows again; the customer's socket going resets
- * control to shared; on other instances (Redis) control follows the
- * announcements of the customer's instance, its going offline included. */
+ * control to shared (audited, reason customer_offline); the state is the
+ * store's: on other instances (Redis) each announcement re-reads it, a
+ * socket arriving later finds it in its welcome, a subscription taking
+ * effect catches up with a change not heard, and a take-back left behind
+ * by a lost instance is reset when the customer arrives again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "tdm_sig_control.h"
 #include "tdm_sig_hub.h"
 #include "tdm_signal.h"
 
@@ -208,31 +212,73 @@ static void customer_takes_and_gives_back(void **state)
     say(REP, MOVE, t + 9);
     assert_int_equal(count_to(REP, "customer_offline"), 1);
     assert_int_equal(count_to(REP, "customer_has_control"), 0);
+    assert_int_equal(audit_count("\"reason\":\"customer_offline\""), 1);
 }
 
-/* With several tandem-signal instances (Redis), the customer's instance
- * announces the change and the others follow it, including the customer
- * going offline there. */
+/* What another instance (same store, as with Redis) would do: change the
+ * stored state, then announce it. */
+static void elsewhere_sets(bool taken, int64_t t)
+{
+    bool changed = false;
+    tdm_error e = {{0}};
+    assert_int_equal(
+        tdm_signal_control_set(sig, opened.session_id, cust.participant_id, taken, t, &changed, &e),
+        TDM_OK);
+    assert_true(changed);
+}
+
+/* With several tandem-signal instances (Redis) the customer's instance
+ * stores the change and announces it; the others re-read the store. */
 static void control_follows_other_instances(void **state)
 {
     (void)state;
     int64_t t = T0 + 2000;
     tdm_sig_hub_closed(hub, CUSTOMER, t); /* the customer is elsewhere */
     forget();
+    elsewhere_sets(true, t + 1);
     tdm_sig_hub_remote_changed(hub, opened.session_id, "control_taken_back", cust.participant_id, t + 1);
     assert_int_equal(count_to(REP, "\"control\":\"customer\""), 1);
     say(REP, MOVE, t + 2);
     assert_int_equal(count_to(REP, "customer_has_control"), 1);
+    assert_int_equal(audit_count("customer_has_control"), 1);
+
+    /* A socket arriving here later finds the state in its welcome. */
     forget();
-    /* A rep going offline elsewhere changes nothing... */
-    tdm_sig_hub_remote_changed(hub, opened.session_id, "offline", opened.participant_id, t + 3);
-    assert_int_equal(count_to(REP, "\"control\":\"customer\""), 1);
-    /* ...the customer going offline there makes it shared. */
+    enum { REP2 = 3 };
+    tdm_error e = {{0}};
+    char auth[256];
+    tdm_sig_hub_open(hub, REP2, t + 3, &e);
+    snprintf(auth, sizeof auth, "{\"type\":\"auth\",\"secret\":\"%s\"}", opened.secret);
+    say(REP2, auth, t + 3);
+    assert_int_equal(count_to(REP2, "\"type\":\"welcome\""), 1);
+    assert_int_equal(count_to(REP2, "\"control\":\"customer\""), 1);
+
+    /* Given back elsewhere and the announcement lost (published before this
+     * instance subscribed): the subscription taking effect catches up. */
     forget();
-    tdm_sig_hub_remote_changed(hub, opened.session_id, "offline", cust.participant_id, t + 4);
-    assert_int_equal(count_to(REP, "\"control\":\"shared\""), 1);
-    say(REP, MOVE, t + 5);
-    assert_int_equal(count_to(REP, "customer_has_control"), 0);
+    elsewhere_sets(false, t + 4);
+    say(REP, MOVE, t + 5); /* the copy here is stale until then */
+    assert_int_equal(count_to(REP, "customer_has_control"), 1);
+    tdm_sig_hub_remote_subscribed(hub, opened.session_id, t + 6);
+    assert_int_equal(count_to(REP, "\"event\":\"control_returned\""), 1);
+    assert_int_equal(count_to(REP2, "\"control\":\"shared\""), 1);
+    forget();
+    tdm_sig_hub_remote_subscribed(hub, opened.session_id, t + 7); /* nothing new */
+    assert_int_equal(n_msgs, 0);
+
+    /* Taken back elsewhere, and that instance died before resetting it:
+     * the customer arriving with no socket anywhere finds it shared. */
+    elsewhere_sets(true, t + 8);
+    tdm_sig_hub_remote_changed(hub, opened.session_id, "control_taken_back", cust.participant_id, t + 8);
+    forget();
+    tdm_sig_hub_open(hub, CUSTOMER, t + 9, &e);
+    snprintf(auth, sizeof auth, "{\"type\":\"auth\",\"secret\":\"%s\"}", cust.secret);
+    say(CUSTOMER, auth, t + 9);
+    assert_int_equal(count_to(CUSTOMER, "\"control\":\"shared\""), 2); /* welcome, online */
+    assert_int_equal(audit_count("\"reason\":\"instance_lost\""), 1);
+    forget();
+    say(REP, MOVE, t + 10);
+    assert_int_equal(count_to(CUSTOMER, MOVE), 1);
 }
 
 int main(void)
