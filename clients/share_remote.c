@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "inject_plan.h"
+#include "media_move.h"
 #include "x11_inject.h"
 
 enum {
@@ -101,21 +102,17 @@ static void service_message(tdm_share_remote *r, const char *msg, size_t len)
             *r->cfg.stop = 1;
         }
     } else if (type && strcmp(type, "media") == 0) {
-        const char *event = json_string_value(json_object_get(doc, "event"));
-        json_t *media = json_object_get(doc, "media");
-        if (event && strcmp(event, "moved") == 0 && json_is_object(media)) {
-            char *text = json_dumps(media, JSON_COMPACT);
-            if (text) {
-                fprintf(stderr, "tandem-share: the session moves from relay %s (%s) to %s\n",
-                        json_string_value(json_object_get(doc, "from")) ?: "?",
-                        json_string_value(json_object_get(doc, "reason")) ?: "?",
-                        json_string_value(json_object_get(media, "url")) ?: "?");
-                pthread_mutex_lock(&r->move_mu);
-                free(r->moved_media); /* only the latest move counts */
-                r->moved_media = text;
-                atomic_store(&r->move_pending, true);
-                pthread_mutex_unlock(&r->move_mu);
-            }
+        tdm_media_move mv;
+        if (tdm_media_move_parse(msg, len, &mv)) {
+            fprintf(stderr, "tandem-share: the session moves off relay %s (%s)\n", mv.from,
+                    mv.reason);
+            pthread_mutex_lock(&r->move_mu);
+            free(r->moved_media); /* only the latest move counts */
+            r->moved_media = mv.media;
+            atomic_store(&r->move_pending, true);
+            pthread_mutex_unlock(&r->move_mu);
+        } else {
+            fprintf(stderr, "tandem-share: a media message without usable media ignored\n");
         }
     } else if (type && strcmp(type, "removed") == 0) {
         printf("share: removed from the session\n");

@@ -30,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "media_move.h"
 #include "signal_link.h"
 #include "tdm_assembler.h"
 #include "tdm_png.h"
@@ -711,20 +712,20 @@ static bool poll_signal(view *v)
             v->ws_retry_us = now + 500000u;
             return true;
         }
+        tdm_media_move mv;
+        if (tdm_media_move_parse(msg, len, &mv)) {
+            follow_move(v, json_loads(mv.media, 0, NULL), mv.from);
+            free(mv.media);
+            continue;
+        }
         json_t *doc = json_loadb(msg, len, 0, NULL);
         const char *type = json_string_value(json_object_get(doc, "type"));
-        const char *event = json_string_value(json_object_get(doc, "event"));
-        if (type && event && strcmp(type, "media") == 0 && strcmp(event, "moved") == 0 &&
-            json_is_object(json_object_get(doc, "media"))) {
-            char from[80];
-            snprintf(from, sizeof from, "%s", json_string_value(json_object_get(doc, "from")) ?: "?");
-            follow_move(v, json_incref(json_object_get(doc, "media")), from);
-        } else if (type && strcmp(type, "removed") == 0) {
-            json_decref(doc);
+        bool removed = type && strcmp(type, "removed") == 0;
+        json_decref(doc);
+        if (removed) {
             printf("view: removed from the session\n");
             return false;
         }
-        json_decref(doc);
     }
 }
 

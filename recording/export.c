@@ -77,9 +77,10 @@ static void write_frame(exporter *x, xstream *s, const uint8_t *data, size_t len
         x->res->segments[x->seg].frames_trimmed++;
         return;
     }
-    /* The muxer wants strictly increasing times per stream; a sender's
-     * clock may repeat one (a frame split by a keyframe request). */
-    if (s->out->frames && pts <= s->last_pts_us)
+    /* The muxer wants strictly increasing times per stream, in WebM's 1 ms
+     * units; a sender's clock may repeat one (a frame split by a keyframe
+     * request), and two frames less than 1 ms apart would round equal. */
+    if (s->out->frames && pts < s->last_pts_us + 1000)
         pts = s->last_pts_us + 1000;
     s->last_pts_us = pts;
     AVPacket *p = x->pkt;

@@ -408,6 +408,36 @@ bool tdm_sig_failover_owns(const char *const *seg, size_t n_seg)
     return n_seg == 3 && strcmp(seg[0], "relays") == 0 && strcmp(seg[2], "drain") == 0;
 }
 
+tdm_status tdm_sig_failover_parse_gone(const uint8_t *body, size_t len,
+                                      char id[TDM_HB_ID_MAX + 1], tdm_error *err)
+{
+    json_t *doc = body ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    const char *v = json_string_value(json_object_get(doc, "id"));
+    bool ok = json_is_object(doc) && v && tdm_hb_id_ok(v);
+    if (ok)
+        snprintf(id, TDM_HB_ID_MAX + 1, "%s", v);
+    json_decref(doc);
+    return ok ? TDM_OK : tdm_fail(err, TDM_ERR_FORMAT, "want {\"id\": relay id}");
+}
+
+tdm_status tdm_sig_failover_parse_drain(const uint8_t *body, size_t len, int *deadline_s,
+                                       tdm_error *err)
+{
+    *deadline_s = DRAIN_DEADLINE_DEFAULT_S;
+    if (!body || len == 0)
+        return TDM_OK;
+    json_t *doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *d = json_object_get(doc, "deadline_s");
+    bool ok = json_is_object(doc) &&
+              (!d || (json_is_integer(d) && json_integer_value(d) >= 1 &&
+                      json_integer_value(d) <= DRAIN_DEADLINE_MAX_S));
+    if (ok && d)
+        *deadline_s = (int)json_integer_value(d);
+    json_decref(doc);
+    return ok ? TDM_OK
+              : tdm_fail(err, TDM_ERR_FORMAT, "body: {\"deadline_s\": 1..86400} (optional)");
+}
+
 /* POST /relays/gone: a relay leaving now, signed like its heartbeats,
  * replay-checked on a state of its own (per relay id). */
 static void r_gone(tdm_sig_failover *fo, tdm_sig_api *api, const tdm_sig_api_request *req,
@@ -425,16 +455,11 @@ static void r_gone(tdm_sig_failover *fo, tdm_sig_api *api, const tdm_sig_api_req
         answer_error(resp, 401, "bad_credentials", err.msg);
         return;
     }
-    json_t *doc = json_loadb((const char *)req->body, req->body_len, 0, NULL);
-    const char *id = json_string_value(json_object_get(doc, "id"));
-    if (!id || !tdm_hb_id_ok(id)) {
-        json_decref(doc);
-        answer_error(resp, 400, "bad_request", "want {\"id\": relay id}");
+    char rid[TDM_HB_ID_MAX + 1];
+    if (tdm_sig_failover_parse_gone(req->body, req->body_len, rid, &err) != TDM_OK) {
+        answer_error(resp, 400, "bad_request", err.msg);
         return;
     }
-    char rid[TDM_HB_ID_MAX + 1];
-    snprintf(rid, sizeof rid, "%s", id);
-    json_decref(doc);
     int64_t skew = tdm_sig_registry_config_get(tdm_sig_api_registry(api))->skew_ms;
     mark *m = mark_get(fo, rid, now_ms);
     if (ts - now_ms > skew || now_ms - ts > skew || (m && ts <= m->last_gone_ts)) {
@@ -507,20 +532,12 @@ static void r_drain(tdm_sig_failover *fo, tdm_sig_api *api, const tdm_sig_api_re
         answer_error(resp, 404, "not_found", "no such relay");
         return;
     }
-    int deadline = DRAIN_DEADLINE_DEFAULT_S;
-    json_t *doc = req->body_len ? json_loadb((const char *)req->body, req->body_len, 0, NULL)
-                                : json_object();
-    json_t *d = json_object_get(doc, "deadline_s");
-    if (!json_is_object(doc) ||
-        (d && (!json_is_integer(d) || json_integer_value(d) < 1 ||
-               json_integer_value(d) > DRAIN_DEADLINE_MAX_S))) {
-        json_decref(doc);
-        answer_error(resp, 400, "bad_request", "body: {\"deadline_s\": 1..86400} (optional)");
+    int deadline = 0;
+    tdm_error perr = {{0}};
+    if (tdm_sig_failover_parse_drain(req->body, req->body_len, &deadline, &perr) != TDM_OK) {
+        answer_error(resp, 400, "bad_request", perr.msg);
         return;
     }
-    if (d)
-        deadline = (int)json_integer_value(d);
-    json_decref(doc);
     if (!del && !mark_get(fo, id, now_ms)) {
         answer_error(resp, 503, "unavailable", "too many marked relays");
         return;

@@ -90,6 +90,15 @@ void tdm_sig_failover_set_drain(tdm_sig_failover *fo, const char *relay_id, bool
 bool tdm_sig_failover_drain_mark(const tdm_sig_failover *fo, const char *relay_id,
                                  int *deadline_s);
 
+/* The bodies of the routes below (outside bytes; fuzzed): POST
+ * /relays/gone {"id": relay id} into id; POST /relays/{id}/drain
+ * {"deadline_s": 1..86400} (optional; empty body or absent: 30) into
+ * *deadline_s. TDM_ERR_FORMAT saying what is wanted. */
+tdm_status tdm_sig_failover_parse_gone(const uint8_t *body, size_t len,
+                                      char id[TDM_HB_ID_MAX + 1], tdm_error *err);
+tdm_status tdm_sig_failover_parse_drain(const uint8_t *body, size_t len, int *deadline_s,
+                                       tdm_error *err);
+
 /* --- acting (the api's tick and routes) --- */
 
 /* Moves every due session (against the registry's live relays): new

@@ -49,6 +49,15 @@ if(TARGET tandem-relay AND TARGET tandem-share AND TARGET tandem-view AND TARGET
                    $<TARGET_FILE:recording_webm_check>)
   set_tests_properties(relay_recording_kill_test PROPERTIES LABELS integration TIMEOUT 90
                        SKIP_RETURN_CODE 77)
+  # A session published twice to the same relay, 2 s apart: two segments
+  # (issue 8) that tandem-replay lists as one session, verifies and joins
+  # (the gap kept in the timestamps and marked by a chapter).
+  add_test(NAME relay_records_segments_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/relay_records_segments_test.sh
+                   $<TARGET_FILE:tandem-relay> $<TARGET_FILE:tandem-share>
+                   $<TARGET_FILE:tandem-replay> $<TARGET_FILE:recording_webm_check>)
+  set_tests_properties(relay_records_segments_test PROPERTIES LABELS integration TIMEOUT 90
+                       SKIP_RETURN_CODE 77)
 endif()
 
 # tandem-replay timeline and info --db (issue 6): a session played through

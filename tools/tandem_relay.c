@@ -117,15 +117,16 @@ static void usage_serve(FILE *out)
             "      --heartbeat-interval S  seconds between heartbeats (1..300)     [%d]\n"
             "      --drain              start draining: signaling places no new session\n"
             "                           here (existing ones go on)\n"
-            "      --drain-deadline S   after SIGTERM, wait at most S seconds (0..86400)\n"
-            "                           for the last session to end               [%d]\n"
+            "      --drain-deadline S   with --signal-url: after SIGTERM, wait at most S\n"
+            "                           seconds (0..86400) for the last session   [%d]\n"
             "  -h, --help               this text\n"
             "\n"
-            "Prints 'listening on http://ADDR:PORT' once ready. SIGTERM drains: no new\n"
-            "session is placed here (the heartbeat says draining at once) and the relay\n"
-            "exits when its last session ends or --drain-deadline passes; SIGTERM again\n"
-            "or SIGINT exits at once. Leaving, it tells signaling (POST\n"
-            "/api/v1/relays/gone), which moves the sessions still here to another relay.\n"
+            "Prints 'listening on http://ADDR:PORT' once ready. SIGINT stops it. With\n"
+            "--signal-url SIGTERM drains: no new session is placed here (the heartbeat\n"
+            "says draining at once) and the relay exits when its last session ends or\n"
+            "--drain-deadline passes; SIGTERM again or SIGINT exits at once. Leaving, it\n"
+            "tells signaling (POST /api/v1/relays/gone), which moves the sessions still\n"
+            "here to another relay. Without --signal-url SIGTERM stops it at once.\n"
             "With --signal-url, SIGUSR1 toggles draining (sent at once); heartbeat\n"
             "failures are logged once per change of state and never stop the relay.\n"
             "Draining only steers signaling: the relay still serves sessions placed on it.\n"
@@ -1366,6 +1367,8 @@ static int cmd_serve(int argc, char **argv)
     int64_t leave_at_ms = 0; /* draining after SIGTERM: exit by then */
     drain_waker waker = {0};
     while (!stop_requested) {
+        if (term_requested && !hb)
+            break; /* no signaling to steer: nothing to drain for */
         if (term_requested && !leave_at_ms) {
             leave_at_ms = mono_ms() + (int64_t)drain_deadline * 1000;
             drain_waker_start(&waker, http);

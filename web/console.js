@@ -285,6 +285,15 @@
           if (line && chat) chat.system(line);
         }
         break;
+      case 'media':
+        // The session's relay went away and the service moved it to another
+        // (signaling/API.md "Relay failover and drain"): watch there. The
+        // screen asks for fresh media, which now names the new relay.
+        if (msg.event === 'moved' && screen) {
+          if (chat) chat.system('The relay showing the screen went away; switching to another…');
+          screen.start();
+        }
+        break;
       case 'removed':
         closeSession('Removed', 'The owner removed you from the session.');
         break;

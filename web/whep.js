@@ -15,6 +15,7 @@
 (function () {
   const GATHER_TIMEOUT_MS = 5000;
   const CONNECT_TIMEOUT_MS = 15000;
+  const DELETE_TIMEOUT_MS = 1000;
 
   function timeout(ms, what) {
     return new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms));
@@ -129,10 +130,17 @@
       this.resourceUrl = null;
       let status = null;
       if (url) {
+        // Bounded: after a relay failover the old relay may not answer at
+        // all, and the new subscription must not wait on it.
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(), DELETE_TIMEOUT_MS);
         try {
-          const res = await fetch(url, { method: 'DELETE', headers: { Authorization: `Bearer ${this.token}` } });
+          const res = await fetch(url, {
+            method: 'DELETE', headers: { Authorization: `Bearer ${this.token}` }, signal: abort.signal,
+          });
           status = res.status;
         } catch { /* the relay is gone: nothing to delete */ }
+        clearTimeout(timer);
       }
       if (pc) pc.close();
       if (this.audio) this.audio.srcObject = null;

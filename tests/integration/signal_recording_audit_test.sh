@@ -69,7 +69,7 @@ pids+=($!)
 ip netns exec "$ns" "$relay" serve --listen "$REL" --node-id n1 --secret-file "$work/relay.secret" \
   --cluster-secret-file "$work/cluster.secret" --local-address 127.0.0.1 --workers 2 \
   --record-dir "$work/rec" --recording-key-file "$work/master.key" \
-  --signal-url "http://$SIG" --public-url "http://$REL" --heartbeat-interval 1 \
+  --signal-url "http://$SIG" --public-url "http://$REL" --heartbeat-interval 1 --drain-deadline 0 \
   >"$work/relay.out" 2>"$work/relay.err" &
 relay_pid=$!
 pids+=($relay_pid)
@@ -220,7 +220,7 @@ mkdir "$work/rec3"
 ip netns exec "$ns" "$relay" serve --listen "$REL3" --node-id n3 --secret-file "$work/relay.secret" \
   --cluster-secret-file "$work/cluster.secret" --local-address 127.0.0.1 \
   --record-dir "$work/rec3" --recording-key-file "$work/master.key" \
-  --signal-url "http://127.0.0.1:18599" --public-url "http://$REL3" --heartbeat-interval 1 \
+  --signal-url "http://127.0.0.1:18599" --public-url "http://$REL3" --heartbeat-interval 1 --drain-deadline 0 \
   >"$work/relay3.out" 2>"$work/relay3.err" &
 relay3_pid=$!
 pids+=($relay3_pid)

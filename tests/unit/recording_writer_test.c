@@ -196,17 +196,26 @@ static void failing_disk_is_reported_not_blocking(void **state)
     tdm_error err;
     assert_int_equal(tdm_rec_writer_open_fd(fd, &cfg, &w, &err), TDM_OK);
     uint8_t pkt[1000];
-    for (int i = 0; i < 5000; i++) {
+    /* The writer thread sleeps between batches (its idle wait adapts to the
+     * packet rate) and a loaded machine may not run it for a while: keep
+     * pushing, with pauses, until it has met the failure and drained past
+     * one queue's worth, or a generous bound passes (then the asserts fail). */
+    tdm_rec_writer_stats ws = {0};
+    int i = 0;
+    for (; i < 200000; i++) {
         size_t pl = test_packet(i, pkt);
         tdm_rec_writer_push_rtp(w, 1, (uint64_t)i, pkt, pl);
-        if (i % 500 == 0)
-            usleep(2000);
+        if (i % 100 == 0) {
+            usleep(1000);
+            tdm_rec_writer_get_stats(w, &ws);
+            if (ws.io_errors >= 1 && ws.pushed > 64)
+                break;
+        }
     }
-    tdm_rec_writer_stats ws;
     tdm_rec_writer_get_stats(w, &ws);
     assert_true(ws.io_errors >= 1);
     assert_true(ws.pushed > 64); /* the queue kept draining after the failure */
-    assert_int_equal(tdm_rec_writer_close(w, 5000, NULL, &err), TDM_ERR_IO);
+    assert_int_equal(tdm_rec_writer_close(w, (uint64_t)i, NULL, &err), TDM_ERR_IO);
     assert_non_null(strstr(err.msg, "write failed"));
 }
 

@@ -1,0 +1,21 @@
+# Relay failover and drain (issue 8, signaling/API.md "Relay failover"):
+# the decision part of signaling/relay_failover.c with plain calls, and the
+# whole path with real processes in a network namespace (root): one
+# tandem-signal, three heartbeating tandem-relay with a shared record dir,
+# tandem-share joined by code and tandem-view in signal mode; kill -9 of the
+# relay under the session, drain by SIGTERM and by the admin call, the
+# recording's segments, the audit.
+if(TARGET tdm_signaling)
+  tdm_unit_test(relay_failover_test LIBS tdm_signaling)
+endif()
+if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tandem-share AND TARGET tandem-view
+   AND TARGET tandem-rep AND TARGET tandem-replay AND TARGET recording_webm_check)
+  add_test(NAME relay_failover_integration_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/relay_failover_test.sh
+                   $<TARGET_FILE:tandem-signal> $<TARGET_FILE:tandem-relay>
+                   $<TARGET_FILE:tandem-share> $<TARGET_FILE:tandem-view>
+                   $<TARGET_FILE:tandem-rep> $<TARGET_FILE:tandem-replay>
+                   $<TARGET_FILE:recording_webm_check>)
+  set_tests_properties(relay_failover_integration_test PROPERTIES LABELS integration TIMEOUT 240
+                       SKIP_RETURN_CODE 77)
+endif()
