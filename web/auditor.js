@@ -215,7 +215,11 @@
         return `${who} joined (${d.kind || '?'}${d.profile ? ', ' + d.profile : ''})`;
       case 'participant_left': return `${who} left`;
       case 'profile_changed': return `${who} changed ${subj}'s profile: ${d.from} → ${d.to}`;
-      case 'input_denied': return `${who}: input denied (${d.event || '?'}, ${d.reason || '?'}, profile ${d.profile || '?'})`;
+      case 'input_denied':
+        return `${who}: input denied (${d.event || '?'}, ${d.reason || '?'}${d.profile ? ', profile ' + d.profile : ''})`;
+      case 'control_taken_back': return `${who || 'the customer'} took control back`;
+      case 'control_returned':
+        return d.reason ? `control returned to the reps (${d.reason.replace(/_/g, ' ')})` : `${who || 'the customer'} gave control back`;
       case 'input_allowed': return `${who}: ${d.count || '?'} input event(s) (profile ${d.profile || '?'})`;
       case 'invite_created': return `${who} invited an expert (${d.profile || '?'})`;
       case 'gap':
