@@ -995,8 +995,8 @@ static void r_list(tdm_sig_recordings *r, tdm_sig_rec_response *resp)
 }
 
 /* The entry for {id}: a session id (all its files: the session entry when
- * it has several, else its one recording, the latest to start if ...),
- * or a recording id (one file). Rescans when the id is not known yet. */
+ * it has several, else its one readable recording), or a recording id (one
+ * file). Rescans when the id is not known yet. */
 static rec_entry *lookup(tdm_sig_recordings *r, const char *id, bool rescan,
                          tdm_sig_rec_response *resp)
 {

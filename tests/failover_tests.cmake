@@ -19,3 +19,18 @@ if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tandem-share AND TARG
   set_tests_properties(relay_failover_integration_test PROPERTIES LABELS integration TIMEOUT 240
                        SKIP_RETURN_CODE 77)
 endif()
+# The rep console in headless Chromium follows the move: two heartbeating
+# relays, the one under the session killed, the console watches on the other
+# (tests/browser/console_failover_test.mjs). Skips (77) without root or
+# Chromium, like the other browser tests.
+if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tandem-share)
+  add_test(NAME browser_console_failover_test
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/browser/run_console_failover_test.sh
+                   $<TARGET_FILE:tandem-signal> $<TARGET_FILE:tandem-relay>
+                   $<TARGET_FILE:tandem-share>)
+  set_tests_properties(browser_console_failover_test PROPERTIES
+                       LABELS "integration;browser"
+                       TIMEOUT 200
+                       SKIP_RETURN_CODE 77
+                       RESOURCE_LOCK browser)
+endif()
