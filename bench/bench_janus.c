@@ -46,7 +46,6 @@
 
 #include "bench_peers.h"
 #include "bench_util.h"
-#include "tdm_rtp.h"
 #include "tdm_sdp_offer.h"
 
 #ifndef TDM_RELAY_PATH
@@ -63,10 +62,6 @@
 #define ROOM 1234
 #define PUB_SSRC 0x5eed0001u
 #define PT 96
-#define PKT_LEN 1200
-#define BUF_CAP 1600
-#define STAMP_OFF 16
-#define MAGIC_OFF 24
 #define MAGIC 0x7a4e5553u
 #define MAX_VIEWERS 64
 #define DEADLINE_S 300
@@ -137,44 +132,12 @@ static uint64_t win_start = UINT64_MAX, win_end = UINT64_MAX;
 static void viewer_rtp(void *user, uint8_t *buf, size_t len)
 {
     viewer *v = user;
-    tdm_rtp_packet pk;
-    uint32_t magic;
-    if (tdm_rtp_parse(buf, len, &pk, NULL) != TDM_OK || pk.payload_len < MAGIC_OFF + 4)
-        return;
-    memcpy(&magic, pk.payload + MAGIC_OFF, 4);
-    if (magic != MAGIC)
-        return;
     uint64_t sent;
-    memcpy(&sent, pk.payload + STAMP_OFF, sizeof sent);
+    if (!tdm_bp_stream_read(buf, len, MAGIC, NULL, &sent))
+        return;
     v->received++;
     if (sent >= win_start && sent < win_end)
         v->in_window++;
-}
-
-/* One 1200-byte VP8 packet: a keyframe start (RFC 7741 descriptor S=1, key
- * frame tag, start code, 640x360) or a continuation, with its send time
- * and a magic the viewers check. */
-static size_t make_packet(uint8_t *pkt, bool keyframe, uint32_t index)
-{
-    static const uint8_t key[] = {0x10, 0x50, 0x2d, 0x00, 0x9d, 0x01,
-                                  0x2a, 0x80, 0x02, 0x68, 0x01};
-    uint8_t payload[PKT_LEN - 12];
-    memset(payload, (int)(index & 0xff), sizeof payload);
-    if (keyframe)
-        memcpy(payload, key, sizeof key);
-    else
-        payload[0] = 0x00;
-    uint64_t now = tdm_bench_now_ns();
-    uint32_t magic = MAGIC;
-    memcpy(payload + STAMP_OFF, &now, sizeof now);
-    memcpy(payload + MAGIC_OFF, &magic, sizeof magic);
-    tdm_rtp_header h = {.marker = index % 10 == 9, .payload_type = PT, .seq = (uint16_t)index,
-                        .timestamp = 1000u + 3000u * (index / 10), .ssrc = PUB_SSRC};
-    size_t len;
-    if (tdm_rtp_write(&h, payload, sizeof payload, 0, pkt, BUF_CAP - TDM_PEER_MAX_SRTP_OVERHEAD,
-                      &len) != TDM_OK)
-        die("rtp write");
-    return len;
 }
 
 typedef struct group {
@@ -219,40 +182,20 @@ typedef struct result {
 static result measure(GMainContext *ctx, group *g, pid_t pid, double pub_rate, double seconds)
 {
     result r = {0};
-    uint8_t pkt[BUF_CAP];
-    uint32_t index = 0;
-    for (int tries = 0; tries < 500 && !group_started(g); tries++) {
-        size_t len = make_packet(pkt, true, index++);
-        tdm_peer_send_rtp(g->pub->peer, pkt, len, sizeof pkt);
-        tdm_bp_run_until(ctx, group_started, g, 20);
-    }
-    if (!group_started(g))
-        die("1x%d: not every viewer got the keyframe", g->n);
+    tdm_error err = {{0}};
+    tdm_bp_stream s = {.pub = g->pub->peer, .ssrc = PUB_SSRC, .pt = PT, .magic = MAGIC};
+    if (!tdm_bp_stream_start(&s, ctx, group_started, g, 500, 20, &err))
+        die("1x%d: %s", g->n, err.msg);
     r.profile = tdm_srtp_profile_name(tdm_peer_srtp_profile(g->pub->peer));
 
-    tdm_error err = {{0}};
     double cpu0 = tdm_bp_proc_cpu_s(pid);
     r.rcvbuf = -tdm_bp_udp_rcvbuf_errors();
     uint64_t t0 = tdm_bench_now_ns(), t_end = t0 + (uint64_t)(seconds * 1e9);
     win_start = t0;
     win_end = t_end;
-    uint64_t sent = 0;
-    if (!g_main_context_acquire(ctx))
-        die("cannot acquire the client context");
-    for (uint64_t now = t0; now < t_end; now = tdm_bench_now_ns()) {
-        uint64_t due = (uint64_t)((double)(now - t0) * pub_rate / 1e9);
-        for (int burst = 0; sent < due && burst < 2; burst++) {
-            size_t len = make_packet(pkt, false, index++);
-            tdm_peer_send_rtp(g->pub->peer, pkt, len, sizeof pkt);
-            sent++;
-        }
-        if (tdm_bp_turn_until(ctx, sent < due ? 0 : t0 + (uint64_t)((double)(sent + 1) * 1e9 / pub_rate),
-                              &err) != TDM_OK)
-            die("%s", err.msg);
-    }
-    for (uint64_t stop = tdm_bench_now_ns() + 150000000u; tdm_bench_now_ns() < stop;)
-        tdm_bp_turn_until(ctx, stop, &err);
-    g_main_context_release(ctx);
+    if (tdm_bp_stream_paced(&s, ctx, pub_rate, t0, t_end, 150000000u, &err) != TDM_OK)
+        die("%s", err.msg);
+    uint64_t sent = s.sent;
     uint64_t t1 = tdm_bench_now_ns();
     double cpu1 = tdm_bp_proc_cpu_s(pid);
     r.rcvbuf += tdm_bp_udp_rcvbuf_errors();

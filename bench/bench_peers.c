@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "tdm_rtp.h"
 #include "tdm_sdp_offer.h"
 #include "tdm_token.h"
 
@@ -668,5 +669,90 @@ tdm_status tdm_bp_tandem_metric(tdm_bp_tandem *t, const char *name, double *valu
     }
     free(rep);
     *value = sum;
+    return st;
+}
+
+/* --- a stamped VP8 stream -------------------------------------------------- */
+
+static tdm_status stream_send(tdm_bp_stream *s, bool keyframe, tdm_error *err)
+{
+    static const uint8_t key[] = {0x10, 0x50, 0x2d, 0x00, 0x9d, 0x01,
+                                  0x2a, 0x80, 0x02, 0x68, 0x01};
+    uint8_t payload[TDM_BP_PKT_LEN - 12], pkt[TDM_BP_PKT_CAP];
+    uint32_t index = s->index++;
+    memset(payload, (int)(index & 0xff), sizeof payload);
+    if (keyframe)
+        memcpy(payload, key, sizeof key);
+    else
+        payload[0] = 0x00;
+    uint64_t now = tdm_bench_now_ns();
+    memcpy(payload + TDM_BP_STAMP_OFF, &now, sizeof now);
+    memcpy(payload + TDM_BP_MAGIC_OFF, &s->magic, sizeof s->magic);
+    tdm_rtp_header h = {.marker = index % 10 == 9, .payload_type = s->pt,
+                        .seq = (uint16_t)index, .timestamp = 1000u + 3000u * (index / 10),
+                        .ssrc = s->ssrc};
+    size_t len;
+    tdm_status st = tdm_rtp_write(&h, payload, sizeof payload, 0, pkt,
+                                  sizeof pkt - TDM_PEER_MAX_SRTP_OVERHEAD, &len);
+    if (st != TDM_OK)
+        return tdm_fail(err, st, "rtp write");
+    if (tdm_peer_send_rtp(s->pub, pkt, len, sizeof pkt) != TDM_OK)
+        s->send_fail++;
+    return TDM_OK;
+}
+
+bool tdm_bp_stream_read(const uint8_t *buf, size_t len, uint32_t magic, uint32_t *ssrc,
+                        uint64_t *sent_ns)
+{
+    tdm_rtp_packet p;
+    uint32_t m;
+    if (tdm_rtp_parse(buf, len, &p, NULL) != TDM_OK || p.payload_len < TDM_BP_MAGIC_OFF + 4)
+        return false;
+    memcpy(&m, p.payload + TDM_BP_MAGIC_OFF, sizeof m);
+    if (m != magic)
+        return false;
+    memcpy(sent_ns, p.payload + TDM_BP_STAMP_OFF, sizeof *sent_ns);
+    if (ssrc)
+        *ssrc = p.header.ssrc;
+    return true;
+}
+
+bool tdm_bp_stream_start(tdm_bp_stream *s, void *gmain_context, bool (*started)(void *),
+                         void *arg, int tries, unsigned wait_ms, tdm_error *err)
+{
+    for (int i = 0; i < tries && !started(arg); i++) {
+        if (stream_send(s, true, err) != TDM_OK)
+            return false;
+        tdm_bp_run_until(gmain_context, started, arg, wait_ms);
+    }
+    if (!started(arg)) {
+        tdm_fail(err, TDM_ERR_IO, "not every receiver got the keyframe");
+        return false;
+    }
+    return true;
+}
+
+tdm_status tdm_bp_stream_paced(tdm_bp_stream *s, void *gmain_context, double rate, uint64_t t0,
+                               uint64_t t_end, uint64_t drain_ns, tdm_error *err)
+{
+    GMainContext *ctx = gmain_context;
+    if (!g_main_context_acquire(ctx))
+        return tdm_fail(err, TDM_ERR_IO, "cannot acquire the peers' context");
+    tdm_status st = TDM_OK;
+    for (uint64_t now = t0; st == TDM_OK && now < t_end; now = tdm_bench_now_ns()) {
+        uint64_t due = (uint64_t)((double)(now - t0) * rate / 1e9);
+        for (int burst = 0; st == TDM_OK && s->sent < due && burst < 2; burst++) {
+            st = stream_send(s, false, err);
+            s->sent++;
+        }
+        if (st == TDM_OK)
+            st = tdm_bp_turn_until(ctx,
+                                   s->sent < due ? 0
+                                                 : t0 + (uint64_t)((double)(s->sent + 1) * 1e9 / rate),
+                                   err);
+    }
+    for (uint64_t stop = tdm_bench_now_ns() + drain_ns; st == TDM_OK && tdm_bench_now_ns() < stop;)
+        st = tdm_bp_turn_until(ctx, stop, err);
+    g_main_context_release(ctx);
     return st;
 }

@@ -1,14 +1,19 @@
 /* bench_peers: what the media-server benchmarks (bench_janus, bench_cluster)
  * share to drive a real server with in-process WebRTC peers.
  *
- * Owns four things, all returning errors (tdm_error) rather than exiting:
+ * Shared by every benchmark that drives tandem-relay or Janus with WebRTC
+ * peers (bench_relay and bench_recording through relay_harness, bench_janus,
+ * bench_cluster). Owns five things, all returning errors (tdm_error) rather
+ * than exiting:
  *   - child processes: spawn, stop by PID, CPU seconds and RSS from /proc;
  *   - a private network namespace with a veth pair (for servers, such as
  *     Janus, that refuse to gather candidates on loopback alone);
  *   - a blocking HTTP/1.1 client for the servers' control APIs;
  *   - bench peers: a tdm_peer (libnice ICE + DTLS-SRTP) with the bookkeeping
  *     a benchmark needs (local candidates, state, an address they must all
- *     stay on), plus a real tandem-relay driven over WHIP/WHEP.
+ *     stay on), plus a real tandem-relay driven over WHIP/WHEP;
+ *   - a stamped VP8 stream: 1200-byte packets carrying their send time,
+ *     keyframe starts until every receiver started, then a paced run.
  * Everything of a peer runs on the thread iterating its GMainContext. */
 #ifndef TDM_BENCH_PEERS_H
 #define TDM_BENCH_PEERS_H
@@ -141,5 +146,41 @@ tdm_status tdm_bp_tandem_connect(tdm_bp_tandem *t, tdm_bp_peer *p, const char *s
 /* A counter of the relay's /metrics, summed over its label sets. */
 tdm_status tdm_bp_tandem_metric(tdm_bp_tandem *t, const char *name, double *value,
                                 tdm_error *err);
+
+/* --- a stamped VP8 stream -------------------------------------------------- */
+
+#define TDM_BP_PKT_LEN 1200  /* RTP header + payload, before SRTP */
+#define TDM_BP_PKT_CAP 1600  /* one packet after SRTP */
+#define TDM_BP_STAMP_OFF 16  /* payload offset of the 8-byte send time (tdm_bench_now_ns) */
+#define TDM_BP_MAGIC_OFF 24  /* payload offset of the stream's 4-byte magic */
+
+/* A publisher's stream: VP8 packets (RFC 7741 descriptor; a keyframe start
+ * with its start code and 640x360, or a continuation), 10 per 3000-tick
+ * frame, each carrying its send time and a magic so a receiver tells them
+ * from anything else it gets. */
+typedef struct tdm_bp_stream {
+    tdm_peer *pub;
+    uint32_t ssrc;
+    uint8_t pt;
+    uint32_t magic;
+    uint32_t index;     /* the next packet's */
+    uint64_t sent;      /* continuation packets of the paced run */
+    uint64_t send_fail; /* sends the peer refused */
+} tdm_bp_stream;
+
+/* A received packet of a stream with `magic`: its SSRC and send time;
+ * false when it is not one. */
+bool tdm_bp_stream_read(const uint8_t *buf, size_t len, uint32_t magic, uint32_t *ssrc,
+                        uint64_t *sent_ns);
+/* Sends keyframe starts, turning ctx up to wait_ms after each, until
+ * started(arg) or `tries` were sent; returns started(arg). */
+bool tdm_bp_stream_start(tdm_bp_stream *s, void *gmain_context, bool (*started)(void *),
+                         void *arg, int tries, unsigned wait_ms, tdm_error *err);
+/* Sends continuation packets at rate/s from t0 to t_end (at most 2 per
+ * turn, sleeping in tdm_bp_turn_until between sends so the sender leaves
+ * the CPU to the server), then turns ctx drain_ns more for what is in
+ * flight. Acquires ctx for the run. */
+tdm_status tdm_bp_stream_paced(tdm_bp_stream *s, void *gmain_context, double rate, uint64_t t0,
+                               uint64_t t_end, uint64_t drain_ns, tdm_error *err);
 
 #endif

@@ -1,17 +1,16 @@
-/* relay_harness: drives a real tandem-relay for a benchmark, shared by
+/* relay_harness: the 1 -> N run of a real tandem-relay, shared by
  * bench_relay and bench_recording.
  *
- * Owns the relay process (started per run with a fresh secret, ICE on
- * 127.0.0.1 only, optional extra arguments such as --record-dir, always
- * stopped by PID, the whole benchmark bounded by a deadline), a minimal
- * HTTP client for WHIP/WHEP and /metrics, and one publisher with N
- * subscribers (tdm_peer over libnice, DTLS-SRTP) all on the caller's
- * thread. A run connects everyone, starts every subscriber with keyframe
- * packets, then sends 1200-byte VP8 RTP packets (each carrying its send
- * time) at a fixed rate for run_s seconds and measures what the
+ * Owns the run: a fresh relay per run (extra arguments such as
+ * --record-dir), one publisher with N subscribers on 127.0.0.1 all on the
+ * caller's thread, the benchmark's deadline, and the figures: what the
  * subscribers received, the relay's CPU time (utime+stime of all its
- * threads, /proc/<pid>/stat) and latency. See bench_relay.c for why the
- * load is paced and what the latency includes. */
+ * threads, /proc/<pid>/stat), its /metrics counters and latency. A run
+ * connects everyone, starts every subscriber with keyframe packets, then
+ * sends 1200-byte VP8 RTP packets (each carrying its send time) at a fixed
+ * rate for run_s seconds. The relay process, HTTP, peers and the paced
+ * stream are bench_peers' (shared with bench_janus and bench_cluster). See
+ * bench_relay.c for why the load is paced and what the latency includes. */
 #ifndef TDM_RELAY_HARNESS_H
 #define TDM_RELAY_HARNESS_H
 

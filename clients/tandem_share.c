@@ -184,11 +184,16 @@ static void usage(FILE *f)
                "at once (whatever it held pressed is released) and the session's reps are\n"
                "told; the chord or SIGUSR2 again, or \"give\", hand control back.\n"
                "\n"
+               "Joined with a code, it follows the session when the service moves it to\n"
+               "another relay (its relay went away): it publishes there at once and prints\n"
+               "\"share: moved to URL in N ms\"; a failed media connection is waited out (60 s)\n"
+               "for such a move.\n"
+               "\n"
                "Prints \"joined session SID as PID\", \"control: customer\" / \"control: shared\"\n"
                "and a status line every second. Exits 0 after --duration, SIGINT or the end\n"
                "of the session (the WHIP resource is DELETEd), 1 if the service or the relay\n"
-               "cannot be reached, refuses the code or token, or the media connection fails,\n"
-               "2 for bad options.\n");
+               "cannot be reached, refuses the code or token, or the media connection fails\n"
+               "(joined: and no move came within 60 s), 2 for bad options.\n");
 }
 
 static bool parse_size(const char *s, int *w, int *h)

@@ -147,6 +147,10 @@ static void usage(FILE *f)
                "Prints stats every second (fps, kbit/s, packets lost and recovered, frames out\n"
                "of order, latency), then a summary line:\n"
                "  frames N first F last L out_of_order O missing M\n"
+               "With --signal, each move to another relay prints\n"
+               "  view: moved from relay R to URL in N ms, then  view: gap N ms frames A..B\n"
+               "and at the end  view: moves N gap_max_ms N; a failed media connection is\n"
+               "waited out (60 s) for a move, and the end of the session stops the view.\n"
                "Exits 0 if at least one frame (with --expect-frames, N) was decoded and none\n"
                "came out of order; 1 otherwise, or if the relay cannot be reached, refuses the\n"
                "token or the media connection fails; 2 for bad options.\n");

@@ -31,6 +31,9 @@ tdm_status tdm_rec_header_encode(const tdm_rec_header *h, uint8_t *buf, size_t c
 {
     if (!h || !buf || !len)
         return tdm_fail(err, TDM_ERR_INVALID, "rec header: NULL argument");
+    unsigned version = h->version ? h->version : TDM_REC_VERSION;
+    if (version != TDM_REC_VERSION && version != TDM_REC_VERSION_V1)
+        return tdm_fail(err, TDM_ERR_INVALID, "rec header: no format version %u", version);
     size_t sid = strnlen(h->session_id, sizeof h->session_id);
     if (!session_id_ok(h->session_id, sid))
         return tdm_fail(err, TDM_ERR_INVALID,
@@ -50,7 +53,7 @@ tdm_status tdm_rec_header_encode(const tdm_rec_header *h, uint8_t *buf, size_t c
         return tdm_fail(err, TDM_ERR_RANGE, "rec header: %zu bytes do not fit in %zu", n, cap);
     uint8_t *p = buf;
     memcpy(p, TDM_REC_MAGIC, TDM_REC_MAGIC_LEN), p += TDM_REC_MAGIC_LEN;
-    *p++ = 0, *p++ = TDM_REC_VERSION;
+    *p++ = 0, *p++ = (uint8_t)version;
     *p++ = (uint8_t)(n >> 8), *p++ = (uint8_t)n;
     *p++ = (uint8_t)sid;
     memcpy(p, h->session_id, sid), p += sid;
@@ -82,10 +85,10 @@ tdm_status tdm_rec_header_parse(const uint8_t *buf, size_t len, tdm_rec_header *
         return tdm_fail(err, TDM_ERR_TRUNCATED, "recording truncated inside its header (%zu bytes)",
                         len);
     unsigned version = (unsigned)buf[8] << 8 | buf[9];
-    if (version != TDM_REC_VERSION)
+    if (version != TDM_REC_VERSION && version != TDM_REC_VERSION_V1)
         return tdm_fail(err, TDM_ERR_UNSUPPORTED,
-                        "recording format version %u (this tool reads %d)", version,
-                        TDM_REC_VERSION);
+                        "recording format version %u (this tool reads %d and %d)", version,
+                        TDM_REC_VERSION_V1, TDM_REC_VERSION);
     size_t n = (size_t)buf[10] << 8 | buf[11];
     if (n < TDM_REC_MAGIC_LEN + 4 + 1 + 1 + 1 + TDM_SIG_WRAPPED_KEY_LEN + 8 + 1 ||
         n > TDM_REC_MAX_HEADER)
@@ -94,6 +97,7 @@ tdm_status tdm_rec_header_parse(const uint8_t *buf, size_t len, tdm_rec_header *
         return tdm_fail(err, TDM_ERR_TRUNCATED,
                         "recording truncated inside its header (%zu of %zu bytes)", len, n);
     memset(h, 0, sizeof *h);
+    h->version = version == TDM_REC_VERSION ? 0 : (uint16_t)version;
     const uint8_t *p = buf + 12, *end = buf + n;
     size_t sid = *p++;
     if (!session_id_ok((const char *)p, sid) || (size_t)(end - p) < sid + 1)

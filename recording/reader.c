@@ -15,7 +15,8 @@ struct tdm_rec_reader {
     bool end_seen;
     tdm_status ended;    /* TDM_OK while walking, then the final status */
     tdm_error ended_err; /* repeated on every call after the end */
-    uint8_t plain[TDM_REC_MAX_PLAIN];
+    size_t bpos, blen;   /* version 2: the opened record's entries not yet returned */
+    uint8_t plain[TDM_REC_MAX_SEALED];
 };
 
 static tdm_status open_common(const uint8_t *buf, size_t len, const uint8_t *master,
@@ -85,6 +86,7 @@ tdm_status tdm_rec_reader_rewind(tdm_rec_reader *r, tdm_error *err)
     tdm_status st = tdm_rec_chain_new(r->key, r->buf, r->hlen, &r->chain, err);
     r->off = r->hlen;
     r->last_off = 0;
+    r->bpos = r->blen = 0;
     r->end_seen = false;
     r->ended = TDM_OK;
     return st;
@@ -100,6 +102,39 @@ static tdm_status finish(tdm_rec_reader *r, tdm_error *err, tdm_status st, const
     return st;
 }
 
+/* Version 2: the next entry of the record opened last (record idx at
+ * r->last_off). An END entry must be its record's last. */
+static tdm_status next_entry(tdm_rec_reader *r, tdm_rec_record *rec, tdm_error *err)
+{
+    tdm_error e = {{0}}, pe = {{0}};
+    unsigned long long idx = (unsigned long long)tdm_rec_chain_seq(r->chain) - 1;
+    size_t left = r->blen - r->bpos;
+    size_t elen = left >= TDM_REC_ENTRY_LEN
+                      ? (size_t)r->plain[r->bpos] << 8 | r->plain[r->bpos + 1]
+                      : SIZE_MAX;
+    if (left < TDM_REC_ENTRY_LEN || elen > left - TDM_REC_ENTRY_LEN || elen > TDM_REC_MAX_PLAIN) {
+        tdm_fail(&e, TDM_ERR_FORMAT, "record %llu at byte %zu: a cut entry at %zu of its %zu bytes",
+                 idx, r->last_off, r->bpos, r->blen);
+        return finish(r, err, TDM_ERR_FORMAT, &e);
+    }
+    const uint8_t *p = r->plain + r->bpos + TDM_REC_ENTRY_LEN;
+    if (tdm_rec_record_parse(p, elen, rec, &pe) != TDM_OK) {
+        /* Authenticated but malformed: the writer was wrong, still a fault. */
+        tdm_fail(&e, TDM_ERR_FORMAT, "record %llu at byte %zu: %s", idx, r->last_off, pe.msg);
+        return finish(r, err, TDM_ERR_FORMAT, &e);
+    }
+    r->bpos += TDM_REC_ENTRY_LEN + elen;
+    if (rec->type == TDM_REC_END) {
+        if (r->bpos != r->blen) {
+            tdm_fail(&e, TDM_ERR_FORMAT, "record %llu at byte %zu: entries after the end entry",
+                     idx, r->last_off);
+            return finish(r, err, TDM_ERR_FORMAT, &e);
+        }
+        r->end_seen = true;
+    }
+    return TDM_OK;
+}
+
 tdm_status tdm_rec_reader_next(tdm_rec_reader *r, tdm_rec_record *rec, tdm_error *err)
 {
     if (!r || !rec)
@@ -109,6 +144,8 @@ tdm_status tdm_rec_reader_next(tdm_rec_reader *r, tdm_rec_record *rec, tdm_error
             *err = r->ended_err;
         return r->ended;
     }
+    if (r->bpos < r->blen)
+        return next_entry(r, rec, err);
     tdm_error e = {{0}};
     uint64_t idx = tdm_rec_chain_seq(r->chain);
     size_t left = r->len - r->off;
@@ -139,7 +176,8 @@ tdm_status tdm_rec_reader_next(tdm_rec_reader *r, tdm_rec_record *rec, tdm_error
         return finish(r, err, TDM_ERR_TRUNCATED, &e);
     }
     size_t size = tdm_rec_record_size(r->buf + r->off);
-    if (size < TDM_REC_MIN_RECORD || size > TDM_REC_MAX_RECORD) {
+    size_t max = r->hdr.version == TDM_REC_VERSION_V1 ? TDM_REC_MAX_RECORD_V1 : TDM_REC_MAX_RECORD;
+    if (size < TDM_REC_MIN_RECORD || size > max) {
         tdm_fail(&e, TDM_ERR_FORMAT,
                  "record %llu at byte %zu: impossible length %zu (not a record)",
                  (unsigned long long)idx, r->off, size);
@@ -160,6 +198,13 @@ tdm_status tdm_rec_reader_next(tdm_rec_reader *r, tdm_rec_record *rec, tdm_error
                  "from this recording)",
                  (unsigned long long)idx, r->off);
         return finish(r, err, TDM_ERR_FORMAT, &e);
+    }
+    if (r->hdr.version != TDM_REC_VERSION_V1) {
+        r->last_off = r->off;
+        r->off += size;
+        r->bpos = 0;
+        r->blen = plen;
+        return next_entry(r, rec, err);
     }
     tdm_error pe = {{0}};
     if (tdm_rec_record_parse(r->plain, plen, rec, &pe) != TDM_OK) {

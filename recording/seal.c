@@ -97,7 +97,7 @@ static void nonce_aad(const tdm_rec_chain *c, const uint8_t lenf[4], uint8_t non
 tdm_status tdm_rec_seal(tdm_rec_chain *c, const uint8_t *plain, size_t plain_len, uint8_t *out,
                         size_t cap, size_t *out_len)
 {
-    if (!c || !plain || !out || !out_len || plain_len == 0 || plain_len > TDM_REC_MAX_PLAIN)
+    if (!c || !plain || !out || !out_len || plain_len == 0 || plain_len > TDM_REC_MAX_SEALED)
         return TDM_ERR_INVALID;
     size_t total = TDM_REC_LEN_FIELD + plain_len + TDM_REC_TAG_LEN;
     if (cap < total)

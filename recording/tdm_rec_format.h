@@ -10,7 +10,7 @@
  * Header (authenticated by being the seed of the record chain, see
  * tdm_rec_seal.h; the wrapped key is also bound to the session id):
  *   8  magic "TDMREC\r\n" (\r\n catches text-mode mangling)
- *   2  version (1)
+ *   2  version (2; 1 is still read)
  *   2  header length in bytes, magic included
  *   1  session id length n (1..64), n bytes of session id (printable ASCII)
  *   1  wrapped key length (TDM_SIG_WRAPPED_KEY_LEN), the wrapped key exactly
@@ -20,7 +20,16 @@
  *      id, codec (tdm_codec), RTP payload type, SSRC (4), clock rate (4)
  *
  * Record on disk (tdm_rec_seal.h): 4-byte length L of what follows, then L
- * bytes of AES-256-GCM ciphertext + 16-byte tag. The plaintext is:
+ * bytes of AES-256-GCM ciphertext + 16-byte tag, the same in both
+ * versions. What a record seals:
+ *   version 1  one entry (at most TDM_REC_MAX_PLAIN bytes);
+ *   version 2  one or more entries, each a 2-byte length E then E bytes of
+ *              entry, at most TDM_REC_MAX_SEALED bytes in all; an END entry
+ *              is the last of its record. A writer under load seals the
+ *              packets it takes in one go as one record: the sealing's
+ *              fixed costs (GCM set-up and tag, a chain step) are paid per
+ *              record, not per packet. A fault is located to its record.
+ * An entry is:
  *   1  type (tdm_rec_type)
  *   1  stream id (0 for records not about a stream)
  *   8  time, microseconds on the recorder's clock (arrival time for RTP)
@@ -47,18 +56,24 @@
 
 #define TDM_REC_MAGIC "TDMREC\r\n"
 #define TDM_REC_MAGIC_LEN 8
-#define TDM_REC_VERSION 1
+#define TDM_REC_VERSION 2
+#define TDM_REC_VERSION_V1 1 /* one entry per record; read, and written on request */
 #define TDM_REC_MAX_STREAMS 8
 #define TDM_REC_SESSION_ID_MAX 64
 #define TDM_REC_KEY_LEN TDM_SIG_RECORDING_KEY_LEN
 /* Largest RTP packet recorded; bigger ones are counted and not written. */
 #define TDM_REC_MAX_PACKET 2048
 #define TDM_REC_PLAIN_HEAD 10 /* type, stream, time */
+/* The largest entry (one record's plaintext in version 1). */
 #define TDM_REC_MAX_PLAIN (TDM_REC_PLAIN_HEAD + TDM_REC_MAX_PACKET)
+/* Version 2: an entry's length prefix, and the most a record seals. */
+#define TDM_REC_ENTRY_LEN 2
+#define TDM_REC_MAX_SEALED 16384
 #define TDM_REC_TAG_LEN 16
 #define TDM_REC_LEN_FIELD 4
 #define TDM_REC_MIN_RECORD (TDM_REC_LEN_FIELD + TDM_REC_PLAIN_HEAD + TDM_REC_TAG_LEN)
-#define TDM_REC_MAX_RECORD (TDM_REC_LEN_FIELD + TDM_REC_MAX_PLAIN + TDM_REC_TAG_LEN)
+#define TDM_REC_MAX_RECORD_V1 (TDM_REC_LEN_FIELD + TDM_REC_MAX_PLAIN + TDM_REC_TAG_LEN)
+#define TDM_REC_MAX_RECORD (TDM_REC_LEN_FIELD + TDM_REC_MAX_SEALED + TDM_REC_TAG_LEN)
 #define TDM_REC_MAX_HEADER \
     (TDM_REC_MAGIC_LEN + 4 + 1 + TDM_REC_SESSION_ID_MAX + 1 + TDM_SIG_WRAPPED_KEY_LEN + 8 + 1 + \
      11 * TDM_REC_MAX_STREAMS)
@@ -83,6 +98,7 @@ typedef struct tdm_rec_stream {
 } tdm_rec_stream;
 
 typedef struct tdm_rec_header {
+    uint16_t version; /* 0: TDM_REC_VERSION; TDM_REC_VERSION_V1: the old layout */
     char session_id[TDM_REC_SESSION_ID_MAX + 1];
     uint8_t wrapped_key[TDM_SIG_WRAPPED_KEY_LEN];
     uint64_t start_unix_us;

@@ -3,7 +3,10 @@
  * Owns the walk over a file's bytes (the caller maps or reads the file):
  * parse the header, unwrap the session's recording key with the master key
  * (tdm_sig_key_unwrap, the session id as associated data), then open the
- * records one by one in chain order. The walk stops at the first fault and
+ * records one by one in chain order and hand out their entries (one per
+ * record in a version 1 file, one or more in version 2; see
+ * tdm_rec_format.h). Record indexes and offsets below are the sealed
+ * records', so a fault is named by the record that holds it. The walk stops at the first fault and
  * names it by record index and byte offset; a file that simply ends (a
  * crash, or a copy still being written) is told apart from one that was
  * altered:

@@ -40,14 +40,14 @@ uint64_t tdm_rec_chain_seq(const tdm_rec_chain *c);
 /* The chain value so far (the file hash once the last record is in). */
 const uint8_t *tdm_rec_chain_hash(const tdm_rec_chain *c);
 
-/* Seals plain (1..TDM_REC_MAX_PLAIN bytes) as the next record into out:
+/* Seals plain (1..TDM_REC_MAX_SEALED bytes) as the next record into out:
  * TDM_REC_LEN_FIELD + plain_len + TDM_REC_TAG_LEN bytes. Advances the chain.
  * TDM_ERR_INVALID, TDM_ERR_RANGE (cap short), TDM_ERR_UNAVAILABLE. */
 tdm_status tdm_rec_seal(tdm_rec_chain *c, const uint8_t *plain, size_t plain_len, uint8_t *out,
                         size_t cap, size_t *out_len);
 
 /* Opens the record rec (its length field included, rec_len bytes) as the
- * next one into plain (TDM_REC_MAX_PLAIN bytes). Advances the chain only on
+ * next one into plain (TDM_REC_MAX_SEALED bytes). Advances the chain only on
  * success. TDM_ERR_FORMAT when authentication fails. */
 tdm_status tdm_rec_open(tdm_rec_chain *c, const uint8_t *rec, size_t rec_len, uint8_t *plain,
                         size_t *plain_len);

@@ -10,10 +10,12 @@
  * record ("N packets lost here", stream 0: they may be of any stream) in
  * front of it, so a gap in the file is never silent.
  *
- * The writer thread seals records (tdm_rec_encoder), writes whenever the
- * queue runs empty or its buffer fills, and at least once a second writes
- * a SYNC record and fsyncs, so after a crash the file reads back at least
- * up to the last second. tdm_rec_writer_close drains the queue, writes the
+ * The writer thread seals what it takes from the queue in one go as one
+ * record (tdm_rec_encoder's batching), hands the kernel whole 128 KiB-
+ * aligned stretches of the file whenever the queue runs empty or its
+ * buffer fills, and at least once a second writes a SYNC record, writes
+ * everything and fsyncs, so after a crash the file reads back at least up
+ * to the last second. tdm_rec_writer_close drains the queue, writes the
  * END record, fsyncs and returns the file hash (for the audit log).
  *
  * Times are the producer's clock (microseconds, e.g. arrival time); the

@@ -59,6 +59,7 @@ typedef struct endpoint {
     struct {
         uint8_t pt;
         tdm_codec codec;
+        uint32_t ssrc; /* the m-line's first a=ssrc; 0 when it declares none */
     } pts[MAX_PT_CODECS];
     /* The header extensions negotiated with this client (the offer's ids
      * of those the answer kept): the room forwards these and strips the
@@ -298,8 +299,9 @@ static void recording_note(tdm_relay_worker *r, const session *s, tdm_relay_rec_
 }
 
 /* Opens the session's recording when its publisher arrives: one stream per
- * codec the publisher offered (its SSRCs are learned later; records carry
- * whole packets), a fresh random key wrapped under the master key with the
+ * codec the publisher offered, with the SSRC its offer declared (a=ssrc;
+ * 0 when it declared none: records carry whole packets, so the SSRC is in
+ * each of them anyway), a fresh random key wrapped under the master key with the
  * session id bound in, as signaling wraps keys (tdm_sig_keys.h): the file
  * holds only the wrapped key, so it reveals nothing without the master
  * key. A failure to open is logged and counted; forwarding goes on. */
@@ -318,7 +320,7 @@ static void recording_start(tdm_relay_worker *r, session *s, const endpoint *ep)
             continue;
         uint8_t id = (uint8_t)(h.nstreams + 1);
         h.streams[h.nstreams++] = (tdm_rec_stream){
-            .id = id, .codec = c, .payload_type = ep->pts[i].pt,
+            .id = id, .codec = c, .payload_type = ep->pts[i].pt, .ssrc = ep->pts[i].ssrc,
             .clock_hz = c == TDM_CODEC_OPUS ? 48000u : 90000u};
         s->rec_stream[c] = id;
     }
@@ -1178,6 +1180,8 @@ static tdm_status create_on_media(tdm_relay_worker *r, const tdm_whip_endpoint *
             if (publish && ep->n_pts < MAX_PT_CODECS) {
                 ep->pts[ep->n_pts].pt = am->codecs[k].pt;
                 ep->pts[ep->n_pts].codec = codec;
+                /* The first is the media SSRC (an FID group lists RTX after it). */
+                ep->pts[ep->n_pts].ssrc = am->n_ssrcs ? am->ssrcs[0].ssrc : 0;
                 ep->n_pts++;
             }
             bool have = false;

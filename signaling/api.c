@@ -1124,6 +1124,8 @@ tdm_status tdm_sig_api_new(tdm_signal *sig, tdm_sig_hub *hub, const tdm_sig_serv
     tdm_status st = tdm_sig_registry_new(&rc, &a->relays, err);
     if (st == TDM_OK)
         st = tdm_sig_failover_new(sig, hub, cfg, &a->failover, err);
+    if (st == TDM_OK)
+        tdm_sig_hub_set_auth_hook(hub, tdm_sig_failover_hub_auth, a->failover);
     for (unsigned i = 0; st == TDM_OK && i < cfg->n_relays; i++)
         st = tdm_sig_registry_add_static(a->relays, cfg->relays[i].id, cfg->relays[i].url, err);
     if (st != TDM_OK) {

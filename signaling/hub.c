@@ -47,6 +47,8 @@ struct tdm_sig_hub {
     hub_session *sessions[SESSION_BUCKETS];
     size_t n_conns;
     tdm_sig_hub_cluster cluster; /* other instances (--redis); zeroed: none */
+    tdm_sig_hub_auth_hook auth_hook; /* relay failover; NULL: none */
+    void *auth_ctx;
 };
 
 static unsigned str_hash(const char *s)
@@ -456,6 +458,8 @@ static void authenticate(tdm_sig_hub *h, hub_conn *c, const uint8_t *msg, size_t
     snprintf(c->pid, sizeof c->pid, "%s", row.id);
     c->kind = row.kind;
     attach(s, c);
+    if (h->auth_hook)
+        h->auth_hook(h->auth_ctx, row.session_id);
     /* Before the "online" change below, so other instances know by then. */
     if (!was_online && h->cluster.presence)
         h->cluster.presence(h->cluster.ctx, row.session_id, row.id, row.kind, true);
@@ -681,4 +685,12 @@ size_t tdm_sig_hub_send_participant(tdm_sig_hub *h, const char *session_id, cons
             n++;
         }
     return n;
+}
+
+void tdm_sig_hub_set_auth_hook(tdm_sig_hub *h, tdm_sig_hub_auth_hook fn, void *ctx)
+{
+    if (h) {
+        h->auth_hook = fn;
+        h->auth_ctx = ctx;
+    }
 }

@@ -323,6 +323,15 @@ void tdm_redis_cluster_tick(tdm_redis_cluster *c, int64_t now_ms)
 
 const char *tdm_redis_cluster_instance(const tdm_redis_cluster *c) { return c ? c->inst : ""; }
 
+bool tdm_redis_cluster_redis_up(tdm_redis_cluster *c)
+{
+    if (!c)
+        return true;
+    tdm_redis_bus_stats st;
+    tdm_redis_bus_stats_get(c->bus, &st);
+    return st.sub_connected;
+}
+
 tdm_status tdm_redis_cluster_new(const char *url, tdm_signal *sig, tdm_sig_hub *hub,
                                  tdm_sig_registry *reg, void (*wake)(void *ctx), void *wake_ctx,
                                  tdm_redis_cluster **out, tdm_error *err)

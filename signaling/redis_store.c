@@ -162,6 +162,125 @@ static void hblob(const redisReply *r, const char *field, uint8_t *dst, size_t n
         memcpy(dst, v->str, n);
 }
 
+/* Decimal text of v, for script arguments that compare it as a string. */
+static const char *num(char out[24], int64_t v)
+{
+    snprintf(out, 24, "%lld", (long long)v);
+    return out;
+}
+
+/* The key of what a secret's digest finds: prefix + hex(digest). */
+static void digest_key(char out[K_CAP], const char *prefix,
+                       const uint8_t digest[TDM_SIG_DIGEST_LEN])
+{
+    char dh[2 * TDM_SIG_DIGEST_LEN + 1];
+    hex(digest, TDM_SIG_DIGEST_LEN, dh);
+    key(out, "%s%s", prefix, dh);
+}
+
+/* HGETALL k and, when the hash exists, fill(r, out) from it; fill may
+ * refuse a damaged hash. *found false when it does not exist. */
+typedef tdm_status (*hash_fill)(const redisReply *r, void *out, tdm_error *err);
+
+static tdm_status hash_read(tdm_sig_rstore *s, const char *k, hash_fill fill, void *out,
+                            bool *found, tdm_error *err)
+{
+    tdm_status st;
+    redisReply *r = hgetall(s, k, found, &st, err);
+    if (!r)
+        return st;
+    st = *found ? fill(r, out, err) : TDM_OK;
+    freeReplyObject(r);
+    return st;
+}
+
+/* One kind of row: a hash at prefix + id, read by fill into its struct. */
+typedef struct row_kind {
+    const char *prefix;
+    hash_fill fill;
+} row_kind;
+
+static tdm_status row_get(tdm_sig_rstore *s, const row_kind *rk, const char *id, void *out,
+                          bool *found, tdm_error *err)
+{
+    char k[K_CAP];
+    key(k, "%s%s", rk->prefix, id);
+    return hash_read(s, k, rk->fill, out, found, err);
+}
+
+/* The row whose id the string at index_key (a name's, a digest's) holds. */
+static tdm_status row_by_index(tdm_sig_rstore *s, const row_kind *rk, const char *index_key,
+                               void *out, bool *found, tdm_error *err)
+{
+    char id[K_CAP];
+    tdm_status st = get_str(s, index_key, id, sizeof id, found, err);
+    if (st != TDM_OK || !*found)
+        return st;
+    return row_get(s, rk, id, out, found, err);
+}
+
+/* Runs a (a query that answers row ids) and reads each row of kind rk
+ * into row; take(ctx, row) keeps it and returns false to stop early. */
+static tdm_status rows_each(tdm_sig_rstore *s, const tdm_redis_args *a, const row_kind *rk,
+                            void *row, bool (*take)(void *ctx, const void *row), void *ctx,
+                            tdm_error *err)
+{
+    tdm_status st;
+    redisReply *r = run(s, a, &st, err);
+    if (!r)
+        return st;
+    for (size_t i = 0; st == TDM_OK && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        bool found = false;
+        st = row_get(s, rk, r->element[i]->str, row, &found, err);
+        if (st == TDM_OK && found && !take(ctx, row))
+            break;
+    }
+    freeReplyObject(r);
+    return st;
+}
+
+/* Runs an insert script (1: written; 0: the row or one of its index keys
+ * exists, which fails as "store: <what> exists"). */
+static tdm_status run_insert(tdm_sig_rstore *s, const tdm_redis_args *a, tdm_error *err,
+                             const char *what_fmt, ...) __attribute__((format(printf, 4, 5)));
+static tdm_status run_insert(tdm_sig_rstore *s, const tdm_redis_args *a, tdm_error *err,
+                             const char *what_fmt, ...)
+{
+    long long v = 0;
+    tdm_status st = run_int(s, a, &v, err);
+    if (st != TDM_OK || v == 1)
+        return st;
+    char what[128];
+    va_list ap;
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof what, what_fmt, ap);
+    va_end(ap);
+    return tdm_fail(err, TDM_ERR_INVALID, "store: %s exists", what);
+}
+
+/* Appends the field/value pairs f1 v1 and, with f2, f2 v2. */
+static void args_fields(tdm_redis_args *a, const char *f1, const char *v1, const char *f2,
+                        const char *v2)
+{
+    tdm_redis_args_str(a, f1);
+    tdm_redis_args_str(a, v1);
+    if (f2) {
+        tdm_redis_args_str(a, f2);
+        tdm_redis_args_str(a, v2);
+    }
+}
+
+/* Runs a compare-and-set script; *done (when asked) is its 1 or 0. */
+static tdm_status run_cas(tdm_sig_rstore *s, const tdm_redis_args *a, long long *done,
+                          tdm_error *err)
+{
+    long long v = 0;
+    tdm_status st = run_int(s, a, &v, err);
+    if (done)
+        *done = v;
+    return st;
+}
+
 /* EVAL script with nk keys then the rest of a (already holding KEYS and
  * ARGV after the first three slots, which this fills). */
 static void eval_head(tdm_redis_args *a, const char *script, int nk)
@@ -193,17 +312,17 @@ static tdm_status hset_if_field(tdm_sig_rstore *s, const char *k, const char *fi
     tdm_redis_args_str(&a, k);
     tdm_redis_args_str(&a, field);
     tdm_redis_args_str(&a, expect);
-    tdm_redis_args_str(&a, f1);
-    tdm_redis_args_str(&a, v1);
-    if (f2) {
-        tdm_redis_args_str(&a, f2);
-        tdm_redis_args_str(&a, v2);
-    }
-    long long v = 0;
-    tdm_status st = run_int(s, &a, &v, err);
-    if (done)
-        *done = v;
-    return st;
+    args_fields(&a, f1, v1, f2, v2);
+    return run_cas(s, &a, done, err);
+}
+
+/* Sets field of the hash at k to now_s once: only while it is still 0 (a
+ * login revoked, a participant gone, a code used). *done: whether it did. */
+static tdm_status stamp_once(tdm_sig_rstore *s, const char *k, const char *field, int64_t now_s,
+                             long long *done, tdm_error *err)
+{
+    char nv[24];
+    return hset_if_field(s, k, field, "0", field, num(nv, now_s), NULL, NULL, done, err);
 }
 
 /* --- open, close, transactions --- */
@@ -345,40 +464,36 @@ tdm_status tdm_sig_rstore_user_add(tdm_sig_rstore *s, const tdm_sig_user *u, int
     return TDM_OK;
 }
 
+static tdm_status user_fill(const redisReply *r, void *o, tdm_error *err)
+{
+    tdm_sig_user *out = o;
+    memset(out, 0, sizeof *out);
+    out->id = hint(r, "id");
+    hcopy(r, "name", out->name, sizeof out->name);
+    hcopy(r, "hash", out->password_hash, sizeof out->password_hash);
+    out->may_invite = hint(r, "may_invite") != 0;
+    hcopy(r, "profiles", out->invite_profiles, sizeof out->invite_profiles);
+    char role[16];
+    hcopy(r, "role", role, sizeof role);
+    if (!tdm_sig_role_parse(role, &out->role))
+        return tdm_fail(err, TDM_ERR_IO, "store: user '%s' has role '%s'", out->name, role);
+    return TDM_OK;
+}
+
+static const row_kind USER = {"tdm:user:", user_fill};
+
 tdm_status tdm_sig_rstore_user_get(tdm_sig_rstore *s, const char *name, tdm_sig_user *out,
                                    bool *found, tdm_error *err)
 {
-    char k[K_CAP];
-    key(k, "tdm:user:%s", name);
-    tdm_status st;
-    redisReply *r = hgetall(s, k, found, &st, err);
-    if (!r)
-        return st;
-    if (*found) {
-        memset(out, 0, sizeof *out);
-        out->id = hint(r, "id");
-        hcopy(r, "name", out->name, sizeof out->name);
-        hcopy(r, "hash", out->password_hash, sizeof out->password_hash);
-        char role[16];
-        hcopy(r, "role", role, sizeof role);
-        if (!tdm_sig_role_parse(role, &out->role))
-            st = tdm_fail(err, TDM_ERR_IO, "store: user '%s' has role '%s'", name, role);
-        out->may_invite = hint(r, "may_invite") != 0;
-        hcopy(r, "profiles", out->invite_profiles, sizeof out->invite_profiles);
-    }
-    freeReplyObject(r);
-    return st;
+    return row_get(s, &USER, name, out, found, err);
 }
 
 tdm_status tdm_sig_rstore_user_get_id(tdm_sig_rstore *s, int64_t id, tdm_sig_user *out,
                                       bool *found, tdm_error *err)
 {
-    char k[K_CAP], name[TDM_SIG_NAME_MAX + 1];
+    char k[K_CAP];
     key(k, "tdm:user_id:%lld", (long long)id);
-    tdm_status st = get_str(s, k, name, sizeof name, found, err);
-    if (st != TDM_OK || !*found)
-        return st;
-    return tdm_sig_rstore_user_get(s, name, out, found, err);
+    return row_by_index(s, &USER, k, out, found, err);
 }
 
 /* --- sessions --- */
@@ -404,34 +519,32 @@ tdm_status tdm_sig_rstore_session_insert(tdm_sig_rstore *s, const tdm_sig_sessio
     tdm_redis_args_int(&a, 0);
     tdm_redis_args_str(&a, "key");
     tdm_redis_args_bin(&a, r->wrapped_key, sizeof r->wrapped_key);
-    long long v = 0;
-    tdm_status st = run_int(s, &a, &v, err);
-    if (st == TDM_OK && v != 1)
-        return tdm_fail(err, TDM_ERR_INVALID, "store: session %s exists", r->id);
-    return st;
+    return run_insert(s, &a, err, "session %s", r->id);
 }
+
+static tdm_status session_fill(const redisReply *r, void *o, tdm_error *err)
+{
+    (void)err;
+    tdm_sig_session_row *out = o;
+    memset(out, 0, sizeof *out);
+    hcopy(r, "owner", out->owner, sizeof out->owner);
+    out->state = (tdm_sig_state)hint(r, "state");
+    out->created_s = hint(r, "created");
+    out->ended_s = hint(r, "ended");
+    hblob(r, "key", out->wrapped_key, sizeof out->wrapped_key);
+    out->customer_control = hint(r, "control") != 0; /* absent: shared */
+    return TDM_OK;
+}
+
+static const row_kind SESSION = {"tdm:sess:", session_fill};
 
 tdm_status tdm_sig_rstore_session_get(tdm_sig_rstore *s, const char *id, tdm_sig_session_row *out,
                                       bool *found, tdm_error *err)
 {
-    char k[K_CAP];
-    key(k, "tdm:sess:%s", id);
-    tdm_status st;
-    redisReply *r = hgetall(s, k, found, &st, err);
-    if (!r)
-        return st;
-    if (*found) {
-        memset(out, 0, sizeof *out);
+    tdm_status st = row_get(s, &SESSION, id, out, found, err);
+    if (st == TDM_OK && *found) /* the hash does not repeat its own id */
         snprintf(out->id, sizeof out->id, "%s", id);
-        hcopy(r, "owner", out->owner, sizeof out->owner);
-        out->state = (tdm_sig_state)hint(r, "state");
-        out->created_s = hint(r, "created");
-        out->ended_s = hint(r, "ended");
-        hblob(r, "key", out->wrapped_key, sizeof out->wrapped_key);
-        out->customer_control = hint(r, "control") != 0; /* absent: shared */
-    }
-    freeReplyObject(r);
-    return TDM_OK;
+    return st;
 }
 
 static tdm_status hset_if_exists(tdm_sig_rstore *s, const char *k, const char *f1,
@@ -440,12 +553,7 @@ static tdm_status hset_if_exists(tdm_sig_rstore *s, const char *k, const char *f
     tdm_redis_args a;
     eval_head(&a, lua_hset_if_exists, 1);
     tdm_redis_args_str(&a, k);
-    tdm_redis_args_str(&a, f1);
-    tdm_redis_args_str(&a, v1);
-    if (f2) {
-        tdm_redis_args_str(&a, f2);
-        tdm_redis_args_str(&a, v2);
-    }
+    args_fields(&a, f1, v1, f2, v2);
     return run_ok(s, &a, err);
 }
 
@@ -460,11 +568,10 @@ tdm_status tdm_sig_rstore_session_set_owner(tdm_sig_rstore *s, const char *id, c
 tdm_status tdm_sig_rstore_session_set_state(tdm_sig_rstore *s, const char *id, tdm_sig_state st,
                                             int64_t now_s, tdm_error *err)
 {
-    char k[K_CAP], sv[8], nv[24];
+    char k[K_CAP], sv[24], nv[24];
     key(k, "tdm:sess:%s", id);
-    snprintf(sv, sizeof sv, "%d", (int)st);
-    snprintf(nv, sizeof nv, "%lld", (long long)now_s);
-    return hset_if_exists(s, k, "state", sv, st == TDM_SIG_STATE_ENDED ? "ended" : NULL, nv, err);
+    return hset_if_exists(s, k, "state", num(sv, st),
+                          st == TDM_SIG_STATE_ENDED ? "ended" : NULL, num(nv, now_s), err);
 }
 
 /* Read on the loop of every instance serving the session (welcome, each
@@ -482,10 +589,9 @@ tdm_status tdm_sig_rstore_session_set_control(tdm_sig_rstore *s, const char *id,
 tdm_status tdm_sig_rstore_participant_insert(tdm_sig_rstore *s, const tdm_sig_participant_row *r,
                                              tdm_error *err)
 {
-    char kp[K_CAP], ks[K_CAP], kl[K_CAP], dh[2 * TDM_SIG_DIGEST_LEN + 1];
-    hex(r->secret_digest, TDM_SIG_DIGEST_LEN, dh);
+    char kp[K_CAP], ks[K_CAP], kl[K_CAP];
     key(kp, "tdm:part:%s", r->id);
-    key(ks, "tdm:part_secret:%s", dh);
+    digest_key(ks, "tdm:part_secret:", r->secret_digest);
     key(kl, "tdm:sess:%s:parts", r->session_id);
     tdm_redis_args a;
     eval_head(&a,
@@ -515,44 +621,33 @@ tdm_status tdm_sig_rstore_participant_insert(tdm_sig_rstore *s, const tdm_sig_pa
     tdm_redis_args_int(&a, r->joined_s);
     tdm_redis_args_str(&a, "left");
     tdm_redis_args_int(&a, 0);
-    long long v = 0;
-    tdm_status st = run_int(s, &a, &v, err);
-    if (st == TDM_OK && v != 1)
-        return tdm_fail(err, TDM_ERR_INVALID, "store: participant %s or its secret exists",
-                        r->id);
-    return st;
+    return run_insert(s, &a, err, "participant %s or its secret", r->id);
 }
 
-static tdm_status part_get(tdm_sig_rstore *s, const char *id, tdm_sig_participant_row *out,
-                           bool *found, tdm_error *err)
+static tdm_status part_fill(const redisReply *r, void *o, tdm_error *err)
 {
-    char k[K_CAP];
-    key(k, "tdm:part:%s", id);
-    tdm_status st;
-    redisReply *r = hgetall(s, k, found, &st, err);
-    if (!r)
-        return st;
-    if (*found) {
-        memset(out, 0, sizeof *out);
-        hcopy(r, "id", out->id, sizeof out->id);
-        hcopy(r, "session", out->session_id, sizeof out->session_id);
-        out->kind = (tdm_sig_kind)hint(r, "kind");
-        out->user_id = hint(r, "user");
-        hcopy(r, "name", out->display_name, sizeof out->display_name);
-        hcopy(r, "profile", out->profile, sizeof out->profile);
-        hcopy(r, "invited_by", out->invited_by, sizeof out->invited_by);
-        out->joined_s = hint(r, "joined");
-        out->left_s = hint(r, "left");
-    }
-    freeReplyObject(r);
+    (void)err;
+    tdm_sig_participant_row *out = o;
+    memset(out, 0, sizeof *out);
+    hcopy(r, "id", out->id, sizeof out->id);
+    hcopy(r, "session", out->session_id, sizeof out->session_id);
+    out->kind = (tdm_sig_kind)hint(r, "kind");
+    out->user_id = hint(r, "user");
+    hcopy(r, "name", out->display_name, sizeof out->display_name);
+    hcopy(r, "profile", out->profile, sizeof out->profile);
+    hcopy(r, "invited_by", out->invited_by, sizeof out->invited_by);
+    out->joined_s = hint(r, "joined");
+    out->left_s = hint(r, "left");
     return TDM_OK;
 }
+
+static const row_kind PART = {"tdm:part:", part_fill};
 
 tdm_status tdm_sig_rstore_participant_get(tdm_sig_rstore *s, const char *id,
                                           tdm_sig_participant_row *out, bool *found,
                                           tdm_error *err)
 {
-    return part_get(s, id, out, found, err);
+    return row_get(s, &PART, id, out, found, err);
 }
 
 tdm_status tdm_sig_rstore_participant_by_secret(tdm_sig_rstore *s,
@@ -560,13 +655,27 @@ tdm_status tdm_sig_rstore_participant_by_secret(tdm_sig_rstore *s,
                                                 tdm_sig_participant_row *out, bool *found,
                                                 tdm_error *err)
 {
-    char k[K_CAP], dh[2 * TDM_SIG_DIGEST_LEN + 1], pid[TDM_SIG_ID_CAP];
-    hex(digest, TDM_SIG_DIGEST_LEN, dh);
-    key(k, "tdm:part_secret:%s", dh);
-    tdm_status st = get_str(s, k, pid, sizeof pid, found, err);
-    if (st != TDM_OK || !*found)
-        return st;
-    return part_get(s, pid, out, found, err);
+    char k[K_CAP];
+    digest_key(k, "tdm:part_secret:", digest);
+    return row_by_index(s, &PART, k, out, found, err);
+}
+
+typedef struct part_list {
+    bool present_only;
+    tdm_sig_participant_row *rows;
+    size_t cap, n;
+} part_list;
+
+static bool part_take(void *ctx, const void *row)
+{
+    part_list *l = ctx;
+    const tdm_sig_participant_row *p = row;
+    if (l->present_only && p->left_s != 0)
+        return true;
+    if (l->n < l->cap)
+        l->rows[l->n] = *p;
+    l->n++; /* counted past cap: the caller learns how many there are */
+    return true;
 }
 
 tdm_status tdm_sig_rstore_participant_list(tdm_sig_rstore *s, const char *session_id,
@@ -581,23 +690,10 @@ tdm_status tdm_sig_rstore_participant_list(tdm_sig_rstore *s, const char *sessio
     tdm_redis_args_str(&a, k);
     tdm_redis_args_int(&a, 0);
     tdm_redis_args_int(&a, -1);
-    tdm_status st;
-    redisReply *r = run(s, &a, &st, err);
-    if (!r)
-        return st;
-    *n = 0;
-    for (size_t i = 0; st == TDM_OK && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        tdm_sig_participant_row row;
-        bool found = false;
-        if ((st = part_get(s, r->element[i]->str, &row, &found, err)) != TDM_OK)
-            break;
-        if (!found || (present_only && row.left_s != 0))
-            continue;
-        if (*n < cap)
-            rows[*n] = row;
-        (*n)++;
-    }
-    freeReplyObject(r);
+    part_list l = {present_only, rows, cap, 0};
+    tdm_sig_participant_row row;
+    tdm_status st = rows_each(s, &a, &PART, &row, part_take, &l, err);
+    *n = l.n;
     return st;
 }
 
@@ -612,10 +708,9 @@ tdm_status tdm_sig_rstore_participant_set_profile(tdm_sig_rstore *s, const char 
 tdm_status tdm_sig_rstore_participant_set_left(tdm_sig_rstore *s, const char *id, int64_t now_s,
                                                tdm_error *err)
 {
-    char k[K_CAP], nv[24];
+    char k[K_CAP];
     key(k, "tdm:part:%s", id);
-    snprintf(nv, sizeof nv, "%lld", (long long)now_s);
-    return hset_if_field(s, k, "left", "0", "left", nv, NULL, NULL, NULL, err);
+    return stamp_once(s, k, "left", now_s, NULL, err);
 }
 
 /* --- join codes --- */
@@ -624,9 +719,8 @@ tdm_status tdm_sig_rstore_code_insert(tdm_sig_rstore *s, const char *session_id,
                                       const uint8_t digest[TDM_SIG_DIGEST_LEN], int64_t expires_s,
                                       tdm_error *err)
 {
-    char kd[K_CAP], ks[K_CAP], dh[2 * TDM_SIG_DIGEST_LEN + 1];
-    hex(digest, TDM_SIG_DIGEST_LEN, dh);
-    key(kd, "tdm:code_digest:%s", dh);
+    char kd[K_CAP], ks[K_CAP];
+    digest_key(kd, "tdm:code_digest:", digest);
     key(ks, "tdm:sess:%s:codes", session_id);
     tdm_redis_args a;
     eval_head(&a,
@@ -647,39 +741,52 @@ tdm_status tdm_sig_rstore_code_insert(tdm_sig_rstore *s, const char *session_id,
     return run_int(s, &a, &v, err);
 }
 
+typedef struct code_rec {
+    char session_id[TDM_SIG_ID_CAP];
+    int64_t used, revoked, expires;
+} code_rec;
+
+static tdm_status code_fill(const redisReply *r, void *o, tdm_error *err)
+{
+    (void)err;
+    code_rec *c = o;
+    hcopy(r, "session", c->session_id, sizeof c->session_id);
+    c->used = hint(r, "used");
+    c->revoked = hint(r, "revoked");
+    c->expires = hint(r, "expires");
+    return TDM_OK;
+}
+
+static const row_kind CODE = {"tdm:code:", code_fill};
+
 tdm_status tdm_sig_rstore_code_find_live(tdm_sig_rstore *s,
                                          const uint8_t digest[TDM_SIG_DIGEST_LEN], int64_t now_s,
                                          char session_id[TDM_SIG_ID_CAP], int64_t *code_id,
                                          bool *found, tdm_error *err)
 {
-    char k[K_CAP], dh[2 * TDM_SIG_DIGEST_LEN + 1], id[24];
-    hex(digest, TDM_SIG_DIGEST_LEN, dh);
-    key(k, "tdm:code_digest:%s", dh);
+    char k[K_CAP], id[24];
+    digest_key(k, "tdm:code_digest:", digest);
     tdm_status st = get_str(s, k, id, sizeof id, found, err);
     if (st != TDM_OK || !*found)
         return st;
-    key(k, "tdm:code:%s", id);
-    redisReply *r = hgetall(s, k, found, &st, err);
-    if (!r)
+    code_rec c = {0};
+    if ((st = row_get(s, &CODE, id, &c, found, err)) != TDM_OK)
         return st;
-    if (*found && hint(r, "used") == 0 && hint(r, "revoked") == 0 && hint(r, "expires") > now_s) {
-        hcopy(r, "session", session_id, TDM_SIG_ID_CAP);
+    *found = *found && c.used == 0 && c.revoked == 0 && c.expires > now_s;
+    if (*found) {
+        snprintf(session_id, TDM_SIG_ID_CAP, "%s", c.session_id);
         *code_id = strtoll(id, NULL, 10);
-    } else {
-        *found = false;
     }
-    freeReplyObject(r);
     return TDM_OK;
 }
 
 tdm_status tdm_sig_rstore_code_use(tdm_sig_rstore *s, int64_t code_id, int64_t now_s,
                                    tdm_error *err)
 {
-    char k[K_CAP], nv[24];
+    char k[K_CAP];
     key(k, "tdm:code:%lld", (long long)code_id);
-    snprintf(nv, sizeof nv, "%lld", (long long)now_s);
     long long done = 0;
-    tdm_status st = hset_if_field(s, k, "used", "0", "used", nv, NULL, NULL, &done, err);
+    tdm_status st = stamp_once(s, k, "used", now_s, &done, err);
     if (st == TDM_OK && !done)
         return tdm_fail(err, TDM_ERR_INVALID, "store: join code already used");
     return st;
@@ -707,10 +814,9 @@ tdm_status tdm_sig_rstore_code_revoke_session(tdm_sig_rstore *s, const char *ses
 tdm_status tdm_sig_rstore_invite_insert(tdm_sig_rstore *s, const tdm_sig_invite_row *r,
                                         tdm_error *err)
 {
-    char ki[K_CAP], kd[K_CAP], ks[K_CAP], dh[2 * TDM_SIG_DIGEST_LEN + 1];
-    hex(r->token_digest, TDM_SIG_DIGEST_LEN, dh);
+    char ki[K_CAP], kd[K_CAP], ks[K_CAP];
     key(ki, "tdm:inv:%s", r->id);
-    key(kd, "tdm:inv_digest:%s", dh);
+    digest_key(kd, "tdm:inv_digest:", r->token_digest);
     key(ks, "tdm:sess:%s:invites", r->session_id);
     tdm_redis_args a;
     eval_head(&a,
@@ -733,44 +839,34 @@ tdm_status tdm_sig_rstore_invite_insert(tdm_sig_rstore *s, const tdm_sig_invite_
     tdm_redis_args_str(&a, r->created_by);
     tdm_redis_args_int(&a, r->created_s);
     tdm_redis_args_int(&a, r->expires_s);
-    long long v = 0;
-    tdm_status st = run_int(s, &a, &v, err);
-    if (st == TDM_OK && v != 1)
-        return tdm_fail(err, TDM_ERR_INVALID, "store: invite %s or its token exists", r->id);
-    return st;
+    return run_insert(s, &a, err, "invite %s or its token", r->id);
 }
 
-static tdm_status inv_get(tdm_sig_rstore *s, const char *id, tdm_sig_invite_row *out,
-                          bool *found, tdm_error *err)
+static tdm_status inv_fill(const redisReply *r, void *o, tdm_error *err)
 {
-    char k[K_CAP];
-    key(k, "tdm:inv:%s", id);
-    tdm_status st;
-    redisReply *r = hgetall(s, k, found, &st, err);
-    if (!r)
-        return st;
-    if (*found) {
-        memset(out, 0, sizeof *out);
-        hcopy(r, "id", out->id, sizeof out->id);
-        hcopy(r, "session", out->session_id, sizeof out->session_id);
-        hblob(r, "digest", out->token_digest, TDM_SIG_DIGEST_LEN);
-        hcopy(r, "profile", out->profile, sizeof out->profile);
-        hcopy(r, "created_by", out->created_by, sizeof out->created_by);
-        out->created_s = hint(r, "created");
-        out->expires_s = hint(r, "expires");
-        out->used_s = hint(r, "used");
-        out->revoked_s = hint(r, "revoked");
-        hcopy(r, "used_by", out->used_by, sizeof out->used_by);
-        out->expired_s = hint(r, "expired");
-    }
-    freeReplyObject(r);
+    (void)err;
+    tdm_sig_invite_row *out = o;
+    memset(out, 0, sizeof *out);
+    hcopy(r, "id", out->id, sizeof out->id);
+    hcopy(r, "session", out->session_id, sizeof out->session_id);
+    hblob(r, "digest", out->token_digest, TDM_SIG_DIGEST_LEN);
+    hcopy(r, "profile", out->profile, sizeof out->profile);
+    hcopy(r, "created_by", out->created_by, sizeof out->created_by);
+    out->created_s = hint(r, "created");
+    out->expires_s = hint(r, "expires");
+    out->used_s = hint(r, "used");
+    out->revoked_s = hint(r, "revoked");
+    hcopy(r, "used_by", out->used_by, sizeof out->used_by);
+    out->expired_s = hint(r, "expired");
     return TDM_OK;
 }
+
+static const row_kind INVITE = {"tdm:inv:", inv_fill};
 
 tdm_status tdm_sig_rstore_invite_get(tdm_sig_rstore *s, const char *id, tdm_sig_invite_row *out,
                                      bool *found, tdm_error *err)
 {
-    return inv_get(s, id, out, found, err);
+    return row_get(s, &INVITE, id, out, found, err);
 }
 
 tdm_status tdm_sig_rstore_invite_get_by_digest(tdm_sig_rstore *s,
@@ -778,13 +874,9 @@ tdm_status tdm_sig_rstore_invite_get_by_digest(tdm_sig_rstore *s,
                                                tdm_sig_invite_row *out, bool *found,
                                                tdm_error *err)
 {
-    char k[K_CAP], dh[2 * TDM_SIG_DIGEST_LEN + 1], id[TDM_SIG_ID_CAP];
-    hex(digest, TDM_SIG_DIGEST_LEN, dh);
-    key(k, "tdm:inv_digest:%s", dh);
-    tdm_status st = get_str(s, k, id, sizeof id, found, err);
-    if (st != TDM_OK || !*found)
-        return st;
-    return inv_get(s, id, out, found, err);
+    char k[K_CAP];
+    digest_key(k, "tdm:inv_digest:", digest);
+    return row_by_index(s, &INVITE, k, out, found, err);
 }
 
 /* A compare-and-set on an invite that also takes it off the due list. */
@@ -807,26 +899,25 @@ static tdm_status inv_cas(tdm_sig_rstore *s, const char *id, const char *field, 
     tdm_redis_args_str(&a, "tdm:inv_due");
     tdm_redis_args_str(&a, field);
     tdm_redis_args_str(&a, undue ? "1" : "0");
-    tdm_redis_args_str(&a, f1);
-    tdm_redis_args_str(&a, v1);
-    if (f2) {
-        tdm_redis_args_str(&a, f2);
-        tdm_redis_args_str(&a, v2);
-    }
-    long long v = 0;
-    tdm_status st = run_int(s, &a, &v, err);
-    if (done)
-        *done = v;
-    return st;
+    args_fields(&a, f1, v1, f2, v2);
+    return run_cas(s, &a, done, err);
+}
+
+/* Ends a still-open invite for good (field: "revoked" or "expired"). */
+static tdm_status inv_end(tdm_sig_rstore *s, const char *id, const char *field, int64_t now_s,
+                          tdm_error *err)
+{
+    char nv[24];
+    return inv_cas(s, id, field, true, field, num(nv, now_s), NULL, NULL, NULL, err);
 }
 
 tdm_status tdm_sig_rstore_invite_use(tdm_sig_rstore *s, const char *id, const char *used_by,
                                      int64_t now_s, tdm_error *err)
 {
     char nv[24];
-    snprintf(nv, sizeof nv, "%lld", (long long)now_s);
     long long done = 0;
-    tdm_status st = inv_cas(s, id, "used", true, "used", nv, "used_by", used_by, &done, err);
+    tdm_status st =
+        inv_cas(s, id, "used", true, "used", num(nv, now_s), "used_by", used_by, &done, err);
     if (st == TDM_OK && !done) /* the one-time rule holds even without the lock */
         return tdm_fail(err, TDM_ERR_INVALID, "store: invite %s already used", id);
     return st;
@@ -835,9 +926,7 @@ tdm_status tdm_sig_rstore_invite_use(tdm_sig_rstore *s, const char *id, const ch
 tdm_status tdm_sig_rstore_invite_revoke(tdm_sig_rstore *s, const char *id, int64_t now_s,
                                         tdm_error *err)
 {
-    char nv[24];
-    snprintf(nv, sizeof nv, "%lld", (long long)now_s);
-    return inv_cas(s, id, "revoked", true, "revoked", nv, NULL, NULL, NULL, err);
+    return inv_end(s, id, "revoked", now_s, err);
 }
 
 tdm_status tdm_sig_rstore_invite_revoke_session(tdm_sig_rstore *s, const char *session_id,
@@ -864,10 +953,26 @@ tdm_status tdm_sig_rstore_invite_revoke_session(tdm_sig_rstore *s, const char *s
     return st;
 }
 
+typedef struct inv_list {
+    tdm_sig_invite_row *rows;
+    size_t limit, n;
+} inv_list;
+
+static bool inv_take_open(void *ctx, const void *row)
+{
+    inv_list *l = ctx;
+    const tdm_sig_invite_row *i = row;
+    if (!i->used_s && !i->revoked_s && !i->expired_s)
+        l->rows[l->n++] = *i;
+    return l->n < l->limit;
+}
+
 tdm_status tdm_sig_rstore_invite_due(tdm_sig_rstore *s, int64_t now_s, size_t limit,
                                      tdm_sig_invite_row *rows, size_t *n, tdm_error *err)
 {
     *n = 0;
+    if (limit == 0)
+        return TDM_OK;
     tdm_redis_args a;
     args_init(&a);
     tdm_redis_args_str(&a, "ZRANGEBYSCORE");
@@ -877,29 +982,17 @@ tdm_status tdm_sig_rstore_invite_due(tdm_sig_rstore *s, int64_t now_s, size_t li
     tdm_redis_args_str(&a, "LIMIT");
     tdm_redis_args_int(&a, 0);
     tdm_redis_args_int(&a, (int64_t)limit);
-    tdm_status st;
-    redisReply *r = run(s, &a, &st, err);
-    if (!r)
-        return st;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && *n < limit; i++) {
-        tdm_sig_invite_row row;
-        bool found = false;
-        if ((st = inv_get(s, r->element[i]->str, &row, &found, err)) != TDM_OK)
-            break;
-        if (!found || row.used_s || row.revoked_s || row.expired_s)
-            continue;
-        rows[(*n)++] = row;
-    }
-    freeReplyObject(r);
+    inv_list l = {rows, limit, 0};
+    tdm_sig_invite_row row;
+    tdm_status st = rows_each(s, &a, &INVITE, &row, inv_take_open, &l, err);
+    *n = l.n;
     return st;
 }
 
 tdm_status tdm_sig_rstore_invite_mark_expired(tdm_sig_rstore *s, const char *id, int64_t now_s,
                                               tdm_error *err)
 {
-    char nv[24];
-    snprintf(nv, sizeof nv, "%lld", (long long)now_s);
-    return inv_cas(s, id, "expired", true, "expired", nv, NULL, NULL, NULL, err);
+    return inv_end(s, id, "expired", now_s, err);
 }
 
 /* --- logins --- */
@@ -908,9 +1001,8 @@ tdm_status tdm_sig_rstore_login_insert(tdm_sig_rstore *s, const uint8_t digest[T
                                        int64_t user_id, int64_t now_s, int64_t expires_s,
                                        tdm_error *err)
 {
-    char k[K_CAP], dh[2 * TDM_SIG_DIGEST_LEN + 1];
-    hex(digest, TDM_SIG_DIGEST_LEN, dh);
-    key(k, "tdm:login:%s", dh);
+    char k[K_CAP];
+    digest_key(k, "tdm:login:", digest);
     tdm_redis_args a;
     eval_head(&a,
               "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end "
@@ -921,41 +1013,46 @@ tdm_status tdm_sig_rstore_login_insert(tdm_sig_rstore *s, const uint8_t digest[T
     tdm_redis_args_int(&a, user_id);
     tdm_redis_args_int(&a, now_s);
     tdm_redis_args_int(&a, expires_s);
-    long long v = 0;
-    tdm_status st = run_int(s, &a, &v, err);
-    if (st == TDM_OK && v != 1)
-        return tdm_fail(err, TDM_ERR_INVALID, "store: login token exists");
-    return st;
+    return run_insert(s, &a, err, "login token");
+}
+
+typedef struct login_rec {
+    int64_t user, revoked, expires;
+} login_rec;
+
+static tdm_status login_fill(const redisReply *r, void *o, tdm_error *err)
+{
+    (void)err;
+    login_rec *l = o;
+    l->user = hint(r, "user");
+    l->revoked = hint(r, "revoked");
+    l->expires = hint(r, "expires");
+    return TDM_OK;
 }
 
 tdm_status tdm_sig_rstore_login_find(tdm_sig_rstore *s, const uint8_t digest[TDM_SIG_DIGEST_LEN],
                                      int64_t now_s, int64_t *user_id, bool *found,
                                      tdm_error *err)
 {
-    char k[K_CAP], dh[2 * TDM_SIG_DIGEST_LEN + 1];
-    hex(digest, TDM_SIG_DIGEST_LEN, dh);
-    key(k, "tdm:login:%s", dh);
-    tdm_status st;
-    redisReply *r = hgetall(s, k, found, &st, err);
-    if (!r)
+    char k[K_CAP];
+    digest_key(k, "tdm:login:", digest);
+    login_rec l = {0};
+    tdm_status st = hash_read(s, k, login_fill, &l, found, err);
+    if (st != TDM_OK)
         return st;
-    if (*found && hint(r, "revoked") == 0 && hint(r, "expires") > now_s)
-        *user_id = hint(r, "user");
-    else
-        *found = false;
-    freeReplyObject(r);
+    *found = *found && l.revoked == 0 && l.expires > now_s;
+    if (*found)
+        *user_id = l.user;
     return TDM_OK;
 }
 
 tdm_status tdm_sig_rstore_login_revoke(tdm_sig_rstore *s, const uint8_t digest[TDM_SIG_DIGEST_LEN],
                                        int64_t now_s, int *n, tdm_error *err)
 {
-    char k[K_CAP], dh[2 * TDM_SIG_DIGEST_LEN + 1], nv[24];
-    hex(digest, TDM_SIG_DIGEST_LEN, dh);
-    key(k, "tdm:login:%s", dh);
-    snprintf(nv, sizeof nv, "%lld", (long long)now_s);
+    char k[K_CAP];
+    digest_key(k, "tdm:login:", digest);
     long long done = 0;
-    tdm_status st = hset_if_field(s, k, "revoked", "0", "revoked", nv, NULL, NULL, &done, err);
+    tdm_status st = stamp_once(s, k, "revoked", now_s, &done, err);
     if (n)
         *n = st == TDM_OK ? (int)done : 0;
     return st;
@@ -975,23 +1072,28 @@ static const char lua_audit_append[] =
     "redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4]) "
     "redis.call('SADD', KEYS[3], ARGV[6]) return 1";
 
-static tdm_status audit_head(tdm_sig_rstore *s, const char *chain, bool *found, int64_t *seq,
-                             char hash_hex[2 * TDM_SIG_AUDIT_HASH_LEN + 1], tdm_error *err)
+typedef struct audit_head_rec {
+    int64_t seq;
+    char hash_hex[2 * TDM_SIG_AUDIT_HASH_LEN + 1];
+} audit_head_rec;
+
+static tdm_status audit_head_fill(const redisReply *r, void *o, tdm_error *err)
+{
+    (void)err;
+    audit_head_rec *h = o;
+    h->seq = hint(r, "seq");
+    hcopy(r, "hash", h->hash_hex, sizeof h->hash_hex);
+    return TDM_OK;
+}
+
+/* The chain's head: seq 0 and no hash for a chain not yet written. */
+static tdm_status audit_head(tdm_sig_rstore *s, const char *chain, bool *found,
+                             audit_head_rec *h, tdm_error *err)
 {
     char k[K_CAP];
     key(k, "tdm:audit:%s:head", chain);
-    tdm_status st;
-    redisReply *r = hgetall(s, k, found, &st, err);
-    if (!r)
-        return st;
-    *seq = 0;
-    hash_hex[0] = '\0';
-    if (*found) {
-        *seq = hint(r, "seq");
-        hcopy(r, "hash", hash_hex, 2 * TDM_SIG_AUDIT_HASH_LEN + 1);
-    }
-    freeReplyObject(r);
-    return TDM_OK;
+    memset(h, 0, sizeof *h);
+    return hash_read(s, k, audit_head_fill, h, found, err);
 }
 
 tdm_status tdm_sig_rstore_audit_append(tdm_sig_rstore *s, const char *chain, int64_t ts_ms,
@@ -1011,12 +1113,12 @@ tdm_status tdm_sig_rstore_audit_append(tdm_sig_rstore *s, const char *chain, int
         e.subject = subject ? subject : "";
         e.detail = detail_json ? detail_json : "{}";
         bool found = false;
-        int64_t head_seq = 0;
-        char head_hex[2 * TDM_SIG_AUDIT_HASH_LEN + 1];
-        tdm_status st = audit_head(s, chain, &found, &head_seq, head_hex, err);
+        audit_head_rec head;
+        tdm_status st = audit_head(s, chain, &found, &head, err);
         if (st != TDM_OK)
             return st;
-        if (found && !unhex(head_hex, e.prev_hash, sizeof e.prev_hash))
+        int64_t head_seq = head.seq;
+        if (found && !unhex(head.hash_hex, e.prev_hash, sizeof e.prev_hash))
             return tdm_fail(err, TDM_ERR_IO, "store: audit chain %s: unreadable head", chain);
         e.seq = head_seq + 1;
         if ((st = tdm_sig_audit_hash(&e, e.hash, err)) != TDM_OK)
@@ -1038,7 +1140,7 @@ tdm_status tdm_sig_rstore_audit_append(tdm_sig_rstore *s, const char *chain, int
         tdm_redis_args_str(&a, kl);
         tdm_redis_args_str(&a, "tdm:audit:chains");
         tdm_redis_args_int(&a, head_seq);
-        tdm_redis_args_str(&a, found ? head_hex : "");
+        tdm_redis_args_str(&a, found ? head.hash_hex : "");
         tdm_redis_args_int(&a, e.seq);
         tdm_redis_args_str(&a, hash_hex);
         tdm_redis_args_str(&a, text);
@@ -1160,14 +1262,13 @@ static tdm_status verify_chain(tdm_sig_rstore *s, const char *chain, tdm_sig_aud
         return st;
     if (!w.bad) {
         bool found = false;
-        int64_t head_seq = 0;
-        char head_hex[2 * TDM_SIG_AUDIT_HASH_LEN + 1];
-        uint8_t head[TDM_SIG_AUDIT_HASH_LEN] = {0};
-        if ((st = audit_head(s, chain, &found, &head_seq, head_hex, err)) != TDM_OK)
+        audit_head_rec head;
+        uint8_t head_hash[TDM_SIG_AUDIT_HASH_LEN] = {0};
+        if ((st = audit_head(s, chain, &found, &head, err)) != TDM_OK)
             return st;
         if (found)
-            unhex(head_hex, head, sizeof head);
-        tdm_sig_audit_walk_finish(&w, found, head_seq, head);
+            unhex(head.hash_hex, head_hash, sizeof head_hash);
+        tdm_sig_audit_walk_finish(&w, found, head.seq, head_hash);
     }
     rep->chains++;
     if (w.bad && rep->intact) {

@@ -24,6 +24,12 @@ typedef struct tracked {
     uint64_t used_seq; /* 0: free */
     char sid[TDM_HB_ID_MAX + 1];
     char relay[TDM_HB_ID_MAX + 1];
+    /* Media was handed out on another relay than before without a move
+     * here (a client asked for media between the relay's loss and the
+     * next run): the relay it was on, so the move still happens (audit,
+     * the other participants told). "" otherwise. */
+    char moved_from[TDM_HB_ID_MAX + 1];
+    bool stuck; /* a move found no relay: said once in the log, retried quietly */
 } tracked;
 
 typedef struct mark {
@@ -46,7 +52,12 @@ struct tdm_sig_failover {
 
 const char *tdm_sig_move_reason_name(tdm_sig_move_reason r)
 {
-    return r == TDM_SIG_MOVE_GONE ? "gone" : r == TDM_SIG_MOVE_DRAINED ? "drained" : "lost";
+    switch (r) {
+    case TDM_SIG_MOVE_GONE: return "gone";
+    case TDM_SIG_MOVE_DRAINED: return "drained";
+    case TDM_SIG_MOVE_ELSEWHERE: return "moved";
+    default: return "lost";
+    }
 }
 
 tdm_status tdm_sig_failover_new(tdm_signal *sig, tdm_sig_hub *hub, const tdm_sig_serve_config *cfg,
@@ -91,7 +102,9 @@ void tdm_sig_failover_note(tdm_sig_failover *fo, const char *sid, const char *re
     if (!fo || !sid || !relay_id || strlen(sid) > TDM_HB_ID_MAX || strlen(relay_id) > TDM_HB_ID_MAX)
         return;
     tracked *e = find(fo, sid);
-    if (!e) {
+    if (e && !e->relay[0]) {
+        memset(e->moved_from, 0, sizeof e->moved_from); /* the relay learned */
+    } else if (!e) {
         e = &fo->t[0];
         for (size_t i = 0; i < TDM_SIG_FAILOVER_SESSIONS; i++) {
             if (!fo->t[i].used_seq) {
@@ -101,10 +114,33 @@ void tdm_sig_failover_note(tdm_sig_failover *fo, const char *sid, const char *re
             if (fo->t[i].used_seq < e->used_seq)
                 e = &fo->t[i];
         }
+        memset(e, 0, sizeof *e);
         snprintf(e->sid, sizeof e->sid, "%s", sid);
+    } else if (relay_id[0] && strcmp(e->relay, relay_id) != 0 && !e->moved_from[0]) {
+        /* A session changes relay only when its relay went away. */
+        snprintf(e->moved_from, sizeof e->moved_from, "%s", e->relay);
     }
     snprintf(e->relay, sizeof e->relay, "%s", relay_id);
     e->used_seq = ++fo->seq;
+}
+
+void tdm_sig_failover_settle(tdm_sig_failover *fo, const char *sid, const char *relay_id,
+                             int64_t now_ms)
+{
+    tdm_sig_failover_note(fo, sid, relay_id, now_ms);
+    tracked *e = find(fo, sid);
+    if (e) {
+        e->moved_from[0] = '\0';
+        e->stuck = false;
+    }
+}
+
+void tdm_sig_failover_hub_auth(void *ctx, const char *sid)
+{
+    tdm_sig_failover *fo = ctx;
+    if (!fo || !sid || find(fo, sid) || !fo->cfg || !fo->cfg->redis_url[0])
+        return; /* one machine: the media handed out here is all there is */
+    tdm_sig_failover_note(fo, sid, "", 0); /* relay unknown: resolved by run() */
 }
 
 void tdm_sig_failover_forget(tdm_sig_failover *fo, const char *sid)
@@ -166,28 +202,35 @@ bool tdm_sig_failover_is_gone(const tdm_sig_failover *fo, const char *relay_id, 
     return m && m->gone_ms && now_ms - m->gone_ms <= GONE_KEEP_MS;
 }
 
-size_t tdm_sig_failover_due(tdm_sig_failover *fo, const char *const *live_ids, size_t n_live,
-                            int64_t now_ms, tdm_sig_move *out, size_t max)
+size_t tdm_sig_failover_due(tdm_sig_failover *fo, const char *const *live_ids,
+                            const bool *draining, size_t n_live, int64_t now_ms,
+                            tdm_sig_move *out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; fo && i < TDM_SIG_FAILOVER_SESSIONS && n < max; i++) {
         const tracked *e = &fo->t[i];
-        if (!e->used_seq)
+        if (!e->used_seq || !e->relay[0]) /* relay not known yet */
             continue;
-        bool alive = false;
+        const char *from = e->moved_from[0] ? e->moved_from : e->relay;
+        bool alive = false, drains = false;
         for (size_t k = 0; k < n_live && !alive; k++)
-            alive = live_ids[k] && strcmp(live_ids[k], e->relay) == 0;
-        bool gone = alive && tdm_sig_failover_is_gone(fo, e->relay, now_ms);
-        const mark *m = alive && !gone ? mark_find(fo, e->relay) : NULL;
+            if (live_ids[k] && strcmp(live_ids[k], from) == 0) {
+                alive = true;
+                drains = draining && draining[k];
+            }
+        bool gone = alive && tdm_sig_failover_is_gone(fo, from, now_ms);
+        const mark *m = alive && !gone ? mark_find(fo, from) : NULL;
         bool drained = m && m->drain && now_ms >= m->drain_until_ms;
-        if (alive && !gone && !drained)
+        if (alive && !gone && !drained && !e->moved_from[0] && !drains)
             continue;
         tdm_sig_move *mv = &out[n++];
         snprintf(mv->sid, sizeof mv->sid, "%s", e->sid);
-        snprintf(mv->from, sizeof mv->from, "%s", e->relay);
-        mv->reason = gone      ? TDM_SIG_MOVE_GONE
-                     : drained ? TDM_SIG_MOVE_DRAINED
-                               : TDM_SIG_MOVE_LOST;
+        snprintf(mv->from, sizeof mv->from, "%s", from);
+        mv->pending = e->moved_from[0] != '\0';
+        mv->reason = gone                 ? TDM_SIG_MOVE_GONE
+                     : drained            ? TDM_SIG_MOVE_DRAINED
+                     : alive && !mv->pending ? TDM_SIG_MOVE_ELSEWHERE
+                                          : TDM_SIG_MOVE_LOST;
     }
     return n;
 }
@@ -307,28 +350,49 @@ static bool move_one(tdm_sig_failover *fo, tdm_sig_api *api, const tdm_sig_move 
     }
     if (!ids)
         return false; /* the store cannot answer now */
-    /* A gone or drained relay is still in the registry (draining): its
-     * placement must be let go for place() to choose another. */
-    if (mv->reason != TDM_SIG_MOVE_LOST)
-        tdm_sig_registry_release(reg, mv->sid);
     const tdm_sig_relay_entry *e = NULL;
     tdm_error err = {{0}};
-    if (tdm_sig_registry_place(reg, mv->sid, now_ms, &e, &err) != TDM_OK ||
-        strcmp(e->report.id, mv->from) == 0) {
-        log_add(log, cap, "session %s on relay %s (%s): no relay to move it to: %s", mv->sid,
-                mv->from, tdm_sig_move_reason_name(mv->reason),
-                err.msg[0] ? err.msg : "only the relay it leaves");
+    /* Whether this call places the session anew (the counter counts new
+     * placements only): if not, someone placed it already — another
+     * instance with --redis, which audited the move — and only this
+     * instance's sockets are left to tell. */
+    uint64_t placements = tdm_sig_registry_counters_get(reg)->placements;
+    tdm_status st = tdm_sig_registry_place(reg, mv->sid, now_ms, &e, &err);
+    /* On a draining relay: moved only if another instance moved it. */
+    if (mv->reason == TDM_SIG_MOVE_ELSEWHERE && (st != TDM_OK || strcmp(e->report.id, mv->from) == 0)) {
+        json_decref(ids);
+        return true;
+    }
+    /* A gone or drained relay is still in the registry (draining) and
+     * keeps its sessions: its placement must be let go for place() to
+     * choose another — unless it was already moved (another instance
+     * with --redis, or a client's media request). */
+    if (st == TDM_OK && strcmp(e->report.id, mv->from) == 0) {
+        tdm_sig_registry_release(reg, mv->sid);
+        st = tdm_sig_registry_place(reg, mv->sid, now_ms, &e, &err);
+    }
+    if (st != TDM_OK || strcmp(e->report.id, mv->from) == 0) {
+        tracked *t = find(fo, mv->sid);
+        if (t && !t->stuck)
+            log_add(log, cap, "session %s on relay %s (%s): no relay to move it to (tried again "
+                              "every second): %s",
+                    mv->sid, mv->from, tdm_sig_move_reason_name(mv->reason),
+                    err.msg[0] ? err.msg : "only the relay it leaves");
+        if (t)
+            t->stuck = true;
         json_decref(ids);
         return false;
     }
     char to[TDM_HB_ID_MAX + 1];
     snprintf(to, sizeof to, "%s", e->report.id);
-    if (audit_move(fo, mv->sid, mv->from, to, mv->reason, now_ms, &err) != TDM_OK) {
+    bool placed_here = tdm_sig_registry_counters_get(reg)->placements > placements;
+    if ((placed_here || mv->pending) &&
+        audit_move(fo, mv->sid, mv->from, to, mv->reason, now_ms, &err) != TDM_OK) {
         log_add(log, cap, "session %s: relay_failover not audited: %s", mv->sid, err.msg);
         json_decref(ids);
         return false;
     }
-    tdm_sig_failover_note(fo, mv->sid, to, now_ms);
+    tdm_sig_failover_settle(fo, mv->sid, to, now_ms);
     size_t told = 0;
     json_t *v;
     size_t i;
@@ -362,6 +426,22 @@ static bool move_one(tdm_sig_failover *fo, tdm_sig_api *api, const tdm_sig_move 
     return true;
 }
 
+/* Sessions with clients here whose relay is not known (tdm_sig_failover_hub_auth):
+ * the shared placement says, a few per run. */
+static void resolve_unknown(tdm_sig_failover *fo, tdm_sig_registry *reg, int64_t now_ms)
+{
+    size_t done = 0;
+    for (size_t i = 0; i < TDM_SIG_FAILOVER_SESSIONS && done < 16; i++) {
+        tracked *e = &fo->t[i];
+        if (!e->used_seq || e->relay[0])
+            continue;
+        done++;
+        const tdm_sig_relay_entry *r = NULL;
+        if (tdm_sig_registry_place(reg, e->sid, now_ms, &r, NULL) == TDM_OK)
+            snprintf(e->relay, sizeof e->relay, "%s", r->report.id);
+    }
+}
+
 void tdm_sig_failover_run(tdm_sig_failover *fo, tdm_sig_api *api, int64_t now_ms, char *log,
                           size_t cap)
 {
@@ -371,6 +451,7 @@ void tdm_sig_failover_run(tdm_sig_failover *fo, tdm_sig_api *api, int64_t now_ms
         return;
     tdm_sig_registry *reg = tdm_sig_api_registry(api);
     const char *live_ids[TDM_SIG_REGISTRY_MAX];
+    bool draining[TDM_SIG_REGISTRY_MAX];
     char ids[TDM_SIG_REGISTRY_MAX][TDM_HB_ID_MAX + 1];
     size_t n_live = tdm_sig_registry_count(reg, now_ms);
     if (n_live > TDM_SIG_REGISTRY_MAX)
@@ -379,9 +460,11 @@ void tdm_sig_failover_run(tdm_sig_failover *fo, tdm_sig_api *api, int64_t now_ms
         const tdm_sig_relay_entry *e = tdm_sig_registry_at(reg, i);
         snprintf(ids[i], sizeof ids[i], "%s", e ? e->report.id : "");
         live_ids[i] = ids[i];
+        draining[i] = e && e->report.draining;
     }
+    resolve_unknown(fo, reg, now_ms);
     tdm_sig_move moves[MOVES_PER_RUN];
-    size_t n = tdm_sig_failover_due(fo, live_ids, n_live, now_ms, moves, MOVES_PER_RUN);
+    size_t n = tdm_sig_failover_due(fo, live_ids, draining, n_live, now_ms, moves, MOVES_PER_RUN);
     for (size_t i = 0; i < n; i++)
         move_one(fo, api, &moves[i], now_ms, log, cap);
 }
@@ -471,10 +554,10 @@ static void r_gone(tdm_sig_failover *fo, tdm_sig_api *api, const tdm_sig_api_req
     if (m)
         m->last_gone_ts = ts;
     tdm_sig_failover_gone(fo, rid, now_ms);
-    char log[sizeof resp->log - 64];
+    char log[400];
     tdm_sig_failover_run(fo, api, now_ms, log, sizeof log);
-    snprintf(resp->log, sizeof resp->log, "relay %s is leaving%s%s", rid, log[0] ? ": " : "",
-             log);
+    snprintf(resp->log, sizeof resp->log, "relay %.64s is leaving%s%.399s", rid,
+             log[0] ? ": " : "", log);
     answer(resp, 200, json_pack("{s:s}", "id", rid));
 }
 

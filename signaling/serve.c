@@ -529,6 +529,17 @@ static int respond(struct lws *wsi, tdm_sig_server *s, http_txn *t)
             t->resp = resp.body;
             t->resp_len = resp.body_len;
         }
+    } else if (s->cluster && strcmp(t->path, "/healthz") == 0 &&
+               !tdm_redis_cluster_redis_up(s->cluster)) {
+        /* Everything else answers 503 now: a load balancer should send no
+         * traffic here until Redis is back. */
+        static const char down[] = "{\"ok\":false,\"redis\":\"unavailable\"}";
+        free(t->resp);
+        t->resp = strdup(down);
+        t->resp_len = sizeof down - 1;
+        t->status = 503;
+        t->content_type = "application/json";
+        t->hdr_retry_after = 1; /* expected, not a fault: no log line per probe */
     } else if (tdm_sig_api_owns(t->path)) {
         tdm_sig_api_request req = {
             .method = t->method,

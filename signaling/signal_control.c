@@ -87,6 +87,11 @@ tdm_status tdm_signal_control_denial_audit(tdm_signal *sig, const char *session_
 {
     if (!sig || !session_id || !sender_pid)
         return tdm_fail(err, TDM_ERR_INVALID, "control audit: NULL argument");
+    /* tdm_signal_input counted the event as allowed (the profile let it
+     * through) in this same second; it is a denial, audited below. */
+    live *l = tdm_sig__live_find(sig, sender_pid);
+    if (l && l->allowed.n > 0 && l->allowed.sec == now_ms / 1000)
+        l->allowed.n--;
     tdm_status st = tdm_sig_store_begin(sig->store, err);
     if (st != TDM_OK)
         return st;

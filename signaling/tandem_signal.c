@@ -111,6 +111,19 @@ static bool read_line(const char *prompt, bool tty, char *buf, size_t cap)
     return true;
 }
 
+/* Every command takes --help (or -h) as well: people type it after the
+ * command they want to know about. */
+static bool is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+static int help(void)
+{
+    fputs(usage, stdout);
+    return 0;
+}
+
 static int cmd_user_add(int argc, char **argv)
 {
     const char *name = NULL, *role = NULL, *db = NULL, *profiles = NULL;
@@ -132,6 +145,8 @@ static int cmd_user_add(int argc, char **argv)
             may_invite = true;
         } else if (strcmp(a, "--password") == 0) {
             return bad_usage("%s: passwords are read from standard input, never from arguments", a);
+        } else if (is_help(a)) {
+            return help();
         } else if (a[0] == '-') {
             return bad_usage("unknown option '%s'", a);
         } else if (!name) {
@@ -201,6 +216,8 @@ static int cmd_audit_verify(int argc, char **argv)
                 db = argv[++i];
             else
                 session = argv[++i];
+        } else if (is_help(a)) {
+            return help();
         } else if (a[0] == '-') {
             return bad_usage("unknown option '%s'", a);
         } else {
@@ -316,6 +333,8 @@ static int cmd_serve(int argc, char **argv, const char *argv0)
                 redis = v;
             else
                 web_root = v;
+        } else if (is_help(a)) {
+            return help();
         } else if (a[0] == '-') {
             return bad_usage("unknown option '%s'", a);
         } else {
@@ -412,10 +431,10 @@ int main(int argc, char **argv)
     if (argc < 2)
         return bad_usage("%s", "no command given");
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage, stdout);
-        return 0;
-    }
+    if (is_help(cmd) || strcmp(cmd, "help") == 0)
+        return help();
+    if ((strcmp(cmd, "user") == 0 || strcmp(cmd, "audit") == 0) && argc >= 3 && is_help(argv[2]))
+        return help();
     if (strcmp(cmd, "user") == 0) {
         if (argc < 3 || strcmp(argv[2], "add") != 0)
             return bad_usage("unknown user command '%s' (user add)", argc < 3 ? "" : argv[2]);

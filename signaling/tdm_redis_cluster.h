@@ -53,5 +53,10 @@ void tdm_redis_cluster_service(tdm_redis_cluster *c, int64_t now_ms);
 /* Presence refresh and expiry; call about once a second. */
 void tdm_redis_cluster_tick(tdm_redis_cluster *c, int64_t now_ms);
 const char *tdm_redis_cluster_instance(const tdm_redis_cluster *c);
+/* Whether Redis is reachable as far as the bus's subscriber knows: its
+ * connection is always open, so a Redis that goes away is seen at once and
+ * one that comes back within TDM_REDIS_RETRY_MS, without a round trip per
+ * question (/healthz asks on every probe). */
+bool tdm_redis_cluster_redis_up(tdm_redis_cluster *c);
 
 #endif

@@ -49,7 +49,9 @@ tdm_status tdm_signal_control_reset(tdm_signal *sig, const char *session_id,
 /* An input event refused because the customer holds control: "input_denied"
  * with detail {"event", "reason": "customer_has_control"}, actor and subject
  * the sender. Events reach this only after the sender's profile allowed
- * them, so the profile's rate limit bounds how often it writes. */
+ * them, so the profile's rate limit bounds how often it writes. Call it
+ * with the now_ms given to tdm_signal_input for that event: the event is
+ * taken out of the sender's "input_allowed" count (it was denied). */
 tdm_status tdm_signal_control_denial_audit(tdm_signal *sig, const char *session_id,
                                            const char *sender_pid, const char *event,
                                            int64_t now_ms, tdm_error *err);

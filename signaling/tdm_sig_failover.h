@@ -19,7 +19,8 @@
  * Time is an argument. Single-threaded, like the api.
  *
  * With --redis each instance moves the sessions it handed media for and
- * tells its own sockets (placement is shared, so all land on one relay). */
+ * tells its own sockets (placement is shared, so all land on one relay);
+ * the instance whose placement call placed the session anew audits. */
 #ifndef TDM_SIG_FAILOVER_H
 #define TDM_SIG_FAILOVER_H
 
@@ -39,6 +40,9 @@ typedef enum tdm_sig_move_reason {
     TDM_SIG_MOVE_LOST = 1, /* no heartbeat within the TTL (killed, cut off) */
     TDM_SIG_MOVE_GONE,     /* the relay said it is leaving (drain deadline, stop) */
     TDM_SIG_MOVE_DRAINED,  /* an admin drained it and the drain deadline passed */
+    /* On a draining relay: to check whether another instance (--redis)
+     * moved it (the session's placement is elsewhere); nothing otherwise. */
+    TDM_SIG_MOVE_ELSEWHERE,
 } tdm_sig_move_reason;
 
 const char *tdm_sig_move_reason_name(tdm_sig_move_reason r);
@@ -47,6 +51,7 @@ typedef struct tdm_sig_move {
     char sid[TDM_HB_ID_MAX + 1];
     char from[TDM_HB_ID_MAX + 1];
     tdm_sig_move_reason reason;
+    bool pending; /* placed elsewhere already by this instance (a media request) */
 } tdm_sig_move;
 
 struct tdm_signal;
@@ -62,9 +67,21 @@ tdm_status tdm_sig_failover_new(struct tdm_signal *sig, struct tdm_sig_hub *hub,
                                 tdm_error *err);
 void tdm_sig_failover_free(tdm_sig_failover *fo);
 
-/* Media for session sid was handed out on relay_id. */
+/* Media for session sid was handed out on relay_id. A session tracked on
+ * another relay changed relay without a move here (its relay was lost and
+ * a client asked for media first): it stays due from the old relay until
+ * settled, so the move is audited and the other participants are told. */
 void tdm_sig_failover_note(tdm_sig_failover *fo, const char *sid, const char *relay_id,
                            int64_t now_ms);
+/* sid was moved to relay_id: tracked there, nothing pending. */
+void tdm_sig_failover_settle(tdm_sig_failover *fo, const char *sid, const char *relay_id,
+                             int64_t now_ms);
+/* A client of sid connected here (the hub's auth hook; ctx is the
+ * failover). An untracked session is tracked from then on; with --redis
+ * its relay is read from the shared placement at the next run, so an
+ * instance moves the clients it holds even when another instance (since
+ * dead) handed out their media. */
+void tdm_sig_failover_hub_auth(void *ctx, const char *sid);
 /* Stops tracking sid (ended). */
 void tdm_sig_failover_forget(tdm_sig_failover *fo, const char *sid);
 /* Which relay sid is tracked on ("" when not tracked). */
@@ -76,10 +93,12 @@ bool tdm_sig_failover_is_gone(const tdm_sig_failover *fo, const char *relay_id, 
 
 /* Sessions to move: those tracked on a relay that is not among live_ids
  * (n_live ids of the registry's live relays), is marked gone, or was
- * drained by an admin whose deadline passed. Fills up to max moves;
- * returns how many. */
-size_t tdm_sig_failover_due(tdm_sig_failover *fo, const char *const *live_ids, size_t n_live,
-                            int64_t now_ms, tdm_sig_move *out, size_t max);
+ * drained by an admin whose deadline passed; and, to be checked
+ * (TDM_SIG_MOVE_ELSEWHERE), those on a relay draining[k] says drains
+ * (draining may be NULL). Fills up to max moves; returns how many. */
+size_t tdm_sig_failover_due(tdm_sig_failover *fo, const char *const *live_ids,
+                            const bool *draining, size_t n_live, int64_t now_ms,
+                            tdm_sig_move *out, size_t max);
 
 /* Admin drain marks (POST/DELETE /api/v1/relays/{id}/drain): heartbeats
  * of a marked relay count as draining; its sessions are moved off once

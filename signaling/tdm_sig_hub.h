@@ -109,6 +109,10 @@ void tdm_sig_hub_tick(tdm_sig_hub *h, int64_t now_ms);
  * "online" per participant; free(). */
 tdm_status tdm_sig_hub_state_json(tdm_sig_hub *h, const char *session_id, char **json,
                                   tdm_signal_error *err);
+/* Called when a socket of session_id authenticates (relay failover learns
+ * which sessions have clients here: tdm_sig_failover.h). NULL: none. */
+typedef void (*tdm_sig_hub_auth_hook)(void *ctx, const char *session_id);
+void tdm_sig_hub_set_auth_hook(tdm_sig_hub *h, tdm_sig_hub_auth_hook fn, void *ctx);
 /* Sends text to every authenticated socket of participant pid of the
  * session here (relay failover's "moved"); returns how many. */
 size_t tdm_sig_hub_send_participant(tdm_sig_hub *h, const char *session_id, const char *pid,

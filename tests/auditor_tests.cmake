@@ -20,6 +20,14 @@ if(TARGET tandem-signal AND TARGET tandem-replay AND TARGET recording_synth
                    $<TARGET_FILE:recording_webm_check>)
   set_tests_properties(signal_recordings_api_test PROPERTIES
                        LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77)
+  # The same routes with --redis: participants, audit events and the chain's
+  # verification read from Redis (a real redis-server).
+  add_test(NAME signal_recordings_redis_test
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/integration/signal_recordings_redis_test.sh
+                   $<TARGET_FILE:tandem-signal> $<TARGET_FILE:recording_synth>
+                   $<TARGET_FILE:recording_timeline_session> $<TARGET_FILE:tandem-replay>)
+  set_tests_properties(signal_recordings_redis_test PROPERTIES
+                       LABELS integration TIMEOUT 120 SKIP_RETURN_CODE 77)
   # Headless Chromium on auditor.html: log in, list, open, play, seek by
   # marker, verify status; a tampered recording shows its fault; screenshots
   # into the build directory (auditor-screenshots/).

@@ -3,7 +3,7 @@
 # "Cluster"). Skipped when redis-server is not installed.
 find_program(TDM_REDIS_SERVER redis-server)
 if(TARGET tandem-signal AND TARGET tdm_signal_serve AND TDM_REDIS_SERVER)
-  add_executable(signal_cluster_test integration/signal_cluster_test.c
+  add_executable(signal_cluster_test integration/signal_cluster_test.c integration/signal_test_proc.c
                                      integration/signal_serve_client.c)
   target_link_libraries(signal_cluster_test PRIVATE tdm_relay_heartbeat PkgConfig::JANSSON)
   if(TARGET tandem-relay)

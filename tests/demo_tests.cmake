@@ -9,12 +9,16 @@ endif()
 if(TARGET tdm_rep_input AND TARGET tdm_signaling)
   tdm_unit_test(rep_input_test LIBS tdm_rep_input tdm_signaling)
 endif()
+# tandem-rep watch's lines: readable, never a token (a failover's media message).
+if(TARGET tdm_rep_watch)
+  tdm_unit_test(rep_watch_test LIBS tdm_rep_watch)
+endif()
 
 # signal_link against the real tandem-signal on 127.0.0.1, and against peers
 # the test plays itself (refusing, stalling, garbage, ping, fragments, close).
 find_package(Threads REQUIRED)
 if(TARGET tdm_signal_link AND TARGET tandem-signal)
-  add_executable(signal_link_test integration/signal_link_test.c)
+  add_executable(signal_link_test integration/signal_link_test.c integration/signal_test_proc.c)
   target_link_libraries(signal_link_test PRIVATE tdm_signal_link PkgConfig::JANSSON Threads::Threads)
   add_test(NAME signal_link_test COMMAND signal_link_test $<TARGET_FILE:tandem-signal>)
   set_tests_properties(signal_link_test PROPERTIES LABELS integration TIMEOUT 120)

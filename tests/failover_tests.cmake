@@ -18,6 +18,16 @@ if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tandem-share AND TARG
                    $<TARGET_FILE:recording_webm_check>)
   set_tests_properties(relay_failover_integration_test PROPERTIES LABELS integration TIMEOUT 240
                        SKIP_RETURN_CODE 77)
+  # The same with two tandem-signal instances sharing a real redis-server
+  # (the customer on one, the rep on the other); skips (77) without it.
+  add_test(NAME relay_failover_redis_test
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/relay_failover_test.sh
+                   $<TARGET_FILE:tandem-signal> $<TARGET_FILE:tandem-relay>
+                   $<TARGET_FILE:tandem-share> $<TARGET_FILE:tandem-view>
+                   $<TARGET_FILE:tandem-rep> $<TARGET_FILE:tandem-replay>
+                   $<TARGET_FILE:recording_webm_check> redis)
+  set_tests_properties(relay_failover_redis_test PROPERTIES LABELS integration TIMEOUT 240
+                       SKIP_RETURN_CODE 77)
 endif()
 # The rep console in headless Chromium follows the move: two heartbeating
 # relays, the one under the session killed, the console watches on the other

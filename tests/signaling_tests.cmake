@@ -22,7 +22,7 @@ endif()
 # 127.0.0.1 with a real SQLite file in a temporary directory, driven by a C
 # HTTP + WebSocket client (tests/integration/signal_serve_client.c).
 if(TARGET tandem-signal AND TARGET tdm_signal_serve)
-  add_executable(signal_serve_test integration/signal_serve_test.c
+  add_executable(signal_serve_test integration/signal_serve_test.c integration/signal_test_proc.c
                                    integration/signal_serve_client.c)
   target_link_libraries(signal_serve_test PRIVATE PkgConfig::JANSSON PkgConfig::SQLITE)
   add_test(NAME signal_serve_test COMMAND signal_serve_test $<TARGET_FILE:tandem-signal>)
@@ -49,6 +49,7 @@ endif()
 # replayed heartbeats refused.
 if(TARGET tandem-signal AND TARGET tandem-relay AND TARGET tdm_signal_serve)
   add_executable(signal_registry_serve_test integration/signal_registry_serve_test.c
+                                      integration/signal_test_proc.c
                                       integration/signal_serve_client.c)
   target_link_libraries(signal_registry_serve_test PRIVATE tdm_relay_heartbeat PkgConfig::JANSSON)
   add_test(NAME signal_registry_serve_test

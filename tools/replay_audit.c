@@ -263,10 +263,83 @@ static tdm_status load_in_txn(sqlite3 *db, const char *path, tdm_replay_audit *a
     return derive_participants(a, err);
 }
 
+typedef struct list_ctx {
+    tdm_replay_audit *a;
+    size_t cap;
+    tdm_status st;
+    tdm_error *err;
+} list_ctx;
+
+static void on_listed(void *ctx, const tdm_sig_audit_entry *e)
+{
+    list_ctx *c = ctx;
+    tdm_replay_audit *a = c->a;
+    if (c->st != TDM_OK)
+        return;
+    if (a->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        tdm_replay_audit_entry *g = realloc(a->entries, nc * sizeof *g);
+        if (!g) {
+            c->st = tdm_fail(c->err, TDM_ERR_NOMEM, "audit: out of memory");
+            return;
+        }
+        a->entries = g;
+        c->cap = nc;
+    }
+    tdm_replay_audit_entry *k = &a->entries[a->n++];
+    k->seq = e->seq;
+    k->ts_ms = e->ts_ms;
+    k->actor = strdup(e->actor ? e->actor : "");
+    k->kind = strdup(e->kind ? e->kind : "");
+    k->subject = strdup(e->subject ? e->subject : "");
+    k->detail = strdup(e->detail ? e->detail : "");
+    if (!k->actor || !k->kind || !k->subject || !k->detail)
+        c->st = tdm_fail(c->err, TDM_ERR_NOMEM, "audit: out of memory");
+}
+
+tdm_status tdm_replay_audit_load_store(tdm_sig_store *s, const char *session_id,
+                                       tdm_replay_audit *out, tdm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (strlen(session_id) >= sizeof out->session_id)
+        return tdm_fail(err, TDM_ERR_INVALID, "session id '%s' is too long for a session",
+                        session_id);
+    snprintf(out->session_id, sizeof out->session_id, "%s", session_id);
+    list_ctx c = {out, 0, TDM_OK, err};
+    tdm_status r = tdm_sig_store_audit_list(s, session_id, 0, 0, on_listed, &c, err);
+    if (r == TDM_OK)
+        r = c.st;
+    /* The store's own verification: the list and this are two reads, so an
+     * entry appended between them is judged too; it never makes an intact
+     * chain look broken (the head moves with the entries). */
+    tdm_sig_audit_report rep;
+    if (r == TDM_OK && (r = tdm_sig_store_audit_verify(s, session_id, &rep, err)) == TDM_OK) {
+        out->verified = rep.intact;
+        out->bad_seq = rep.intact ? 0 : rep.bad_seq;
+        snprintf(out->problem, sizeof out->problem, "%s", rep.intact ? "" : rep.problem);
+        r = derive_participants(out, err);
+    } else if (r == TDM_ERR_INVALID && out->n == 0) {
+        r = tdm_fail(err, TDM_ERR_INVALID, "no session '%s' in the signaling store",
+                     session_id);
+    }
+    if (r != TDM_OK)
+        tdm_replay_audit_free(out);
+    return r;
+}
+
 tdm_status tdm_replay_audit_load(const char *db_path, const char *session_id, tdm_replay_audit *out,
                                  tdm_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (strncmp(db_path, TDM_SIG_STORE_REDIS_SCHEME, sizeof TDM_SIG_STORE_REDIS_SCHEME - 1) == 0) {
+        /* Redis has no read-only mode to ask for; the store only reads here. */
+        tdm_sig_store *s = NULL;
+        tdm_status r = tdm_sig_store_open(db_path, &s, err);
+        if (r == TDM_OK)
+            r = tdm_replay_audit_load_store(s, session_id, out, err);
+        tdm_sig_store_close(s);
+        return r;
+    }
     if (strlen(session_id) >= sizeof out->session_id)
         return tdm_fail(err, TDM_ERR_INVALID, "session id '%s' is too long for a session",
                         session_id);

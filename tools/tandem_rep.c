@@ -25,6 +25,7 @@
 
 #include "signal_link.h"
 #include "tdm_rep_input.h"
+#include "tdm_rep_watch.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_DENIED = 3 };
 
@@ -73,12 +74,16 @@ static const char usage_text[] =
     "      Blank lines and lines starting with # are skipped. Prints 'ok LINE'\n"
     "      when the service forwarded every event of the line, else a line per\n"
     "      kind of refusal: 'denied LINE: REASON (EVENT[ xCOUNT])' (REASON:\n"
-    "      kind_not_allowed, key_chord_blocked, rate_limited) or 'undelivered\n"
-    "      LINE: customer_offline (EVENT[ xCOUNT])' (nobody is sharing).\n"
+    "      kind_not_allowed, key_chord_blocked, rate_limited,\n"
+    "      customer_has_control: the customer took control back) or\n"
+    "      'undelivered LINE: customer_offline (EVENT[ xCOUNT])' (nobody is\n"
+    "      sharing).\n"
     "  watch [SESSION] [--duration S] [--json]\n"
     "      Prints the session's events (joins, leaves, profile changes, chat,\n"
-    "      the end) as they happen, one line each (--json: the messages as\n"
-    "      received). Ends when the session ends or after S seconds.\n"
+    "      media moved to another relay, the end) as they happen, one line\n"
+    "      each (--json: the messages as received, tokens and secrets\n"
+    "      replaced by \"<redacted>\"). Ends when the session ends or after S\n"
+    "      seconds.\n"
     "  end [SESSION]\n"
     "      Ends the session (owner only): everyone is disconnected, codes and\n"
     "      invites are revoked.\n"
@@ -730,60 +735,18 @@ static void stamp(char *b, size_t cap)
              ts.tv_nsec / 1000000);
 }
 
-/* "p_ab12 (customer Bob)" for a participant id, from a session state. */
-static void who(json_t *state, const char *pid, char *b, size_t cap)
-{
-    json_t *ps = json_object_get(state, "participants"), *p;
-    size_t i;
-    json_array_foreach (ps, i, p) {
-        if (strcmp(jstr(p, "id"), pid) == 0) {
-            snprintf(b, cap, "%s (%s %s, %s)", pid, jstr(p, "kind"), jstr(p, "name"),
-                     jstr(p, "profile"));
-            return;
-        }
-    }
-    snprintf(b, cap, "%s", *pid ? pid : "-");
-}
-
 static void print_event(const char *m, size_t len)
 {
     char ts[32];
     stamp(ts, sizeof ts);
-    if (opt.json) {
-        printf("%s\n", m);
+    char *text = NULL;
+    tdm_error err = {{0}};
+    if (tdm_rep_watch_format(m, len, opt.json, ts, &text, &err) != TDM_OK) {
+        fprintf(stderr, "tandem-rep: %s\n", err.msg);
         return;
     }
-    json_t *j = json_loadb(m, len, 0, NULL);
-    const char *type = jstr(j, "type");
-    if (strcmp(type, "session") == 0) {
-        json_t *state = json_object_get(j, "state");
-        char w[300];
-        who(state, jstr(j, "subject"), w, sizeof w);
-        printf("%s session %s %s; state %s, %zu present\n", ts, jstr(j, "event"), w,
-               jstr(state, "state"), json_array_size(json_object_get(state, "participants")));
-    } else if (strcmp(type, "welcome") == 0) {
-        json_t *p = json_object_get(j, "participant");
-        json_t *state = json_object_get(j, "state");
-        printf("%s watching %s as %s (%s %s, %s); state %s\n", ts, jstr(state, "session"),
-               jstr(p, "id"), jstr(p, "kind"), jstr(p, "name"), jstr(p, "profile"),
-               jstr(state, "state"));
-        json_t *ps = json_object_get(state, "participants"), *q;
-        size_t i;
-        json_array_foreach (ps, i, q)
-            printf("%s   present %s (%s %s, %s)%s%s\n", ts, jstr(q, "id"), jstr(q, "kind"),
-                   jstr(q, "name"), jstr(q, "profile"),
-                   json_is_true(json_object_get(q, "owner")) ? " owner" : "",
-                   json_is_true(json_object_get(q, "online")) ? " online" : "");
-    } else if (strcmp(type, "chat") == 0) {
-        printf("%s chat %s: %s\n", ts, jstr(j, "name"), jstr(j, "text"));
-    } else if (strcmp(type, "error") == 0) {
-        printf("%s error %s %s%s\n", ts, jstr(j, "error"), jstr(j, "reason"), jstr(j, "detail"));
-    } else if (strcmp(type, "removed") == 0) {
-        printf("%s removed from the session\n", ts);
-    } else {
-        printf("%s %s\n", ts, m);
-    }
-    json_decref(j);
+    fputs(text, stdout);
+    free(text);
 }
 
 static int cmd_watch(void)

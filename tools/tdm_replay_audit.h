@@ -50,9 +50,14 @@ typedef struct tdm_replay_audit {
 /* Reads and verifies session_id's chain from the database at db_path.
  * @return TDM_OK (verified or not: see out->verified); TDM_ERR_IO when the
  *         database cannot be opened or read or is not tandem-signal's;
- *         TDM_ERR_INVALID when the database has no such session. */
+ *         TDM_ERR_INVALID when the database has no such session. A db_path
+ *         starting with redis:// reads the chain from that Redis store. */
 tdm_status tdm_replay_audit_load(const char *db_path, const char *session_id,
                                  tdm_replay_audit *out, tdm_error *err);
+/* The same from an open store (SQLite or Redis), through its audit
+ * interface: list the entries, then the store's own verification. */
+tdm_status tdm_replay_audit_load_store(tdm_sig_store *s, const char *session_id,
+                                       tdm_replay_audit *out, tdm_error *err);
 void tdm_replay_audit_free(tdm_replay_audit *a);
 
 /* The participant with that id, or NULL. */

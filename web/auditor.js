@@ -351,7 +351,41 @@
     });
     $('timeline-note').textContent = outside
       ? `${outside} audit event(s) fall before or after the recording: see the list.` : '';
+    stackMarkers(dur);
   }
+
+  // Markers closer than their width would cover each other and one could
+  // not be clicked: each goes on the first row (from the track down) where
+  // it keeps a marker's width from the one before; the line grows a row at
+  // a time. Redone when the line's width changes (also when it is shown:
+  // hidden, it has no width to place by).
+  const MARKER_STEP_PX = 15;
+  const MAX_MARKER_ROWS = 4;
+  let stackedDur = 0;
+  function stackMarkers(dur) {
+    const line = $('timeline');
+    if (dur !== undefined) stackedDur = dur;
+    const width = line.clientWidth;
+    if (!(width > 0)) return;
+    const markers = Array.from(line.querySelectorAll('.marker'))
+      .sort((a, b) => Number(a.dataset.offset) - Number(b.dataset.offset));
+    const rowEnds = [];
+    for (const m of markers) {
+      const x = stackedDur > 0 ? width * Number(m.dataset.offset) / stackedDur : 0;
+      let row = rowEnds.findIndex((end) => x - end >= MARKER_STEP_PX);
+      if (row < 0 && rowEnds.length < MAX_MARKER_ROWS) row = rowEnds.push(x) - 1;
+      // Crowded beyond the rows (a long session's per-second counts): the
+      // row free the longest; the events list has every one anyway.
+      if (row < 0) row = rowEnds.indexOf(Math.min(...rowEnds));
+      rowEnds[row] = x;
+      m.dataset.row = row;
+      m.style.marginTop = `${-6 + row * MARKER_STEP_PX}px`;
+    }
+    line.style.height = rowEnds.length > 1 ? `calc(2.2em + ${(rowEnds.length - 1) * MARKER_STEP_PX}px)` : '';
+    line.classList.toggle('stacked', rowEnds.length > 1);
+  }
+  if (window.ResizeObserver) new ResizeObserver(() => stackMarkers()).observe($('timeline'));
+  else window.addEventListener('resize', () => stackMarkers());
 
   function updateVideo(rec) {
     const v = rec.video || {};
@@ -456,7 +490,7 @@
     state: () => current,
     gaps: () => Array.from(document.querySelectorAll('#timeline .gap-region')).map((g) => ({ start: +g.dataset.start, end: +g.dataset.end })),
     markers: () => Array.from(document.querySelectorAll('#timeline .marker'))
-      .map((m) => ({ kind: m.dataset.kind, offset: Number(m.dataset.offset) })),
+      .map((m) => ({ kind: m.dataset.kind, offset: Number(m.dataset.offset), row: Number(m.dataset.row || 0) })),
     seek,
   };
 

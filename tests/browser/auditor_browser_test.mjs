@@ -16,69 +16,26 @@
 //
 //   node auditor_browser_test.mjs --origin URL --session SID --auditor-password PW
 //        --rep-password PW [--chromium PATH] [--screenshots DIR]
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  check, configure, evaluate, launchChromium, login, newContext, ok, parseOptions, run,
+  shot as shotPage, until,
+} from './lib.mjs';
 
 const EVAL_TIMEOUT_MS = 20000;
 const WAIT_TIMEOUT_MS = 30000;
 const WATCHDOG_MS = 180000;
+configure({ evalMs: EVAL_TIMEOUT_MS, waitMs: WAIT_TIMEOUT_MS });
 
 function parseArgs(argv) {
-  const a = { chromium: '/usr/bin/chromium' };
-  const keys = {
+  return parseOptions(argv, {
     '--origin': 'origin', '--session': 'session', '--auditor-password': 'auditorPw',
-    '--rep-password': 'repPw', '--chromium': 'chromium', '--screenshots': 'screenshots',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const k = keys[argv[i]];
-    if (!k || i + 1 >= argv.length) throw new Error(`bad option ${argv[i]}`);
-    a[k] = argv[++i];
-  }
-  for (const k of ['origin', 'session', 'auditorPw', 'repPw']) if (!a[k]) throw new Error(`--${k} is required`);
-  return a;
-}
-
-let failures = 0;
-const ok = (what) => console.log(`ok   ${what}`);
-const bad = (what) => { failures++; console.log(`FAIL ${what}`); };
-const check = (cond, what) => (cond ? ok(what) : bad(what));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
-  ]).finally(() => clearTimeout(timer));
-}
-const evaluate = (page, what, fn, arg) => withTimeout(page.evaluate(fn, arg), EVAL_TIMEOUT_MS, what);
-
-async function until(what, fn, ms = WAIT_TIMEOUT_MS) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) {
-      console.log(`  (gave up waiting: ${what})`);
-      return v;
-    }
-    await sleep(200);
-  }
+    '--rep-password': 'repPw', '--screenshots': 'screenshots',
+  }, ['origin', 'session', 'auditorPw', 'repPw']);
 }
 
 async function shot(args, page, name) {
-  if (!args.screenshots) return;
-  mkdirSync(args.screenshots, { recursive: true });
-  const path = join(args.screenshots, `${name}.png`);
-  await withTimeout(page.screenshot({ path, fullPage: true }), EVAL_TIMEOUT_MS, `screenshot ${name}`);
-  ok(`screenshot ${path}`);
-}
-
-async function login(page, name, pw) {
-  await page.fill('#login-name', name);
-  await page.fill('#login-password', pw);
-  await page.click('#login-submit');
+  const path = await shotPage(args, page, name, { fullPage: true });
+  if (path) ok(`screenshot ${path}`);
 }
 
 // Waits for the seek to land, then reads the frame it shows: the media
@@ -154,7 +111,7 @@ async function expectSeek(page, target, what) {
 }
 
 async function story(args, browser) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const ctx = await newContext(browser, { width: 1280, height: 900 });
   const page = await ctx.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -214,6 +171,21 @@ async function story(args, browser) {
   const denied = markers.find((m) => m.kind === 'input_denied');
   check(denied && Math.abs(denied.offset - 0.4) < 0.01, `the denied input is marked at 0.4 s (${denied && denied.offset})`);
 
+  // Markers close together (0.3, 0.4, 0.5 s) each keep a spot of their own
+  // to click, on a wide page and on a narrow one (stacked in rows there).
+  const hittable = () => evaluate(page, 'markers hit', () => Array.from(document.querySelectorAll('#timeline .marker')).every((m) => {
+    m.scrollIntoView({ block: 'center', inline: 'center' });
+    const r = m.getBoundingClientRect();
+    return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === m;
+  }));
+  check(await hittable(), 'wide page: every marker can be clicked (none covers another)');
+  await page.setViewportSize({ width: 480, height: 900 });
+  check(await until('narrow page: markers stacked', hittable), 'narrow page: every marker can be clicked');
+  const rows = await evaluate(page, 'marker rows', () => Math.max(...window.auditorPage.markers().map((m) => m.row)));
+  check(rows >= 1, `narrow page: markers close together go on a second row (${rows + 1} rows)`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await evaluate(page, 'scroll back', () => { window.scrollTo(0, 0); return true; });
+
   // Play: time advances, frames have a size.
   await evaluate(page, 'play', () => document.getElementById('player').play().then(() => true));
   const played = await until('playing', () => evaluate(page, 'currentTime',
@@ -256,33 +228,13 @@ async function story(args, browser) {
   await ctx.close();
 }
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const watchdog = setTimeout(() => {
-    console.log(`FAIL watchdog: run over ${WATCHDOG_MS} ms`);
-    process.exit(1);
-  }, WATCHDOG_MS);
-  let browser;
-  try {
-    browser = await withTimeout(chromium.launch({
-      executablePath: args.chromium,
-      headless: true,
-      args: [
-        '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
-        '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-      ],
-    }), 30000, 'launch Chromium');
-    ok(`Chromium ${browser.version()} launched`);
+run({
+  name: 'auditor-browser',
+  watchdogMs: WATCHDOG_MS,
+  body: async ({ setBrowser }) => {
+    const args = parseArgs(process.argv.slice(2));
+    const browser = await launchChromium(args.chromium);
+    setBrowser(browser);
     await story(args, browser);
-  } catch (e) {
-    bad(`the story stopped: ${e.stack || e}`);
-  } finally {
-    if (browser) await browser.close().catch(() => {});
-    clearTimeout(watchdog);
-  }
-  console.log(failures ? `auditor_browser_test: ${failures} failure(s)` : 'auditor_browser_test: ok');
-  process.exit(failures ? 1 : 0);
-}
-
-main();
+  },
+});

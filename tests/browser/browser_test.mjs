@@ -33,6 +33,7 @@ import { join, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { bad, check, configure, evaluate, failureCount, ok, withTimeout } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const EVAL_TIMEOUT_MS = 30000;   // any single page.evaluate
@@ -61,22 +62,9 @@ function parseArgs(argv) {
   return a;
 }
 
-let failures = 0;
-const ok = (what) => console.log(`ok   ${what}`);
-const bad = (what) => { failures++; console.log(`FAIL ${what}`); };
-const check = (cond, what) => (cond ? ok(what) : bad(what));
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 // Every call into a page is bounded: a page that hangs (a picker, a stuck
 // promise) must fail the test, not hang it.
-const evaluate = (page, what, fn, arg) => withTimeout(page.evaluate(fn, arg), EVAL_TIMEOUT_MS, what);
+configure({ evalMs: EVAL_TIMEOUT_MS });
 
 // Serves page.html and client.js, nothing else.
 function startPageServer() {
@@ -403,8 +391,8 @@ async function main() {
     stopRelays();
     rmSync(work, { recursive: true, force: true });
   }
-  console.log(`${failures} failure(s)`);
-  process.exit(failures ? 1 : 0);
+  console.log(`${failureCount()} failure(s)`);
+  process.exit(failureCount() ? 1 : 0);
 }
 
 main();

@@ -35,13 +35,15 @@
 // creates. Starts, and stops by PID, Xvfb, the X clients, the relay, the
 // service and tandem-share; Playwright starts and stops Chromium. Exit 0
 // when every check passed, 1 otherwise.
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { deflateSync, crc32 } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import {
+  bad, check, configure, evaluate, launchChromium, login, newContext, ok, openSession,
+  parseStackArgs, run, shot, signalSetup, sleep, start, startServices, text, until, visible,
+  withTimeout,
+} from './lib.mjs';
 
 const EVAL_TIMEOUT_MS = 20000;   // any single call into a page
 const WAIT_TIMEOUT_MS = 20000;   // waiting for a page or the desktop to show something
@@ -56,80 +58,7 @@ const BANNER = 'TANDEM DESKTOP';
 const LINE1 = 'hello from the console';
 const SECRET = 'while taken back';
 const LINE2 = 'control is shared again';
-
-function parseArgs(argv) {
-  const a = { chromium: '/usr/bin/chromium' };
-  const keys = {
-    '--signal': 'signal', '--relay': 'relay', '--share': 'share', '--web-root': 'webRoot',
-    '--ice-address': 'iceAddress', '--share-address': 'shareAddress', '--chromium': 'chromium',
-    '--screenshots': 'screenshots',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const k = keys[argv[i]];
-    if (!k || i + 1 >= argv.length) throw new Error(`bad option ${argv[i]}`);
-    a[k] = argv[++i];
-  }
-  for (const k of ['signal', 'relay', 'share', 'webRoot', 'iceAddress']) {
-    if (!a[k]) throw new Error(`--${k} is required`);
-  }
-  if (!a.shareAddress) a.shareAddress = a.iceAddress;
-  return a;
-}
-
-let failures = 0;
-const ok = (what) => console.log(`ok   ${what}`);
-const bad = (what) => { failures++; console.log(`FAIL ${what}`); };
-const check = (cond, what) => (cond ? ok(what) : bad(what));
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-const evaluate = (page, what, fn, arg) => withTimeout(page.evaluate(fn, arg), EVAL_TIMEOUT_MS, what);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Polls fn until it returns something truthy, or the bound passes (then
-// the last value, falsy, for the check to report).
-async function until(what, fn, ms = WAIT_TIMEOUT_MS) {
-  const deadline = Date.now() + ms;
-  let v;
-  for (;;) {
-    v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) {
-      console.log(`  (gave up waiting: ${what})`);
-      return v;
-    }
-    await sleep(200);
-  }
-}
-
-const visible = (page, sel) => withTimeout(page.isVisible(sel), EVAL_TIMEOUT_MS, `isVisible ${sel}`);
-const text = (page, sel) => withTimeout(page.textContent(sel), EVAL_TIMEOUT_MS, `textContent ${sel}`);
-
-// A child process whose output is kept (printed when something fails).
-function start(name, cmd, argv, opts = {}) {
-  const proc = spawn(cmd, argv, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(opts.extra || [])], env: opts.env || process.env });
-  const p = { name, proc, out: '' };
-  proc.stdout.on('data', (d) => { p.out += d; });
-  proc.stderr.on('data', (d) => { p.out += d; });
-  p.exited = new Promise((resolve) => proc.once('exit', (code, sig) => resolve(sig || code)));
-  p.waitFor = (re, ms) => withTimeout(new Promise((resolve, reject) => {
-    const look = () => {
-      const m = p.out.match(re);
-      if (m) resolve(m);
-    };
-    proc.stdout.on('data', look);
-    proc.stderr.on('data', look);
-    look();
-    p.exited.then((st) => reject(new Error(`${name} exited (${st}): ${p.out.slice(-2000)}`)));
-  }), ms, `${name}: ${re}`);
-  return p;
-}
+configure({ evalMs: EVAL_TIMEOUT_MS, waitMs: WAIT_TIMEOUT_MS });
 
 // ---------------------------------------------------------------- images
 // An image here: {w, h, px} with px RGBA, 4 bytes a pixel.
@@ -266,7 +195,7 @@ function sameRegion(a, b, r) { return changedBox(a, b, r) === null; }
 // Xvfb on a display it picks itself (-displayfd: no clash with anyone's).
 async function startXvfb(procs) {
   const p = start('Xvfb', 'Xvfb', ['-displayfd', '3', '-screen', '0', `${SCREEN.w}x${SCREEN.h}x24`,
-    '-nolisten', 'tcp', '-br', '-noreset'], { extra: ['pipe'] });
+    '-nolisten', 'tcp', '-br', '-noreset'], { extra: ['pipe'], killWith: 'SIGTERM' });
   procs.xvfb = p;
   let got = '';
   const display = await withTimeout(new Promise((resolve, reject) => {
@@ -349,13 +278,6 @@ async function barrier(page) {
   return until(`chat "${mark}" back`, async () => (await text(page, '#chat-log')).includes(mark));
 }
 
-async function shot(args, page, name) {
-  if (!args.screenshots) return;
-  mkdirSync(args.screenshots, { recursive: true });
-  await withTimeout(page.screenshot({ path: join(args.screenshots, `${name}.png`) }),
-    EVAL_TIMEOUT_MS, `screenshot ${name}`);
-}
-
 function savePng(args, img, name) {
   if (!args.screenshots || !img) return;
   mkdirSync(args.screenshots, { recursive: true });
@@ -416,14 +338,9 @@ async function story(args, ctx, origin, procs, work) {
   rep.on('pageerror', (e) => bad(`uncaught exception on the console page: ${e.message}`));
   await withTimeout(rep.goto(`${origin}/`), EVAL_TIMEOUT_MS, 'open the console');
   await until('login form', () => visible(rep, '#login-form'));
-  await rep.fill('#login-name', REP.name);
-  await rep.fill('#login-password', REP.password);
-  await rep.click('#login-submit');
+  await login(rep, REP.name, REP.password);
   check(await until('lobby', () => visible(rep, '#lobby-view')), 'the rep logs in to the console');
-  await rep.click('#open-session');
-  check(await until('session view', () => visible(rep, '#session-view')), 'the rep opens a session');
-  const code = (await text(rep, '#join-code')).trim();
-  check(/^[0-9A-Za-z]+([- ][0-9A-Za-z]+)*$/.test(code), `the console shows the join code ${code}`);
+  const code = await openSession(rep);
   await shot(args, rep, 'console-session-open');
 
   procs.share = start('tandem-share', args.share, ['--signal', origin, '--join-code', code,
@@ -583,92 +500,23 @@ async function story(args, ctx, origin, procs, work) {
   check(shareExit === 0, `tandem-share exits with status ${shareExit} at the end of the session`);
 }
 
-async function stopProc(p, ms = 10000) {
-  if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) return null;
-  p.proc.kill('SIGTERM');
-  return withTimeout(p.exited, ms, `${p.name} exit`).catch((e) => e.message);
-}
-
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const work = mkdtempSync(join(tmpdir(), 'tdm-console-desktop-'));
-  const procs = {};
-  let browser = null;
-  const stopAll = () => {
-    for (const p of Object.values(procs)) {
-      if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill(p.name === 'Xvfb' ? 'SIGTERM' : 'SIGKILL');
-    }
-  };
-  process.on('exit', stopAll);
-  for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.on(sig, () => { stopAll(); rmSync(work, { recursive: true, force: true }); process.exit(1); });
-  }
-  const watchdog = setTimeout(() => {
-    console.log(`FAIL watchdog: run over ${WATCHDOG_MS} ms`);
-    stopAll();
-    process.exit(1);
-  }, WATCHDOG_MS);
-  const started = Date.now();
-  const origin = `http://127.0.0.1:${SIGNAL_PORT}`;
-  try {
-    const relaySecret = join(work, 'relay.secret');
-    writeFileSync(relaySecret, randomBytes(32).toString('hex'));
-    writeFileSync(join(work, 'master.key'), randomBytes(32).toString('hex'));
-    const config = join(work, 'signal.json');
-    writeFileSync(config, JSON.stringify({
-      public_url: origin,
-      relays: [{ id: 'relay-1', url: `http://127.0.0.1:${RELAY_PORT}` }],
-      relay_token_secret_file: 'relay.secret',
-      recording_master_key_file: 'master.key',
-    }));
-    const db = join(work, 'signal.db');
-    execFileSync(args.signal, ['user', 'add', REP.name, '--role', 'rep', '--db', db],
-      { input: `${REP.password}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
+// The customer first, then the X clients and the X server, then the
+// services; each by its own process.
+run({
+  name: 'console-desktop',
+  watchdogMs: WATCHDOG_MS,
+  stopOrder: ['share', 'xtermType', 'xtermBlock', 'xvfb', 'signal', 'relay'],
+  mustExit0: ['signal', 'relay'],
+  body: async ({ work, procs, setBrowser }) => {
+    const args = parseStackArgs(process.argv.slice(2));
+    const origin = `http://127.0.0.1:${SIGNAL_PORT}`;
+    const s = signalSetup(args.signal, work,
+      { origin, relayPort: RELAY_PORT, users: [{ ...REP, argv: ['--role', 'rep'] }] });
     ok('rep account added with tandem-signal user add');
-    procs.relay = start('tandem-relay', args.relay, ['serve', '--listen', `127.0.0.1:${RELAY_PORT}`,
-      '--node-id', 'relay-1', '--secret-file', relaySecret, '--local-address', args.iceAddress,
-      '--cors-origin', origin]);
-    await procs.relay.waitFor(/listening on http:\/\/[0-9.]+:[0-9]+/, 10000);
-    procs.signal = start('tandem-signal', args.signal, ['serve', '--config', config, '--db', db,
-      '--listen', `127.0.0.1:${SIGNAL_PORT}`, '--web-root', args.webRoot]);
-    await procs.signal.waitFor(/listening on (http:\/\/)?[0-9.]+:[0-9]+/, 10000);
-    ok(`tandem-relay and tandem-signal listening (${origin})`);
-    browser = await withTimeout(chromium.launch({
-      executablePath: args.chromium,
-      headless: true,
-      args: [
-        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-        '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-        '--disable-backgrounding-occluded-windows', '--autoplay-policy=no-user-gesture-required',
-      ],
-    }), 30000, 'launch Chromium');
-    ok(`Chromium ${browser.version()} launched`);
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    ctx.setDefaultTimeout(EVAL_TIMEOUT_MS);
+    await startServices(procs, args, s, { origin, relayPort: RELAY_PORT, signalPort: SIGNAL_PORT });
+    const browser = await launchChromium(args.chromium);
+    setBrowser(browser);
+    const ctx = await newContext(browser, { width: 1280, height: 900 });
     await story(args, ctx, origin, procs, work);
-  } catch (e) {
-    bad(e.message);
-    for (const p of Object.values(procs)) {
-      console.log(`  ${p.name} output (last lines):\n${p.out.split('\n').slice(-15).join('\n')}`);
-    }
-  } finally {
-    clearTimeout(watchdog);
-    if (browser) await withTimeout(browser.close(), 10000, 'close Chromium').catch((e) => bad(e.message));
-    // The customer first, then the X clients and the X server, then the
-    // services; each by its own process.
-    for (const name of ['share', 'xtermType', 'xtermBlock', 'xvfb', 'signal', 'relay']) {
-      const how = await stopProc(procs[name]);
-      if ((name === 'signal' || name === 'relay') && how !== null) {
-        check(how === 0, `${procs[name].name} exits with status ${how} after SIGTERM`);
-      }
-    }
-    stopAll();
-    rmSync(work, { recursive: true, force: true });
-  }
-  console.log(`${failures} failure(s), ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  process.exit(failures ? 1 : 0);
-}
-
-main();
+  },
+});

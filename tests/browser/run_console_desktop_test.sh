@@ -17,58 +17,12 @@ signal=${1:?$usage}
 relay=${2:?$usage}
 share=${3:?$usage}
 shots=${4:-}
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-chromium=${TDM_CHROMIUM:-/usr/bin/chromium}
-
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for ip netns"; exit 77; }
-for t in ip Xvfb xterm xdotool xwd xwininfo; do
-  command -v $t >/dev/null || { echo "SKIP: no $t (scripts/install-deps)"; exit 77; }
-done
-[ -x "$chromium" ] || { echo "SKIP: no Chromium at $chromium (apt-get install chromium)"; exit 77; }
-command -v node >/dev/null || { echo "FAIL: node is not installed (scripts/install-deps)"; exit 1; }
-"$root/scripts/install-node-deps" "$here" || { echo "FAIL: cannot install playwright-core"; exit 1; }
-
-ns=tdm_cd_$$
-node_pid=
-home=$(mktemp -d)
-# shellcheck disable=SC2317  # run by the EXIT trap
-cleanup() {
-  if [ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null; then
-    for _ in $(seq 50); do kill -0 "$node_pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  # Whatever still runs in the namespace was started by this test: each
-  # goes by its PID, TERM first (Xvfb then removes its lock and socket).
-  for sig in TERM KILL KILL; do
-    pids=$(ip netns pids "$ns" 2>/dev/null)
-    [ -z "$pids" ] && break
-    for p in $pids; do kill -"$sig" "$p" 2>/dev/null; done
-    sleep 0.5
-  done
-  ip netns del "$ns" 2>/dev/null
-  rm -rf "$home"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ip netns add "$ns" || { echo "FAIL: cannot create namespace $ns"; exit 1; }
-if ! { ip -n "$ns" link set lo up &&
-  ip -n "$ns" link add v0 type veth peer name v1 &&
-  ip -n "$ns" addr add 10.77.0.1/24 dev v0 &&
-  ip -n "$ns" addr add 10.77.0.2/24 dev v1 &&
-  ip -n "$ns" link set v0 up && ip -n "$ns" link set v1 up &&
-  ip -n "$ns" route add default dev v0; }; then
-  echo "FAIL: cannot set up the veth pair in $ns"
-  exit 1
-fi
-
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+br_require ip Xvfb xterm xdotool xwd xwininfo
+br_netns cd veth
 opts=()
 [ -n "$shots" ] && opts+=(--screenshots "$shots")
-HOME=$home TMPDIR=$home ip netns exec "$ns" node "$here/console_desktop_test.mjs" \
-  --signal "$signal" --relay "$relay" --share "$share" --web-root "$root/web" \
-  --ice-address 10.77.0.1 --share-address 10.77.0.1 --chromium "$chromium" "${opts[@]}" &
-node_pid=$!
-wait "$node_pid"
-st=$?
-node_pid=
+br_run_node console_desktop_test.mjs --signal "$signal" --relay "$relay" --share "$share" \
+  --web-root "$root/web" --ice-address 10.77.0.1 --share-address 10.77.0.1 "${opts[@]}"
 exit "$st"

@@ -39,12 +39,11 @@
 // on 127.0.0.1, a secure context). Starts, and stops by PID, the relay, the
 // service and tandem-share; Playwright starts and stops Chromium. Exit 0
 // when every check passed, 1 otherwise.
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { chromium } from 'playwright-core';
+import {
+  bad, check, configure, evaluate, launchChromium, login, newContext, ok, openSession,
+  parseStackArgs, run, shot, signalSetup, sleep, start, startServices, stopProc, text, until, visible,
+  withTimeout,
+} from './lib.mjs';
 
 const EVAL_TIMEOUT_MS = 20000;   // any single call into a page
 const WAIT_TIMEOUT_MS = 20000;   // waiting for a page to show something
@@ -55,84 +54,11 @@ const SIGNAL_PORT = 18443;
 const RELAY_PORT = 18080;
 const REP = { name: 'alice', password: 'correct horse battery staple' };
 const REP2 = { name: 'bob', password: 'another long password' }; // no Rep Invite
-
-function parseArgs(argv) {
-  const a = { chromium: '/usr/bin/chromium' };
-  const keys = {
-    '--signal': 'signal', '--relay': 'relay', '--share': 'share', '--web-root': 'webRoot',
-    '--ice-address': 'iceAddress', '--share-address': 'shareAddress', '--chromium': 'chromium',
-    '--screenshots': 'screenshots',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const k = keys[argv[i]];
-    if (!k || i + 1 >= argv.length) throw new Error(`bad option ${argv[i]}`);
-    a[k] = argv[++i];
-  }
-  for (const k of ['signal', 'relay', 'share', 'webRoot', 'iceAddress']) {
-    if (!a[k]) throw new Error(`--${k} is required`);
-  }
-  if (!a.shareAddress) a.shareAddress = a.iceAddress;
-  return a;
-}
-
-let failures = 0;
-const ok = (what) => console.log(`ok   ${what}`);
-const bad = (what) => { failures++; console.log(`FAIL ${what}`); };
-const check = (cond, what) => (cond ? ok(what) : bad(what));
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-// Every call into a page is bounded.
-const evaluate = (page, what, fn, arg) => withTimeout(page.evaluate(fn, arg), EVAL_TIMEOUT_MS, what);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Polls fn until it returns something truthy, or the bound passes (then
-// the last value, falsy, for the check to report).
-async function until(what, fn, ms = WAIT_TIMEOUT_MS) {
-  const deadline = Date.now() + ms;
-  let v;
-  for (;;) {
-    v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) {
-      console.log(`  (gave up waiting: ${what})`);
-      return v;
-    }
-    await sleep(200);
-  }
-}
+configure({ evalMs: EVAL_TIMEOUT_MS, waitMs: WAIT_TIMEOUT_MS });
 
 // The text of sel once `shown` is visible (null if it never is).
 const shownText = (page, shown, sel, what) =>
   until(what, async () => (await visible(page, shown)) && text(page, sel));
-const visible = (page, sel) => withTimeout(page.isVisible(sel), EVAL_TIMEOUT_MS, `isVisible ${sel}`);
-const text = (page, sel) => withTimeout(page.textContent(sel), EVAL_TIMEOUT_MS, `textContent ${sel}`);
-
-// A child process whose output is kept (printed when something fails).
-function start(name, cmd, argv) {
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const p = { name, proc, out: '' };
-  proc.stdout.on('data', (d) => { p.out += d; });
-  proc.stderr.on('data', (d) => { p.out += d; });
-  p.exited = new Promise((resolve) => proc.once('exit', (code, sig) => resolve(sig || code)));
-  p.waitFor = (re, ms) => withTimeout(new Promise((resolve, reject) => {
-    const look = () => {
-      const m = p.out.match(re);
-      if (m) resolve(m);
-    };
-    proc.stdout.on('data', look);
-    proc.stderr.on('data', look);
-    look();
-    p.exited.then((st) => reject(new Error(`${name} exited (${st}): ${p.out.slice(-2000)}`)));
-  }), ms, `${name} start`);
-  return p;
-}
 
 async function httpJson(method, url, body) {
   const res = await withTimeout(fetch(url, {
@@ -142,27 +68,6 @@ async function httpJson(method, url, body) {
   let data = null;
   try { data = JSON.parse(t); } catch { /* not JSON */ }
   return { status: res.status, data, text: t };
-}
-
-// The service's configuration and secrets, and the rep's account.
-function setup(args, work) {
-  const relaySecret = join(work, 'relay.secret');
-  writeFileSync(relaySecret, randomBytes(32).toString('hex'));
-  writeFileSync(join(work, 'master.key'), randomBytes(32).toString('hex'));
-  const config = join(work, 'signal.json');
-  writeFileSync(config, JSON.stringify({
-    public_url: `http://127.0.0.1:${SIGNAL_PORT}`,
-    relays: [{ id: 'relay-1', url: `http://127.0.0.1:${RELAY_PORT}` }],
-    relay_token_secret_file: 'relay.secret',
-    recording_master_key_file: 'master.key',
-  }, null, 2));
-  const db = join(work, 'signal.db');
-  execFileSync(args.signal, ['user', 'add', REP.name, '--role', 'rep', '--db', db, '--may-invite',
-    '--invite-profiles', 'view_only,pointer,control,full'],
-  { input: `${REP.password}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
-  execFileSync(args.signal, ['user', 'add', REP2.name, '--role', 'rep', '--db', db],
-    { input: `${REP2.password}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
-  return { relaySecret, config, db };
 }
 
 // The customer's input socket, in a page of its own (the signaling service's
@@ -204,14 +109,6 @@ async function frames(page, who, procs) {
   }
 }
 
-// With --screenshots DIR, the page as it is now in DIR/NAME.png.
-async function shot(args, page, name) {
-  if (!args.screenshots) return;
-  mkdirSync(args.screenshots, { recursive: true });
-  await withTimeout(page.screenshot({ path: join(args.screenshots, `${name}.png`) }),
-    EVAL_TIMEOUT_MS, `screenshot ${name}`);
-}
-
 // The centre of the picture in page coordinates.
 async function pictureCentre(page) {
   const box = await withTimeout(page.locator('#screen').boundingBox(), EVAL_TIMEOUT_MS, 'screen box');
@@ -245,9 +142,7 @@ async function story(args, ctxs, origin, procs) {
   await withTimeout(rep.goto(`${origin}/`), EVAL_TIMEOUT_MS, 'open the console');
   check(await until('login form', () => visible(rep, '#login-form')), 'the console at / shows the login form');
   await shot(args, rep, 'login');
-  await rep.fill('#login-name', REP.name);
-  await rep.fill('#login-password', 'wrong password');
-  await rep.click('#login-submit');
+  await login(rep, REP.name, 'wrong password');
   const loginErr = await shownText(rep, '#login-error', '#login-error', 'login error');
   check(/wrong name or password/i.test(loginErr || ''), `a wrong password is refused: "${loginErr}"`);
   await rep.fill('#login-password', REP.password);
@@ -255,10 +150,7 @@ async function story(args, ctxs, origin, procs) {
   check(await until('lobby', () => visible(rep, '#lobby-view')), 'the rep logs in');
 
   // 2. Open a session: the join code.
-  await rep.click('#open-session');
-  check(await until('session view', () => visible(rep, '#session-view')), 'the rep opens a session');
-  const code = (await text(rep, '#join-code')).trim();
-  check(/^[0-9A-Za-z]+([- ][0-9A-Za-z]+)*$/.test(code) && code !== '—', `the console shows the join code ${code}`);
+  const code = await openSession(rep);
 
   // 3. The customer joins with the code and publishes with tandem-share.
   const joined = await httpJson('POST', `${origin}/api/v1/join`, { code, display_name: 'Carol (customer)' });
@@ -513,9 +405,7 @@ async function story(args, ctxs, origin, procs) {
   watch(rep2, 'second console');
   await withTimeout(rep2.goto(`${origin}/`), EVAL_TIMEOUT_MS, 'open the second console');
   await until('login form', () => visible(rep2, '#login-form'));
-  await rep2.fill('#login-name', REP2.name);
-  await rep2.fill('#login-password', REP2.password);
-  await rep2.click('#login-submit');
+  await login(rep2, REP2.name, REP2.password);
   await until('lobby', () => visible(rep2, '#lobby-view'));
   await rep2.fill('#rep-join-id', (await text(rep, '#session-id')).trim());
   await rep2.click('#rep-join');
@@ -574,85 +464,32 @@ async function story(args, ctxs, origin, procs) {
 
 // SIGTERM, and the exit status must be 0.
 async function stopService(p) {
-  p.proc.kill('SIGTERM');
-  const how = await withTimeout(p.exited, 10000, `${p.name} exit`).catch((e) => e.message);
+  const how = await stopProc(p);
   check(how === 0, `${p.name} exits with status ${how} after SIGTERM`);
 }
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const work = mkdtempSync(join(tmpdir(), 'tdm-signal-browser-'));
-  const procs = {}; // name -> start()
-  let browser = null;
-  const stopAll = () => {
-    for (const p of Object.values(procs)) {
-      if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
-    }
-  };
-  process.on('exit', stopAll);
-  for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.on(sig, () => { stopAll(); rmSync(work, { recursive: true, force: true }); process.exit(1); });
-  }
-  const watchdog = setTimeout(() => {
-    console.log(`FAIL watchdog: run over ${WATCHDOG_MS} ms`);
-    stopAll();
-    process.exit(1);
-  }, WATCHDOG_MS);
-  const started = Date.now();
-  const origin = `http://127.0.0.1:${SIGNAL_PORT}`;
-  try {
-    const s = setup(args, work);
-    ok('rep accounts added with tandem-signal user add');
-    procs.relay = start('tandem-relay', args.relay, ['serve', '--listen', `127.0.0.1:${RELAY_PORT}`,
-      '--node-id', 'relay-1', '--secret-file', s.relaySecret, '--local-address', args.iceAddress,
-      '--cors-origin', origin]);
-    await procs.relay.waitFor(/listening on http:\/\/[0-9.]+:[0-9]+/, 10000);
-    args.signalArgv = ['serve', '--config', s.config, '--db', s.db,
-      '--listen', `127.0.0.1:${SIGNAL_PORT}`, '--web-root', args.webRoot];
-    procs.signal = start('tandem-signal', args.signal, args.signalArgv);
-    await procs.signal.waitFor(/listening on (http:\/\/)?[0-9.]+:[0-9]+/, 10000);
-    ok(`tandem-relay and tandem-signal listening (${origin})`);
-    browser = await withTimeout(chromium.launch({
-      executablePath: args.chromium,
-      headless: true,
-      args: [
-        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        // Raw host candidates instead of mDNS names, which libnice cannot resolve.
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-        '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-        '--disable-backgrounding-occluded-windows', '--autoplay-policy=no-user-gesture-required',
+run({
+  name: 'signal-browser',
+  watchdogMs: WATCHDOG_MS,
+  stopOrder: ['share', 'signal', 'relay'],
+  mustExit0: ['signal', 'relay'],
+  body: async ({ work, procs, setBrowser }) => {
+    const args = parseStackArgs(process.argv.slice(2));
+    const origin = `http://127.0.0.1:${SIGNAL_PORT}`;
+    const s = signalSetup(args.signal, work, {
+      origin, relayPort: RELAY_PORT, users: [
+        { ...REP, argv: ['--role', 'rep', '--may-invite', '--invite-profiles', 'view_only,pointer,control,full'] },
+        { ...REP2, argv: ['--role', 'rep'] },
       ],
-    }), 30000, 'launch Chromium');
-    ok(`Chromium ${browser.version()} launched`);
+    });
+    ok('rep accounts added with tandem-signal user add');
+    args.signalArgv = await startServices(procs, args, s,
+      { origin, relayPort: RELAY_PORT, signalPort: SIGNAL_PORT });
+    const browser = await launchChromium(args.chromium);
+    setBrowser(browser);
     const ctxs = [];
-    for (let i = 0; i < 4; i++) {
-      const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      // Clicks, fills and navigations are bounded like evaluations.
-      ctx.setDefaultTimeout(EVAL_TIMEOUT_MS);
-      ctxs.push(ctx);
-    }
+    for (let i = 0; i < 4; i++) ctxs.push(await newContext(browser, { width: 1280, height: 800 }));
     await ctxs[0].grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
     await story(args, ctxs, origin, procs);
-  } catch (e) {
-    bad(e.message);
-    for (const p of Object.values(procs)) {
-      console.log(`  ${p.name} output (last lines):\n${p.out.split('\n').slice(-15).join('\n')}`);
-    }
-  } finally {
-    clearTimeout(watchdog);
-    if (browser) await withTimeout(browser.close(), 10000, 'close Chromium').catch((e) => bad(e.message));
-    for (const name of ['share', 'signal', 'relay']) {
-      const p = procs[name];
-      if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) continue;
-      if (name === 'share') p.proc.kill('SIGTERM');
-      else await stopService(p);
-    }
-    stopAll();
-    rmSync(work, { recursive: true, force: true });
-  }
-  console.log(`${failures} failure(s), ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  process.exit(failures ? 1 : 0);
-}
-
-main();
+  },
+});

@@ -6,3 +6,7 @@ endif()
 if(TARGET tdm_rep_input AND TARGET tdm_signaling)
   tdm_fuzz_target(fuzz_rep_input LIBS tdm_rep_input tdm_signaling)
 endif()
+# tandem-rep watch's lines for any message: never a secret in them.
+if(TARGET tdm_rep_watch)
+  tdm_fuzz_target(fuzz_rep_watch LIBS tdm_rep_watch)
+endif()

@@ -20,12 +20,18 @@
 #      verify), each segment's frame numbers in order and the segments in
 #      order, the joined export decodes;
 #   5. the audit chain verifies.
-# usage: relay_failover_test.sh SIGNAL RELAY SHARE VIEW REP REPLAY WEBM_CHECK
+# With the 8th argument "redis": the same with two tandem-signal instances
+# sharing a real redis-server started here (API.md "Cluster"): the customer
+# and the admin calls on instance A, the rep (tandem-rep, tandem-view) on
+# instance B; each instance tells its own sockets, one audit entry a move.
+# usage: relay_failover_test.sh SIGNAL RELAY SHARE VIEW REP REPLAY WEBM_CHECK [redis]
 set -u
-signal=${1:?usage: relay_failover_test.sh SIGNAL RELAY SHARE VIEW REP REPLAY WEBM_CHECK}
+signal=${1:?usage: relay_failover_test.sh SIGNAL RELAY SHARE VIEW REP REPLAY WEBM_CHECK [redis]}
 relay=${2:?} share=${3:?} view=${4:?} rep=${5:?} replay=${6:?} check=${7:?}
+mode=${8:-sqlite}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for ip netns"; exit 77; }
 for t in ip curl jq; do command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }; done
+[ "$mode" != redis ] || command -v redis-server >/dev/null || { echo "SKIP: no redis-server"; exit 77; }
 
 ns=tdm_fo_$$
 work=$(mktemp -d)
@@ -47,6 +53,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
 
 SIG=127.0.0.1:18643
+SIG_REP=$SIG # where the rep's tools go (instance B with redis)
 head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/relay.secret"
 head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/cluster.secret"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/master.key"
@@ -58,14 +65,29 @@ cat >"$work/config.json" <<JSON
  "cluster_secret_file": "cluster.secret",
  "relay_ttl_s": 3}
 JSON
+if [ "$mode" = redis ]; then
+  ip netns exec "$ns" redis-server --port 16379 --bind 127.0.0.1 --dir "$work" --save '' \
+    --appendonly no >"$work/redis.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do in_ns redis-cli -p 16379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  store=(--redis redis://127.0.0.1:16379)
+else
+  store=(--db "$work/signal.db")
+fi
 echo 'a-password-for-alice' >"$work/alice.pw"
-"$signal" user add alice --role rep --db "$work/signal.db" <"$work/alice.pw" >/dev/null || { echo "FAIL: user add"; exit 1; }
-echo 'a-password-for-root' | "$signal" user add root --role admin --db "$work/signal.db" >/dev/null
-echo 'a-password-for-audrey' | "$signal" user add audrey --role auditor --db "$work/signal.db" >/dev/null
+in_ns "$signal" user add alice --role rep "${store[@]}" <"$work/alice.pw" >/dev/null || { echo "FAIL: user add"; exit 1; }
+echo 'a-password-for-root' | in_ns "$signal" user add root --role admin "${store[@]}" >/dev/null
+echo 'a-password-for-audrey' | in_ns "$signal" user add audrey --role auditor "${store[@]}" >/dev/null
 
-ip netns exec "$ns" "$signal" serve --db "$work/signal.db" --config "$work/config.json" --listen "$SIG" \
+ip netns exec "$ns" "$signal" serve "${store[@]}" --config "$work/config.json" --listen "$SIG" \
   >"$work/signal.out" 2>"$work/signal.err" &
 pids+=($!)
+if [ "$mode" = redis ]; then
+  SIG_REP=127.0.0.1:18644
+  ip netns exec "$ns" "$signal" serve "${store[@]}" --config "$work/config.json" --listen "$SIG_REP" \
+    >"$work/signalB.out" 2>"$work/signalB.err" &
+  pids+=($!)
+fi
 declare -A rpid rport
 start_relay() { # ID PORT
   ip netns exec "$ns" "$relay" serve --listen "127.0.0.1:$2" --node-id "$1" --secret-file "$work/relay.secret" \
@@ -86,7 +108,10 @@ api() { # METHOD PATH [BODY] [HEADER]: prints the body, then the status on its o
     --data "${3:-{\}}" -w '\n%{http_code}'
 }
 body() { sed '$d'; }
-for _ in $(seq 100); do in_ns curl -sf "http://$SIG/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do
+  in_ns curl -sf "http://$SIG/healthz" >/dev/null 2>&1 && in_ns curl -sf "http://$SIG_REP/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
 admin=$(api POST /api/v1/login '{"name":"root","password":"a-password-for-root"}' | body | jq -r .token)
 relays() { api GET /api/v1/relays '' "Authorization: Bearer $admin" | body; }
 for _ in $(seq 100); do [ "$(relays | jq '.relays | length')" = 3 ] && break; sleep 0.1; done
@@ -94,7 +119,7 @@ for _ in $(seq 100); do [ "$(relays | jq '.relays | length')" = 3 ] && break; sl
   || { bad "registry: $(relays)"; cat "$work/signal.err"; exit 1; }
 
 # --- the session: rep (tandem-rep), customer (tandem-share), view ------------
-R() { in_ns "$rep" --signal "http://$SIG" "$@"; }
+R() { in_ns "$rep" --signal "http://$SIG_REP" "$@"; }
 R login --user alice --password-file "$work/alice.pw" --save "$work/alice.tok" >/dev/null \
   || { bad "tandem-rep login"; exit 1; }
 R session new --token-file "$work/alice.tok" --save "$work/sess" >"$work/sess.out" \
@@ -107,7 +132,7 @@ ip netns exec "$ns" "$share" --signal "http://$SIG" --join-code "$code" --local-
   --size 320x240 --fps 30 --duration 120 >"$work/share.out" 2>"$work/share.err" &
 share_pid=$!
 pids+=($share_pid)
-ip netns exec "$ns" "$view" --signal "http://$SIG" --session-file "$work/sess" --local-address 127.0.0.1 \
+ip netns exec "$ns" "$view" --signal "http://$SIG_REP" --session-file "$work/sess" --local-address 127.0.0.1 \
   --duration 120 >"$work/view.out" 2>"$work/view.err" &
 view_pid=$!
 pids+=($view_pid)
@@ -120,6 +145,11 @@ wait_frames() { # MORE: wait until the view decoded MORE frames than now (10 s)
 }
 wait_frames 30 && ok "the view decodes frames ($(frames))" \
   || { bad "no frames: $(tail -3 "$work/view.out") $(tail -3 "$work/view.err") $(tail -3 "$work/share.err")"; exit 1; }
+# --secret instead of the file: the service names the session in its welcome.
+out=$(in_ns "$view" --signal "http://$SIG_REP" --secret "$(awk '$1=="secret"{print $2}' "$work/sess")" \
+  --local-address 127.0.0.1 --expect-frames 10 --duration 15 2>&1)
+grep -q "^view: session $sid media " <<<"$out" && grep -q '^frames [1-9]' <<<"$out" \
+  && ok "tandem-view --signal --secret finds the session and decodes" || bad "view --secret: $(tail -3 <<<"$out")"
 url=$(awk '/^view: session /{print $5}' "$work/view.out")
 port=${url#http://127.0.0.1:}; port=${port%%/*}
 first=""
@@ -284,7 +314,7 @@ echo "  audit relay_failover: $moves"
   && [ "$(echo "$moves" | jq -r '.[0] | "\(.from) \(.to) \(.reason)"')" = "$first $second lost" ] \
   && [ "$(echo "$moves" | jq -r '.[1] | "\(.from) \(.to) \(.reason)"')" = "$second $third gone" ] \
   && ok "audit: relay_failover $first->$second (lost), $second->$third (gone)" || bad "audit moves: $moves"
-"$signal" audit verify --db "$work/signal.db" --session "$sid" >"$work/verify.out" 2>&1 \
+in_ns "$signal" audit verify "${store[@]}" --session "$sid" >"$work/verify.out" 2>&1 \
   && ok "the session's audit chain verifies" || bad "audit verify: $(cat "$work/verify.out")"
 
 echo "$failures failure(s)"

@@ -15,36 +15,12 @@
 # usage: relay_recording_kill_test.sh RELAY SHARE VIEW REPLAY WEBM_CHECK
 set -u
 relay=$1 share=$2 view=$3 replay=$4 check=$5
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for ip netns"; exit 77; }
-for t in ip curl ffmpeg ffprobe; do command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }; done
-ns=tdm_reckill_$$
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-failures=0
-ok() { echo "ok   $1"; }
-bad() { failures=$((failures + 1)); echo "FAIL $1"; }
-ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: namespace"; exit 1; }
+# shellcheck source=recording_relay_lib.sh
+. "$(dirname "$0")/recording_relay_lib.sh"
+rr_setup reckill curl ffmpeg ffprobe
 
-head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/master.key"
-mkdir "$work/rec"
-ip netns exec "$ns" "$relay" serve --listen 127.0.0.1:0 --node-id n1 --secret-file "$work/secret" \
-  --local-address 127.0.0.1 --record-dir "$work/rec" --recording-key-file "$work/master.key" \
-  >"$work/relay.out" 2>"$work/relay.err" &
-relay_pid=$!
-pids+=($relay_pid)
-for _ in $(seq 50); do grep -q listening "$work/relay.out" && break; sleep 0.1; done
-addr=$(grep -o '127\.0\.0\.1:[0-9]*' "$work/relay.out" | head -1)
-[ -n "$addr" ] || { echo "FAIL: relay did not start"; cat "$work/relay.err"; exit 1; }
-tok() { "$relay" token --secret-file "$work/secret" --session cut --participant "$1" --role "$2" --node n1; }
+rr_start_relay "$relay"
+tok() { rr_token "$relay" cut "$1" "$2"; }
 
 ip netns exec "$ns" "$share" --url "http://$addr/whip/cut" --token "$(tok p publish)" \
   --local-address 127.0.0.1 --size 640x360 --duration 60 >"$work/share.out" 2>"$work/share.err" &

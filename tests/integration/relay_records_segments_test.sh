@@ -12,36 +12,13 @@
 # usage: relay_records_segments_test.sh RELAY SHARE REPLAY WEBM_CHECK
 set -u
 relay=$1 share=$2 replay=$3 check=$4
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for ip netns"; exit 77; }
-command -v ffprobe >/dev/null || { echo "SKIP: no ffprobe"; exit 77; }
-ns=tdm_recseg_$$
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-failures=0
-ok() { echo "ok   $1"; }
-bad() { failures=$((failures + 1)); echo "FAIL $1"; }
-ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: namespace"; exit 1; }
+# shellcheck source=recording_relay_lib.sh
+. "$(dirname "$0")/recording_relay_lib.sh"
+rr_setup recseg ffprobe
 
-head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/master.key"
-mkdir "$work/rec"
 k=(--key-file "$work/master.key")
-ip netns exec "$ns" "$relay" serve --listen 127.0.0.1:0 --node-id n1 --secret-file "$work/secret" \
-  --local-address 127.0.0.1 --record-dir "$work/rec" --recording-key-file "$work/master.key" \
-  >"$work/relay.out" 2>"$work/relay.err" &
-pids+=($!)
-for _ in $(seq 50); do grep -q listening "$work/relay.out" && break; sleep 0.1; done
-addr=$(grep -o '127\.0\.0\.1:[0-9]*' "$work/relay.out" | head -1)
-[ -n "$addr" ] || { echo "FAIL: relay did not start"; cat "$work/relay.err"; exit 1; }
-tok() { "$relay" token --secret-file "$work/secret" --session segs --participant "$1" --role publish --node n1; }
+rr_start_relay "$relay"
+tok() { rr_token "$relay" segs "$1" publish; }
 
 publish() { # N: one publication of 3 s; waits for the relay to close its file
   ip netns exec "$ns" "$share" --url "http://$addr/whip/segs" --token "$(tok "p$1")" \

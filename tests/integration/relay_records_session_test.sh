@@ -7,40 +7,18 @@
 # usage: relay_records_session_test.sh RELAY SHARE VIEW REPLAY WEBM_CHECK
 set -u
 relay=$1 share=$2 view=$3 replay=$4 check=$5
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for ip netns"; exit 77; }
-ns=tdm_rec_$$
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-failures=0
-ok() { echo "ok   $1"; }
-bad() { failures=$((failures + 1)); echo "FAIL $1"; }
-ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: namespace"; exit 1; }
+# shellcheck source=recording_relay_lib.sh
+. "$(dirname "$0")/recording_relay_lib.sh"
+rr_setup rec
 
-head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/master.key"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/other.key"
-mkdir "$work/rec"
 "$relay" serve --help | grep -q -- '--record-dir' && ok "relay --help names --record-dir" || bad "relay --help"
 "$relay" serve -n n1 -s "$work/secret" -a 127.0.0.1 --record-dir "$work/rec" 2>"$work/err"
 [ $? -eq 2 ] && grep -q "recording-key-file" "$work/err" && ok "--record-dir without a key is status 2" \
   || { bad "--record-dir without a key"; cat "$work/err"; }
 
-ip netns exec "$ns" "$relay" serve --listen 127.0.0.1:0 --node-id n1 --secret-file "$work/secret" \
-  --local-address 127.0.0.1 --record-dir "$work/rec" --recording-key-file "$work/master.key" \
-  >"$work/relay.out" 2>"$work/relay.err" &
-pids+=($!)
-for _ in $(seq 50); do grep -q listening "$work/relay.out" && break; sleep 0.1; done
-addr=$(grep -o '127\.0\.0\.1:[0-9]*' "$work/relay.out" | head -1)
-[ -n "$addr" ] || { echo "FAIL: relay did not start"; cat "$work/relay.err"; exit 1; }
-tok() { "$relay" token --secret-file "$work/secret" --session rec --participant "$1" --role "$2" --node n1; }
+rr_start_relay "$relay"
+tok() { rr_token "$relay" rec "$1" "$2"; }
 
 ip netns exec "$ns" "$share" --url "http://$addr/whip/rec" --token "$(tok p publish)" \
   --local-address 127.0.0.1 --size 640x360 --duration 6 >"$work/share.out" 2>"$work/share.err" &
@@ -65,6 +43,12 @@ echo "$metrics" | grep -q '^tandem_relay_recording_drops_total 0' && ok "metrics
 
 "$replay" verify "$file" --key-file "$work/master.key" >"$work/verify.out" 2>&1 \
   && ok "tandem-replay verify: $(head -1 "$work/verify.out")" || { bad "verify"; cat "$work/verify.out"; }
+# The streams' SSRCs, from the share's offer (a=ssrc), are in the header.
+"$replay" info "$file" --key-file "$work/master.key" >"$work/info.out" 2>&1
+grep -Eq "stream [0-9]+: VP8, .*ssrc 0x[0-9a-f]{8}" "$work/info.out" \
+  && ! grep -q "ssrc 0x00000000" "$work/info.out" \
+  && ok "tandem-replay info: $(grep -o 'VP8, .*ssrc 0x[0-9a-f]*' "$work/info.out")" \
+  || { bad "info: a stream without its SSRC"; cat "$work/info.out"; }
 "$replay" verify "$file" --key-file "$work/other.key" >"$work/wrong.out" 2>&1
 [ $? -eq 1 ] && grep -qi "wrong key" "$work/wrong.out" && ok "the wrong master key is refused" \
   || { bad "wrong key"; cat "$work/wrong.out"; }

@@ -34,6 +34,14 @@ check "help exits 0 and names the commands" run 0 --help
 check "help names user add, audit verify, serve" \
   bash -c "grep -q 'user add NAME' '$work/out' && grep -q 'audit verify' '$work/out' && grep -q 'serve' '$work/out'"
 check "help documents serve's flags" says "serve --db PATH --config PATH"
+for sub in "serve" "user add" "audit verify" "user" "audit"; do
+  for h in --help -h; do
+    # shellcheck disable=SC2086  # the subcommand is two words on purpose
+    check "$sub $h: usage, status 0" run 0 $sub $h
+    check "$sub $h: prints the usage" says "user add NAME"
+  done
+done
+check "serve --db x --help: usage, status 0" run 0 serve --db x --help
 check "no command: status 2" run 2
 check "unknown command: status 2" run 2 frobnicate
 check "unknown command named" says "unknown command 'frobnicate'"

@@ -23,9 +23,10 @@
  *   - instance A killed with SIGKILL: the rep's login token and secret
  *     work on B, its socket reconnects there and its input goes on;
  *   - Redis killed under load (heartbeats and input flowing): instances
- *     stay up, answer 503 unavailable for what needs state, /healthz 200,
- *     and keep their sockets (a chat refused meanwhile closes nothing);
- *     Redis restarted on the same port: heartbeats register again, new
+ *     stay up, answer 503 unavailable for what needs state, /healthz 503
+ *     {"ok":false,"redis":"unavailable"}, and keep their sockets (a chat
+ *     refused meanwhile closes nothing);
+ *     Redis restarted on the same port: /healthz 200 again, heartbeats register again, new
  *     sessions get relays, sockets get a "resync" push, pub/sub delivers
  *     again across instances;
  *   - `tandem-signal audit verify --redis` passes, and fails after one
@@ -58,6 +59,7 @@
 #include <jansson.h>
 
 #include "signal_serve_client.h"
+#include "signal_test_proc.h"
 #include "tdm_relay_heartbeat.h"
 
 #define CLUSTER_SECRET "cluster-secret-0123456789abcdef-0123456789"
@@ -65,29 +67,9 @@
 #define N_INPUT 60
 
 static const char *signal_prog, *relay_prog;
-static char dir[256], config[300], redis_url[64];
+static char config[300], redis_url[64];
 static pid_t redis_pid = -1, inst_pid[3] = {-1, -1, -1}, beater = -1, real_relay = -1;
 static uint16_t redis_port, inst_port[3];
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-static void stop(pid_t *pid, int sig)
-{
-    if (*pid > 0) {
-        kill(*pid, sig);
-        int st;
-        waitpid(*pid, &st, 0);
-        *pid = -1;
-    }
-}
 
 static pid_t main_pid;
 
@@ -95,35 +77,12 @@ static void cleanup(void)
 {
     if (getpid() != main_pid) /* a helper child failing must not stop the cluster */
         return;
-    stop(&beater, SIGKILL);
-    stop(&real_relay, SIGKILL);
-    stop(&inst_pid[0], SIGTERM);
-    stop(&inst_pid[1], SIGTERM);
-    stop(&inst_pid[2], SIGTERM);
-    stop(&redis_pid, SIGTERM);
-    if (dir[0] && !getenv("KEEP_TMP")) {
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    }
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    CHECK(f, "open %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    sigt_stop(&beater, SIGKILL);
+    sigt_stop(&real_relay, SIGKILL);
+    sigt_stop(&inst_pid[0], SIGTERM);
+    sigt_stop(&inst_pid[1], SIGTERM);
+    sigt_stop(&inst_pid[2], SIGTERM);
+    sigt_stop(&redis_pid, SIGTERM);
 }
 
 static int64_t wall_ms(void)
@@ -131,17 +90,6 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind");
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 /* --- a minimal RESP client, for readiness and tampering only --- */
@@ -185,20 +133,20 @@ static void start_redis(void)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         char port[16], log[400];
         snprintf(port, sizeof port, "%u", redis_port);
-        snprintf(log, sizeof log, "%s/redis.log", dir);
+        sigt_path(log, sizeof log, "redis.log");
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(fd, 1);
         dup2(fd, 2);
         /* Append-only with fsync on every write: a SIGKILL loses nothing
          * acknowledged, so the restart below is a restart, not a wipe. */
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", sigt_dir,
                "--save", "", "--appendonly", "yes", "--appendfsync", "always",
                "--appenddirname", "aof", "--loglevel", "verbose", (char *)NULL);
         _exit(127);
     }
-    double until = now_s() + DEADLINE_S;
+    double until = sigt_now_s() + DEADLINE_S;
     while (!redis_up()) {
-        CHECK(now_s() < until, "redis-server did not start on port %u", redis_port);
+        CHECK(sigt_now_s() < until, "redis-server did not start on port %u", redis_port);
         usleep(50 * 1000);
     }
 }
@@ -207,61 +155,17 @@ static void start_redis(void)
 
 static void user_add(const char *name, const char *role, const char *password, bool may_invite)
 {
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork");
-    if (pid == 0) {
-        dup2(p[0], 0);
-        close(p[1]);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        if (may_invite)
-            execl(signal_prog, signal_prog, "user", "add", name, "--role", role, "--redis",
-                  redis_url, "--may-invite", "--invite-profiles", "view_only,pointer",
-                  (char *)NULL);
-        else
-            execl(signal_prog, signal_prog, "user", "add", name, "--role", role, "--redis",
-                  redis_url, (char *)NULL);
-        _exit(127);
-    }
-    close(p[0]);
-    char pw[128];
-    snprintf(pw, sizeof pw, "%s\n", password);
-    if (write(p[1], pw, strlen(pw)) < 0)
-        perror("write");
-    close(p[1]);
-    int st;
-    waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "user add %s", name);
+    sigt_user_add(signal_prog, "--redis", redis_url, name, role, password,
+                  may_invite ? "view_only,pointer" : NULL);
 }
 
 static void start_instance(int i)
 {
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    inst_pid[i] = fork();
-    CHECK(inst_pid[i] >= 0, "fork");
-    if (inst_pid[i] == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(p[1], 1);
-        close(p[0]);
-        char log[400];
-        snprintf(log, sizeof log, "%s/signal-%c.log", dir, 'a' + i);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 2);
-        execl(signal_prog, signal_prog, "serve", "--listen", "127.0.0.1:0", "--redis", redis_url,
-              "--config", config, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    FILE *f = fdopen(p[0], "r");
-    char line[256];
-    unsigned v = 0;
-    CHECK(fgets(line, sizeof line, f) && sscanf(line, "listening on 127.0.0.1:%u", &v) == 1,
-          "instance %c did not report its port", 'a' + i);
-    inst_port[i] = (uint16_t)v;
-    fclose(f);
+    char log[32];
+    snprintf(log, sizeof log, "signal-%c.log", 'a' + i);
+    char *argv[] = {(char *)signal_prog, "serve", "--listen", "127.0.0.1:0", "--redis",
+                    redis_url, "--config", config, NULL};
+    inst_pid[i] = sigt_start(argv, log, &inst_port[i]);
 }
 
 static bool alive(pid_t pid)
@@ -383,35 +287,8 @@ static json_t *relay_listing(int inst, const char *admin, const char *id)
 /* A real tandem-relay heartbeating to instance inst. */
 static void start_real_relay(int inst, const char *id)
 {
-    uint16_t rport = free_port();
-    char listen[64], public_url[64], signal_url[64], secret[400], cluster[400], log[400];
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", rport);
-    snprintf(public_url, sizeof public_url, "http://127.0.0.1:%u", rport);
-    snprintf(signal_url, sizeof signal_url, "http://127.0.0.1:%u", inst_port[inst]);
-    snprintf(secret, sizeof secret, "%s/relay.secret", dir);
-    snprintf(cluster, sizeof cluster, "%s/cluster.secret", dir);
-    snprintf(log, sizeof log, "%s/%s.log", dir, id);
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    real_relay = fork();
-    CHECK(real_relay >= 0, "fork");
-    if (real_relay == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(p[1], 1);
-        close(p[0]);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 2);
-        execl(relay_prog, relay_prog, "serve", "--listen", listen, "--node-id", id,
-              "--secret-file", secret, "--local-address", "127.0.0.1", "--workers", "1",
-              "--signal-url", signal_url, "--cluster-secret-file", cluster, "--public-url",
-              public_url, "--heartbeat-interval", "1", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    FILE *f = fdopen(p[0], "r");
-    char line[256];
-    CHECK(fgets(line, sizeof line, f) && strstr(line, "listening"), "relay %s did not start", id);
-    fclose(f);
+    uint16_t rport;
+    real_relay = sigt_start_relay(relay_prog, id, inst_port[inst], &rport);
 }
 
 /* --- sessions --- */
@@ -467,9 +344,9 @@ static const char *type_of(json_t *j) { return json_string_value(json_object_get
 /* The next message that is not a session push. */
 static json_t *ws_next(sc_ws *ws, int timeout_ms, const char **raw)
 {
-    double until = now_s() + timeout_ms / 1000.0;
+    double until = sigt_now_s() + timeout_ms / 1000.0;
     for (;;) {
-        int left = (int)((until - now_s()) * 1000);
+        int left = (int)((until - sigt_now_s()) * 1000);
         json_t *j = ws_next_any(ws, left > 0 ? left : 0, raw);
         if (!j || strcmp(type_of(j), "session") != 0)
             return j;
@@ -505,9 +382,9 @@ static const char *control_of(json_t *j)
 /* Reads ws until the session push `event` arrives; checks its "control". */
 static void wait_event(sc_ws *ws, const char *event, const char *control)
 {
-    double until = now_s() + DEADLINE_S;
+    double until = sigt_now_s() + DEADLINE_S;
     for (;;) {
-        CHECK(now_s() < until, "no %s push", event);
+        CHECK(sigt_now_s() < until, "no %s push", event);
         json_t *j = ws_next_any(ws, 1000, NULL);
         bool hit = j && strcmp(type_of(j), "session") == 0 &&
                    strcmp(json_string_value(json_object_get(j, "event")) ?: "", event) == 0;
@@ -529,9 +406,9 @@ static void ws_send(sc_ws *ws, const char *text)
  * by that socket's instance). */
 static void wait_online(sc_ws *ws, const char *pid)
 {
-    double until = now_s() + DEADLINE_S;
+    double until = sigt_now_s() + DEADLINE_S;
     for (;;) {
-        CHECK(now_s() < until, "participant %s never shown online", pid);
+        CHECK(sigt_now_s() < until, "participant %s never shown online", pid);
         json_t *j = ws_next_any(ws, 1000, NULL);
         if (!j)
             continue;
@@ -586,15 +463,15 @@ static void input_in_order(sc_ws *from, sc_ws *to, int n, int base)
  * resubscribing after an outage: each try waits a second). */
 static void chat_reaches(sc_ws *from, sc_ws *to, const char *tag)
 {
-    double until = now_s() + DEADLINE_S;
+    double until = sigt_now_s() + DEADLINE_S;
     for (int k = 0;; k++) {
-        CHECK(now_s() < until, "chat %s never crossed instances", tag);
+        CHECK(sigt_now_s() < until, "chat %s never crossed instances", tag);
         char msg[160], text[80];
         snprintf(text, sizeof text, "%s-%d", tag, k);
         snprintf(msg, sizeof msg, "{\"type\":\"chat\",\"text\":\"%s\"}", text);
         ws_send(from, msg);
-        double t_end = now_s() + 1.0;
-        while (now_s() < t_end) {
+        double t_end = sigt_now_s() + 1.0;
+        while (sigt_now_s() < t_end) {
             json_t *j = ws_next(to, 200, NULL);
             if (!j)
                 continue;
@@ -630,7 +507,7 @@ static void race_accept(const char *token, int *n201, int *n410, char secret_out
             char name[400];
             snprintf(name, sizeof name, "accept-%d.json", i);
             char *text = json_dumps(last, 0);
-            write_file(name, text ? text : "{}");
+            sigt_write_file(name, text ? text : "{}");
             _exit(st == 201 ? 0 : st == 410 ? 1 : 2);
         }
     }
@@ -642,7 +519,7 @@ static void race_accept(const char *token, int *n201, int *n410, char secret_out
         if (WEXITSTATUS(st) == 0) {
             (*n201)++;
             char path[400];
-            snprintf(path, sizeof path, "%s/accept-%d.json", dir, i);
+            snprintf(path, sizeof path, "%s/accept-%d.json", sigt_dir, i);
             json_t *j = json_load_file(path, 0, NULL);
             snprintf(secret_out, 80, "%s", json_string_value(json_object_get(j, "secret")) ?: "");
             json_decref(j);
@@ -678,20 +555,17 @@ int main(int argc, char **argv)
     relay_prog = argc == 3 ? argv[2] : NULL;
     main_pid = getpid();
     signal(SIGPIPE, SIG_IGN);
-    snprintf(dir, sizeof dir, "/tmp/signal_cluster_test.XXXXXX");
-    CHECK(mkdtemp(dir), "mkdtemp");
+    sigt_dir_make("signal_cluster_test");
     atexit(cleanup);
-    snprintf(config, sizeof config, "%s/config.json", dir);
-    write_file("relay.secret", "0123456789abcdef0123456789abcdef-relay-secret\n");
-    write_file("cluster.secret", CLUSTER_SECRET "\n");
-    write_file("master.key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
-    write_file("config.json", "{\"public_url\":\"http://127.0.0.1:1\","
+    sigt_path(config, sizeof config, "config.json");
+    sigt_write_secrets(CLUSTER_SECRET);
+    sigt_write_file("config.json", "{\"public_url\":\"http://127.0.0.1:1\","
                               "\"relay_token_secret_file\":\"relay.secret\","
                               "\"recording_master_key_file\":\"master.key\","
                               "\"cluster_secret_file\":\"cluster.secret\","
                               "\"relay_ttl_s\":30,\"relay_heartbeat_skew_s\":30,"
                               "\"relay_max_sessions\":3}");
-    redis_port = free_port();
+    redis_port = sigt_free_port();
     snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%u", redis_port);
     start_redis();
     user_add("root", "admin", "root-pw", false);
@@ -801,9 +675,9 @@ int main(int argc, char **argv)
     CHECK(api(1, "PUT", path, NULL, S.secret, "{\"profile\":\"pointer\"}") == 200,
           "profile change on B");
     const char *want = "{\"type\":\"pointer_move\",\"x\":0.2,\"y\":0.2}";
-    double until = now_s() + DEADLINE_S;
+    double until = sigt_now_s() + DEADLINE_S;
     for (bool got = false; !got;) {
-        CHECK(now_s() < until, "profile change on B never applied on A");
+        CHECK(sigt_now_s() < until, "profile change on B never applied on A");
         ws_send(inv_ws, want);
         json_t *j = ws_next(cust_ws, 1000, NULL);
         got = j && strcmp(type_of(j), "pointer_move") == 0;
@@ -867,14 +741,14 @@ int main(int argc, char **argv)
           "audit: %d taken back, %d returned, %d customer_has_control denials", n_taken,
           n_returned, n_denied);
     sc_ws_close(late_ws);
-    stop(&inst_pid[2], SIGTERM);
+    sigt_stop(&inst_pid[2], SIGTERM);
     drain(rep_ws);
     drain(cust_ws);
     drain(inv_ws);
     printf("given back: input from A and C flows again; 1 + 1 changes and 4 denials audited\n");
 
     /* --- instance A dies: the rep resumes on B --- */
-    stop(&inst_pid[0], SIGKILL);
+    sigt_stop(&inst_pid[0], SIGKILL);
     sc_ws_close(rep_ws);
     sc_ws_close(inv_ws);
     CHECK(api(1, "GET", "/api/v1/me", alice, NULL, NULL) == 200, "login token on B after A died");
@@ -895,7 +769,7 @@ int main(int argc, char **argv)
     /* --- Redis killed under load, then restarted on the same port --- */
     start_beater();
     usleep(500 * 1000);
-    stop(&redis_pid, SIGKILL);
+    sigt_stop(&redis_pid, SIGKILL);
     for (int i = 0; i < 20; i++) /* input keeps flowing while Redis is away */
         ws_send(rep_ws, "{\"type\":\"pointer_move\",\"x\":0.9,\"y\":0.9}");
     /* A chat needs the store: refused, and the socket stays (used below). */
@@ -904,14 +778,23 @@ int main(int argc, char **argv)
     CHECK(st == 503 && strcmp(str("error") ?: "", "unavailable") == 0,
           "open without Redis: %d %s", st, json_dumps(last, 0));
     CHECK(beat(0, 0, false) == 503, "heartbeat without Redis: %s", json_dumps(last, 0));
-    for (int i = 0; i < 2; i++)
-        CHECK(api(i, "GET", "/healthz", NULL, NULL, NULL) == 200, "healthz %c", 'a' + i);
+    /* A load balancer must stop sending traffic here: /healthz says so. */
+    for (int i = 0; i < 2; i++) {
+        until = sigt_now_s() + DEADLINE_S;
+        while (api(i, "GET", "/healthz", NULL, NULL, NULL) != 503) {
+            CHECK(sigt_now_s() < until, "healthz %c still 200 without Redis", 'a' + i);
+            usleep(100 * 1000);
+        }
+        CHECK(json_is_false(json_object_get(last, "ok")) &&
+                  strcmp(str("redis") ?: "", "unavailable") == 0,
+              "healthz %c without Redis: %s", 'a' + i, json_dumps(last, 0));
+    }
     CHECK(alive(inst_pid[0]) && alive(inst_pid[1]), "an instance died without Redis");
     printf("Redis down: 503 unavailable, instances up\n");
     start_redis();
-    until = now_s() + DEADLINE_S;
+    until = sigt_now_s() + DEADLINE_S;
     for (;;) {
-        CHECK(now_s() < until, "no session with a relay after Redis came back: %s",
+        CHECK(sigt_now_s() < until, "no session with a relay after Redis came back: %s",
               json_dumps(last, 0));
         /* Each instance may answer 503 once more (its connection to the
          * old Redis breaks on first use); recovered = both serve again. */
@@ -921,11 +804,20 @@ int main(int argc, char **argv)
             break;
         usleep(200 * 1000);
     }
+    for (int i = 0; i < 2; i++) {
+        until = sigt_now_s() + DEADLINE_S;
+        while (api(i, "GET", "/healthz", NULL, NULL, NULL) != 200) {
+            CHECK(sigt_now_s() < until, "healthz %c not 200 after Redis came back", 'a' + i);
+            usleep(100 * 1000);
+        }
+        CHECK(json_is_true(json_object_get(last, "ok")), "healthz %c: %s", 'a' + i,
+              json_dumps(last, 0));
+    }
     /* What was published during the outage is lost: sockets get their
      * session's state afresh once the bus is back. */
-    until = now_s() + DEADLINE_S;
+    until = sigt_now_s() + DEADLINE_S;
     for (bool resynced = false; !resynced;) {
-        CHECK(now_s() < until, "no resync push after Redis came back");
+        CHECK(sigt_now_s() < until, "no resync push after Redis came back");
         json_t *j = ws_next_any(rep_ws, 1000, NULL);
         resynced = j && strcmp(type_of(j), "session") == 0 &&
                    strcmp(json_string_value(json_object_get(j, "event")) ?: "", "resync") == 0;
@@ -941,28 +833,28 @@ int main(int argc, char **argv)
     drain(rep_ws);
     input_in_order(rep_ws, cust_ws, 20, 200);
     CHECK(alive(inst_pid[0]) && alive(inst_pid[1]), "an instance died");
-    stop(&beater, SIGKILL);
+    sigt_stop(&beater, SIGKILL);
     printf("Redis restarted: heartbeats, placement and pub/sub recovered\n");
 
     /* --- a real tandem-relay heartbeating to B, seen and drained on A --- */
     if (relay_prog) {
         start_real_relay(1, "relay-real");
-        until = now_s() + DEADLINE_S;
+        until = sigt_now_s() + DEADLINE_S;
         json_t *r;
         while (!(r = relay_listing(0, admin, "relay-real")) ||
                json_integer_value(json_object_get(r, "heartbeats")) < 2) {
-            CHECK(now_s() < until, "the real relay never showed on A");
+            CHECK(sigt_now_s() < until, "the real relay never showed on A");
             usleep(200 * 1000);
         }
         CHECK(!json_is_true(json_object_get(r, "draining")), "real relay draining at start");
         kill(real_relay, SIGUSR1); /* the relay's own drain toggle */
-        until = now_s() + DEADLINE_S;
+        until = sigt_now_s() + DEADLINE_S;
         while (!(r = relay_listing(0, admin, "relay-real")) ||
                !json_is_true(json_object_get(r, "draining"))) {
-            CHECK(now_s() < until, "the real relay's draining never showed on A");
+            CHECK(sigt_now_s() < until, "the real relay's draining never showed on A");
             usleep(200 * 1000);
         }
-        stop(&real_relay, SIGTERM);
+        sigt_stop(&real_relay, SIGTERM);
         printf("a real tandem-relay heartbeating to B is listed on A, and its drain shows there\n");
     }
 

@@ -26,95 +26,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "signal_test_proc.h"
+
 static const char *prog;
-static char dir[256], db[300], config[300];
+static char db[300], config[300];
 static pid_t server = -1;
 static uint16_t port;
-static int checks;
-
-#define CHECK(cond, ...)                                                           \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);        \
-            fprintf(stderr, __VA_ARGS__);                                          \
-            fprintf(stderr, "\n");                                                 \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
-
 static void cleanup(void)
 {
-    if (server > 0) {
-        kill(server, SIGTERM);
-        waitpid(server, NULL, 0);
-        server = -1;
-    }
-    if (dir[0] && !getenv("KEEP_TMP")) {
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    }
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    CHECK(f, "open %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void user_add(const char *name, const char *password, const char *invite)
-{
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork");
-    if (pid == 0) {
-        dup2(p[0], 0);
-        close(p[1]);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        if (invite)
-            execl(prog, prog, "user", "add", name, "--role", "rep", "--db", db, "--may-invite",
-                  "--invite-profiles", invite, (char *)NULL);
-        else
-            execl(prog, prog, "user", "add", name, "--role", "rep", "--db", db, (char *)NULL);
-        _exit(127);
-    }
-    close(p[0]);
-    CHECK(write(p[1], password, strlen(password)) > 0 && write(p[1], "\n", 1) == 1, "write");
-    close(p[1]);
-    int st;
-    waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "user add %s", name);
+    sigt_stop(&server, SIGTERM);
 }
 
 static void start_server(void)
 {
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    server = fork();
-    CHECK(server >= 0, "fork");
-    if (server == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        execl(prog, prog, "serve", "--listen", "127.0.0.1:0", "--db", db, "--config", config,
-              (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    FILE *f = fdopen(p[0], "r");
-    char line[256];
-    unsigned v = 0;
-    CHECK(fgets(line, sizeof line, f) && sscanf(line, "listening on 127.0.0.1:%u", &v) == 1,
-          "server did not report its port");
-    port = (uint16_t)v;
-    fclose(f);
+    char *argv[] = {(char *)prog, "serve", "--listen", "127.0.0.1:0", "--db", db, "--config",
+                    config, NULL};
+    server = sigt_start(argv, NULL, &port);
 }
 
 /* ---- a listening socket of our own ---- */
@@ -689,23 +616,21 @@ int main(int argc, char **argv)
     }
     prog = argv[1];
     signal(SIGPIPE, SIG_IGN);
-    snprintf(dir, sizeof dir, "/tmp/signal_link_test.XXXXXX");
-    CHECK(mkdtemp(dir), "mkdtemp");
+    sigt_dir_make("signal_link_test");
     atexit(cleanup);
-    snprintf(db, sizeof db, "%s/signal.db", dir);
-    snprintf(config, sizeof config, "%s/config.json", dir);
-    write_file("relay.secret", "0123456789abcdef0123456789abcdef-relay-secret\n");
-    write_file("master.key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
-    write_file("config.json",
+    sigt_path(db, sizeof db, "signal.db");
+    sigt_path(config, sizeof config, "config.json");
+    sigt_write_secrets(NULL);
+    sigt_write_file("config.json",
                "{\"relays\":[{\"id\":\"relay-1\",\"url\":\"http://127.0.0.1:2\"}],"
                "\"relay_token_secret_file\":\"relay.secret\","
                "\"recording_master_key_file\":\"master.key\"}");
-    user_add("alice", "alice-pw", "view_only,pointer,control");
+    sigt_user_add(prog, "--db", db, "alice", "rep", "alice-pw", "view_only,pointer,control");
     start_server();
 
     test_urls();
     test_failures();
     test_service();
-    printf("signal_link_test: %d checks passed\n", checks);
+    printf("signal_link_test: %d checks passed\n", sigt_checks);
     return 0;
 }

@@ -40,167 +40,35 @@
 #include <jansson.h>
 
 #include "signal_serve_client.h"
+#include "signal_test_proc.h"
 #include "tdm_relay_heartbeat.h"
 
 #define CLUSTER_SECRET "cluster-secret-0123456789abcdef-0123456789"
 #define DEADLINE_S 30.0
 
 static const char *signal_prog, *relay_prog;
-static char dir[256], db[300], config[300];
+static char db[300], config[300];
 static pid_t server = -1, relays[2] = {-1, -1};
 static uint16_t port, relay_port[2];
 static const char *relay_id[2] = {"relay-a", "relay-b"};
 
-static void stop(pid_t *pid, int sig)
-{
-    if (*pid > 0) {
-        kill(*pid, sig);
-        int st;
-        waitpid(*pid, &st, 0);
-        *pid = -1;
-    }
-}
-
 static void cleanup(void)
 {
-    stop(&relays[0], SIGTERM);
-    stop(&relays[1], SIGTERM);
-    stop(&server, SIGTERM);
-    if (dir[0] && !getenv("KEEP_TMP")) {
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    }
-}
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-static void write_file(const char *name, const char *text)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    CHECK(f, "open %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void user_add(const char *name, const char *role, const char *password)
-{
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork");
-    if (pid == 0) {
-        dup2(p[0], 0);
-        close(p[1]);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execl(signal_prog, signal_prog, "user", "add", name, "--role", role, "--db", db,
-              (char *)NULL);
-        _exit(127);
-    }
-    close(p[0]);
-    char pw[128];
-    snprintf(pw, sizeof pw, "%s\n", password);
-    if (write(p[1], pw, strlen(pw)) < 0)
-        perror("write");
-    close(p[1]);
-    int st;
-    waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "user add %s", name);
+    sigt_stop(&relays[0], SIGTERM);
+    sigt_stop(&relays[1], SIGTERM);
+    sigt_stop(&server, SIGTERM);
 }
 
 static void start_server(void)
 {
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    server = fork();
-    CHECK(server >= 0, "fork");
-    if (server == 0) {
-        /* If this test dies (a crash skips atexit), its children go too. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(p[1], 1);
-        close(p[0]);
-        char log[400];
-        snprintf(log, sizeof log, "%s/signal.log", dir);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 2);
-        execl(signal_prog, signal_prog, "serve", "--listen", "127.0.0.1:0", "--db", db,
-              "--config", config, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    FILE *f = fdopen(p[0], "r");
-    char line[256];
-    unsigned v = 0;
-    CHECK(fgets(line, sizeof line, f) && sscanf(line, "listening on 127.0.0.1:%u", &v) == 1,
-          "server did not report its port");
-    port = (uint16_t)v;
-    fclose(f);
-}
-
-/* A free loopback port for a relay (its public URL must name it before
- * it starts). Bound and released: the relay binds it right after. */
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind");
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
+    char *argv[] = {(char *)signal_prog, "serve", "--listen", "127.0.0.1:0", "--db", db,
+                    "--config", config, NULL};
+    server = sigt_start(argv, "signal.log", &port);
 }
 
 static void start_relay(int i)
 {
-    relay_port[i] = free_port();
-    char listen[64], public_url[64], signal_url[64], secret[400], cluster[400], log[400];
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", relay_port[i]);
-    snprintf(public_url, sizeof public_url, "http://127.0.0.1:%u", relay_port[i]);
-    snprintf(signal_url, sizeof signal_url, "http://127.0.0.1:%u", port);
-    snprintf(secret, sizeof secret, "%s/relay.secret", dir);
-    snprintf(cluster, sizeof cluster, "%s/cluster.secret", dir);
-    snprintf(log, sizeof log, "%s/%s.log", dir, relay_id[i]);
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    relays[i] = fork();
-    CHECK(relays[i] >= 0, "fork");
-    if (relays[i] == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(p[1], 1);
-        close(p[0]);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 2);
-        execl(relay_prog, relay_prog, "serve", "--listen", listen, "--node-id", relay_id[i],
-              "--secret-file", secret, "--local-address", "127.0.0.1", "--workers", "1",
-              "--signal-url", signal_url, "--cluster-secret-file", cluster, "--public-url",
-              public_url, "--heartbeat-interval", "1", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    FILE *f = fdopen(p[0], "r");
-    char line[256];
-    CHECK(fgets(line, sizeof line, f) && strstr(line, "listening on"),
-          "relay %s did not start", relay_id[i]);
-    fclose(f);
+    relays[i] = sigt_start_relay(relay_prog, relay_id[i], port, &relay_port[i]);
 }
 
 /* --- HTTP --- */
@@ -257,14 +125,14 @@ static json_t *registry_entry(const char *id)
  * flag `draining` (ignored when not listed), or is gone. */
 static void wait_registry(const char *id, bool want_listed, bool draining, const char *what)
 {
-    double until = now_s() + DEADLINE_S;
+    double until = sigt_now_s() + DEADLINE_S;
     for (;;) {
         json_t *e = registry_entry(id);
         bool ok = want_listed ? e && json_is_true(json_object_get(e, "draining")) == draining
                               : e == NULL;
         if (ok)
             return;
-        CHECK(now_s() < until, "%s: registry still %s", what, json_dumps(last, 0));
+        CHECK(sigt_now_s() < until, "%s: registry still %s", what, json_dumps(last, 0));
         usleep(100 * 1000);
     }
 }
@@ -303,7 +171,7 @@ static void media_again(const char *sid, const char *secret, char node[80])
 static bool log_has2(const char *name, const char *needle, const char *needle2)
 {
     char path[400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    sigt_path(path, sizeof path, name);
     FILE *f = fopen(path, "r");
     if (!f)
         return false;
@@ -363,23 +231,20 @@ int main(int argc, char **argv)
     signal_prog = argv[1];
     relay_prog = argv[2];
     signal(SIGPIPE, SIG_IGN);
-    snprintf(dir, sizeof dir, "/tmp/signal_registry_serve_test.XXXXXX");
-    CHECK(mkdtemp(dir), "mkdtemp");
+    sigt_dir_make("signal_registry_serve_test");
     atexit(cleanup);
-    snprintf(db, sizeof db, "%s/signal.db", dir);
-    snprintf(config, sizeof config, "%s/config.json", dir);
-    write_file("relay.secret", "0123456789abcdef0123456789abcdef-relay-secret\n");
-    write_file("cluster.secret", CLUSTER_SECRET "\n");
-    write_file("master.key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
-    write_file("config.json", "{\"public_url\":\"http://127.0.0.1:1\","
+    sigt_path(db, sizeof db, "signal.db");
+    sigt_path(config, sizeof config, "config.json");
+    sigt_write_secrets(CLUSTER_SECRET);
+    sigt_write_file("config.json", "{\"public_url\":\"http://127.0.0.1:1\","
                               "\"relay_token_secret_file\":\"relay.secret\","
                               "\"recording_master_key_file\":\"master.key\","
                               "\"cluster_secret_file\":\"cluster.secret\","
                               "\"relay_ttl_s\":5,\"relay_heartbeat_skew_s\":30}");
-    user_add("root", "admin", "root-pw");
-    user_add("alice", "rep", "alice-pw");
+    sigt_user_add(signal_prog, "--db", db, "root", "admin", "root-pw", NULL);
+    sigt_user_add(signal_prog, "--db", db, "alice", "rep", "alice-pw", NULL);
     start_server();
-    printf("signal on port %u, dir %s\n", port, dir);
+    printf("signal on port %u, dir %s\n", port, sigt_dir);
     admin = login("root", "root-pw");
     rep = login("alice", "alice-pw");
 
@@ -456,9 +321,9 @@ int main(int argc, char **argv)
           "refusal not counted: %s", json_dumps(last, 0));
     CHECK(api_h("POST", "/api/v1/relays/heartbeat", NULL, "{}") == 401,
           "unsigned heartbeat");
-    double until = now_s() + DEADLINE_S;
+    double until = sigt_now_s() + DEADLINE_S;
     while (!log_has("signal.log", "relay heartbeat refused")) {
-        CHECK(now_s() < until, "refusal not logged");
+        CHECK(sigt_now_s() < until, "refusal not logged");
         usleep(100 * 1000);
     }
     int64_t ts = wall_ms();
@@ -473,7 +338,7 @@ int main(int argc, char **argv)
     printf("ok wrong secret, unsigned, replayed and stale heartbeats refused\n");
 
     /* relay-b dies without a word: dropped after the TTL; sessions go to a. */
-    stop(&relays[1], SIGKILL);
+    sigt_stop(&relays[1], SIGKILL);
     wait_registry(relay_id[1], false, false, "relay-b dropped");
     for (int i = 0; i < 3; i++) {
         open_session(node, sid, secret);
@@ -484,16 +349,16 @@ int main(int argc, char **argv)
         media_again(sids[i], secrets[i], again);
         CHECK(strcmp(again, relay_id[0]) == 0, "session %d still on %s", i, again);
     }
-    until = now_s() + DEADLINE_S;
+    until = sigt_now_s() + DEADLINE_S;
     while (!log_has2("signal.log", "dropped from the registry", relay_id[1])) {
-        CHECK(now_s() < until, "drop not logged");
+        CHECK(sigt_now_s() < until, "drop not logged");
         usleep(100 * 1000);
     }
     printf("ok a dead relay is dropped and its sessions move\n");
 
     /* SIGTERM: the last heartbeat says draining (if the entry is still
      * there when we look, it must be draining). */
-    stop(&relays[0], SIGTERM);
+    sigt_stop(&relays[0], SIGTERM);
     json_t *e = registry_entry(relay_id[0]);
     CHECK(!e || json_is_true(json_object_get(e, "draining")), "stopped relay not draining");
     CHECK(log_has("relay-a.log", "stopped"), "relay-a stopped cleanly");

@@ -43,7 +43,8 @@ rep() { "$repbin" "$@"; }
 
 # --- usage ---
 expect_rc 0 "--help" rep --help
-for c in login "session new" invite accept-invite view-token input watch end "Exit status"; do
+for c in login "session new" invite accept-invite view-token input watch end "Exit status" \
+  kind_not_allowed key_chord_blocked rate_limited customer_has_control; do
   grep -q "$c" "$work/last" || bad "--help does not mention '$c'"
 done
 expect_rc 2 "no command" rep

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "tdm_sig_control.h"
 #include "tdm_sig_hub.h"
@@ -154,6 +155,28 @@ static size_t audit_count(const char *needle)
 
 static const char MOVE[] = "{\"type\":\"pointer_move\",\"x\":0.5,\"y\":0.5}";
 
+/* The sum of the session's "input_allowed" counts, after the tick that
+ * writes every second before now_ms. */
+static json_int_t allowed_counted(int64_t now_ms)
+{
+    tdm_error e = {{0}};
+    assert_int_equal(tdm_signal_tick(sig, now_ms, &e), TDM_OK);
+    char *text = NULL;
+    assert_int_equal(tdm_signal_audit_json(tdm_signal_store(sig), opened.session_id, 0, 0, &text, &e),
+                     TDM_OK);
+    json_t *arr = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(arr);
+    json_int_t n = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach (arr, i, x)
+        if (strcmp(json_string_value(json_object_get(x, "kind")) ?: "", "input_allowed") == 0)
+            n += json_integer_value(json_object_get(json_object_get(x, "detail"), "count"));
+    json_decref(arr);
+    return n;
+}
+
 static void customer_takes_and_gives_back(void **state)
 {
     (void)state;
@@ -213,6 +236,10 @@ static void customer_takes_and_gives_back(void **state)
     assert_int_equal(count_to(REP, "customer_offline"), 1);
     assert_int_equal(count_to(REP, "customer_has_control"), 0);
     assert_int_equal(audit_count("\"reason\":\"customer_offline\""), 1);
+    /* Counted as allowed: the moves at t, t + 6 and t + 9 (the profile let
+     * them through); the two refused by the customer's control only as
+     * denied. */
+    assert_int_equal(allowed_counted(t + 5000), 3);
 }
 
 /* What another instance (same store, as with Redis) would do: change the

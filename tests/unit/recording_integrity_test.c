@@ -46,7 +46,7 @@ static void header_round_trip(void **state)
     assert_int_equal(tdm_rec_header_parse((const uint8_t *)"RIFF....WEBM", 12, &back, &blen, &err),
                      TDM_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "not a Tandem recording"));
-    buf[9] = 2;
+    buf[9] = 3;
     assert_int_equal(tdm_rec_header_parse(buf, len, &back, &blen, &err), TDM_ERR_UNSUPPORTED);
     strcpy(h.session_id, "has space");
     assert_int_equal(tdm_rec_header_encode(&h, buf, sizeof buf, &len, NULL), TDM_ERR_INVALID);
