@@ -77,7 +77,7 @@ tdm_status tdm_sig_registry_new(const tdm_sig_registry_config *cfg, tdm_sig_regi
     if (cfg)
         r->cfg = *cfg;
     if (r->cfg.ttl_ms <= 0)
-        r->cfg.ttl_ms = 15000;
+        r->cfg.ttl_ms = 3000;
     if (r->cfg.skew_ms <= 0)
         r->cfg.skew_ms = 30000;
     *out = r;

@@ -36,7 +36,7 @@
 #define TDM_SIG_REGISTRY_MAX 64 /* relays, dropped ones awaiting expiry included */
 
 typedef struct tdm_sig_registry_config {
-    int64_t ttl_ms;          /* 0 = 15000 (three missed 5 s heartbeats) */
+    int64_t ttl_ms;          /* 0 = 3000 (three missed 1 s heartbeats, tandem-relay's default) */
     int64_t skew_ms;         /* 0 = 30000 */
     uint32_t max_sessions;   /* per relay; 0 = no cap */
 } tdm_sig_registry_config;

@@ -18,7 +18,7 @@
  *    "profiles": {NAME: {...}},                       see tdm_sig_profile.h
  *    "cluster_secret_file": "cluster.secret",        >= 32 bytes; enables relay
  *                                                     heartbeats (optional)
- *    "relay_ttl_s": 15, "relay_heartbeat_skew_s": 30, "relay_max_sessions": 0,
+ *    "relay_ttl_s": 3, "relay_heartbeat_skew_s": 30, "relay_max_sessions": 0,
  *    "recordings_dir": "/var/lib/tandem/recordings",  optional (auditor pages)
  *    "recordings_cache_dir": "/var/cache/tandem"}      optional (WebM exports)
  *
@@ -66,7 +66,7 @@ typedef struct tdm_sig_serve_config {
      * heartbeats are refused with 503 (not configured). */
     uint8_t cluster_secret[256];
     size_t cluster_secret_len;
-    int64_t relay_ttl_s;        /* 0 = 15 */
+    int64_t relay_ttl_s;        /* 0 = 3 */
     int64_t relay_skew_s;       /* 0 = 30 */
     int64_t relay_max_sessions; /* 0 = no cap */
     /* "redis": "redis://HOST[:PORT][/DB]" (or serve --redis): the cluster's

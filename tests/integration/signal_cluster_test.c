@@ -181,25 +181,14 @@ static json_t *last;
 static int api_h(int inst, const char *method, const char *path, const char *headers,
                  const char *body)
 {
-    char *resp = NULL;
-    int status = sc_http(inst_port[inst], method, path, headers, body, &resp);
-    json_decref(last);
-    last = resp ? json_loads(resp, 0, NULL) : NULL;
-    if (!last)
-        last = json_object();
-    free(resp);
-    return status;
+    return sc_http_json(inst_port[inst], method, path, headers, body, &last);
 }
 
 static int api(int inst, const char *method, const char *path, const char *bearer,
                const char *secret, const char *body)
 {
-    char headers[1024] = "";
-    if (bearer)
-        snprintf(headers, sizeof headers, "Authorization: Bearer %s\r\n", bearer);
-    if (secret)
-        snprintf(headers + strlen(headers), sizeof headers - strlen(headers),
-                 "X-Tandem-Secret: %s\r\n", secret);
+    char headers[1024];
+    sc_auth_headers(headers, sizeof headers, bearer, secret);
     return api_h(inst, method, path, headers, body);
 }
 

@@ -15,6 +15,28 @@
 
 #define RX_CAP (1 << 20)
 
+void sc_auth_headers(char *out, size_t cap, const char *bearer, const char *secret)
+{
+    out[0] = '\0';
+    if (bearer)
+        snprintf(out, cap, "Authorization: Bearer %s\r\n", bearer);
+    if (secret)
+        snprintf(out + strlen(out), cap - strlen(out), "X-Tandem-Secret: %s\r\n", secret);
+}
+
+int sc_http_json(uint16_t port, const char *method, const char *path, const char *headers,
+                 const char *body, json_t **last)
+{
+    char *resp = NULL;
+    int status = sc_http(port, method, path, headers, body, &resp);
+    json_decref(*last);
+    *last = resp ? json_loads(resp, 0, NULL) : NULL;
+    if (!*last)
+        *last = json_object();
+    free(resp);
+    return status;
+}
+
 struct sc_ws {
     int fd;
     uint8_t *rx; /* bytes read, not yet consumed */

@@ -12,11 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* One request on a fresh connection. headers: extra header lines, each
  * ending in "\r\n", or NULL. body may be NULL. Returns the status (0 on a
  * transport failure); *resp (malloc'd, NUL-terminated) gets the body. */
 int sc_http(uint16_t port, const char *method, const char *path, const char *headers,
             const char *body, char **resp);
+
+/* The API's credentials as header lines for sc_http: "Authorization:
+ * Bearer" and "X-Tandem-Secret", each only when given (not NULL). */
+void sc_auth_headers(char *out, size_t cap, const char *bearer, const char *secret);
+/* sc_http with the reply parsed as JSON into *last, which it replaces
+ * (freeing the old); an empty object when the body is not JSON. */
+int sc_http_json(uint16_t port, const char *method, const char *path, const char *headers,
+                 const char *body, json_t **last);
 
 typedef struct sc_ws sc_ws;
 
