@@ -62,6 +62,11 @@ br_netns() {
     exit 1
   fi
   [ "${2:-}" = veth ] || return 0
+  # No IPv6 on the veth pair: its link-local addresses would settle (DAD)
+  # after Chromium started, and Chromium answers that address change with
+  # ERR_NETWORK_CHANGED on the requests in flight. The tests use IPv4 only.
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+    net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
   if ! { ip -n "$ns" link add v0 type veth peer name v1 &&
     ip -n "$ns" addr add 10.77.0.1/24 dev v0 &&
     ip -n "$ns" addr add 10.77.0.2/24 dev v1 &&
