@@ -17,10 +17,10 @@ typedef struct slot {
     uint64_t dropped_before; /* packets refused just before this one */
     uint32_t len;
     uint8_t type, stream;
-    /* The record's plaintext as tdm_rec_format lays it out: the writer
-     * fills the TDM_REC_PLAIN_HEAD-byte head, the producer copies the packet
-     * (max_packet bytes at most) after it, so it is sealed from here with
-     * no copy of its own. */
+    /* The entry as tdm_rec_format lays it out: the writer fills the
+     * TDM_REC_PLAIN_HEAD-byte head, the producer copies the packet
+     * (max_packet bytes at most) after it, so the entry goes into its
+     * record in one piece. */
     uint8_t plain[];
 } slot;
 
@@ -122,8 +122,8 @@ static void sync_file(tdm_rec_writer *w)
     atomic_fetch_add_explicit(&w->syncs, 1, memory_order_relaxed);
 }
 
-/* Seals one record (r, or the plaintext plain when r is NULL), draining
- * first if the buffer is short of room. */
+/* Adds one entry (r, or the plaintext plain when r is NULL) to the
+ * encoder, draining first if the buffer is short of room. */
 static void seal_one(tdm_rec_writer *w, const tdm_rec_record *r, const uint8_t *plain,
                      size_t plen, uint64_t time_us)
 {
@@ -144,7 +144,7 @@ static void seal_one(tdm_rec_writer *w, const tdm_rec_record *r, const uint8_t *
 static void add(tdm_rec_writer *w, const tdm_rec_record *r) { seal_one(w, r, NULL, 0, r->time_us); }
 
 /* A queued packet or event: its head goes in front of the bytes the
- * producer copied, and the slot is sealed where it lies. */
+ * producer copied, and the entry joins the open record. */
 static void add_slot(tdm_rec_writer *w, slot *s)
 {
     s->plain[0] = s->type;
@@ -181,8 +181,9 @@ static uint64_t take(tdm_rec_writer *w)
          * gets room back while a long batch is still being written. */
         atomic_store_explicit(&w->tail, i + 1, memory_order_release);
     }
-    /* What was taken in one go is sealed now, never left open across a
-     * wait: the file on disk is never more than the queue behind. */
+    /* What was taken in one go is one record (or a few, 16 KiB each),
+     * sealed now and never left open across a wait; a SYNC or the END
+     * would close it too. */
     if (tdm_rec_encoder_seal_batch(w->enc) == TDM_ERR_RANGE) {
         drain(w, true);
         tdm_rec_encoder_seal_batch(w->enc);
