@@ -18,8 +18,9 @@
  * service moves the session to another relay ({"type":"media","event":
  * "moved"}, signaling/API.md "Relay failover") it subscribes there. The
  * frame-number check spans the move: frames lost in the gap count as
- * missing, and the gap (time and frames between the last picture before
- * and the first after) is printed as "view: gap ...". */
+ * missing, and the gap (time between the last picture decoded before and
+ * the first after, by this machine's clock, stamped source or not; with
+ * stamps, the frames lost) is printed as "view: gap ...". */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -107,7 +108,8 @@ typedef struct view {
     uint64_t last_pic_us;   /* when the last picture was decoded */
     bool gap_open;          /* moved; no picture from the new relay yet */
     uint64_t gap_from_us;   /* the last picture before the move */
-    int64_t gap_from_frame; /* its number */
+    int64_t gap_from_frame; /* its number (stamped sources) */
+    double gap_pending_ms;  /* a closed gap whose line is not printed yet; < 0: none */
     double gap_max_ms;
 } view;
 
@@ -145,11 +147,15 @@ static void usage(FILE *f)
                "  --help               this text\n"
                "\n"
                "Prints stats every second (fps, kbit/s, packets lost and recovered, frames out\n"
-               "of order, latency), then a summary line:\n"
+               "of order, latency: 'latency_ms n/a' in a second without a stamp read), then\n"
+               "a summary line:\n"
                "  frames N first F last L out_of_order O missing M\n"
                "With --signal, each move to another relay prints\n"
-               "  view: moved from relay R to URL in N ms, then  view: gap N ms frames A..B\n"
-               "and at the end  view: moves N gap_max_ms N; a failed media connection is\n"
+               "  view: moved from relay R to URL in N ms, then at the first picture after it\n"
+               "  view: gap N ms frames A..B (K missing) move M   (stamped source)\n"
+               "  view: gap N ms move M (no stamp: frame numbers unknown)   (e.g. --display)\n"
+               "(N: from the last picture decoded before the move to the first after) and at\n"
+               "the end  view: moves N gap_max_ms N; a failed media connection is\n"
                "waited out (60 s) for a move, and the end of the session stops the view.\n"
                "Exits 0 if at least one frame (with --expect-frames, N) was decoded and none\n"
                "came out of order; 1 otherwise, or if the relay cannot be reached, refuses the\n"
@@ -363,26 +369,54 @@ static void send_pli(view *v, uint64_t now)
     }
 }
 
+/* The first picture after a move closes its gap, stamped or not (a real
+ * display carries no stamp): the time from the last picture before the
+ * move, by this machine's clock. Frame numbers are added when stamps are
+ * read; a stamped stream whose first picture after the move is unreadable
+ * gets its line at the next readable one (gap_pending_ms). */
+static void close_gap(view *v, uint64_t now)
+{
+    if (!v->gap_open)
+        return;
+    double ms = (double)(now - v->gap_from_us) / 1000.0;
+    if (ms > v->gap_max_ms)
+        v->gap_max_ms = ms;
+    v->gap_open = false;
+    v->gap_pending_ms = ms;
+}
+
+/* number: the stamp of the picture at hand, < 0 when unreadable; final:
+ * print now even without frame numbers (another move is starting). */
+static void print_gap(view *v, int64_t number, bool final)
+{
+    if (v->gap_pending_ms < 0)
+        return;
+    if (number >= 0 && v->gap_from_frame >= 0)
+        printf("view: gap %.0f ms frames %lld..%lld (%lld missing) move %llu\n", v->gap_pending_ms,
+               (long long)v->gap_from_frame, (long long)number,
+               (long long)(number - v->gap_from_frame - 1), (unsigned long long)v->moves);
+    else if (final || number >= 0 || v->last < 0) /* no stamp before the move, or none at all */
+        printf("view: gap %.0f ms move %llu (no stamp: frame numbers unknown)\n",
+               v->gap_pending_ms, (unsigned long long)v->moves);
+    else
+        return; /* a stamped source: wait for a readable stamp to name the frames */
+    fflush(stdout);
+    v->gap_pending_ms = -1;
+}
+
 static void take_picture(view *v, const tdm_i420 *pic, uint64_t now)
 {
     tdm_stamp st;
     v->frames++;
     v->sec_frames++;
+    close_gap(v, now);
+    v->last_pic_us = now;
     if (tdm_stamp_read_luma(pic->y, pic->stride_y, pic->width, pic->height, 0, 0, &st) != TDM_OK) {
         v->unreadable++;
+        print_gap(v, -1, false);
     } else {
         int64_t number = st.frame_number;
-        if (v->gap_open) {
-            double ms = (double)(now - v->gap_from_us) / 1000.0;
-            printf("view: gap %.0f ms frames %lld..%lld (%lld missing) move %llu\n", ms,
-                   (long long)v->gap_from_frame, (long long)number,
-                   (long long)(number - v->gap_from_frame - 1), (unsigned long long)v->moves);
-            fflush(stdout);
-            if (ms > v->gap_max_ms)
-                v->gap_max_ms = ms;
-            v->gap_open = false;
-        }
-        v->last_pic_us = now;
+        print_gap(v, number, false);
         if (v->last >= 0 && number <= v->last) {
             v->out_of_order++;
         } else {
@@ -651,6 +685,8 @@ static void follow_move(view *v, json_t *media, const char *from)
     uint64_t t0 = tdm_client_now_us();
     if (!use_media(v, media))
         return;
+    if (v->gap_pending_ms >= 0) /* still waiting for a stamp: no frame numbers then */
+        print_gap(v, -1, true);
     v->moves++;
     if (!v->gap_open) {
         v->gap_open = true;
@@ -738,15 +774,19 @@ static bool poll_signal(view *v)
 static void print_status(view *v, double t)
 {
     const tdm_assembler_stats *as = v->asm_ ? tdm_assembler_get_stats(v->asm_) : NULL;
-    double avg = v->sec_latency_n ? v->sec_latency_sum / (double)v->sec_latency_n : 0;
+    /* No stamp read this second (an unstamped source, no frame, or stamps
+     * from another machine's clock): nothing was measured, so no number. */
+    char latency[64] = "n/a";
+    if (v->sec_latency_n)
+        snprintf(latency, sizeof latency, "avg %.1f max %.1f",
+                 v->sec_latency_sum / (double)v->sec_latency_n, v->sec_latency_max);
     printf("view: t=%.0fs fps %llu %.0f kbit/s frames %llu lost %llu recovered %llu nacks %llu "
-           "plis %llu out_of_order %llu missing %llu latency_ms avg %.1f max %.1f\n",
+           "plis %llu out_of_order %llu missing %llu latency_ms %s\n",
            t, (unsigned long long)v->sec_frames, (double)v->sec_bytes * 8 / 1000,
            (unsigned long long)v->frames, (unsigned long long)(as ? as->packets_given_up : 0),
            (unsigned long long)(as ? as->packets_recovered : 0),
            (unsigned long long)(as ? as->nacks_sent : 0), (unsigned long long)v->plis,
-           (unsigned long long)v->out_of_order, (unsigned long long)v->missing, avg,
-           v->sec_latency_max);
+           (unsigned long long)v->out_of_order, (unsigned long long)v->missing, latency);
     fflush(stdout);
     v->sec_frames = v->sec_bytes = v->sec_latency_n = 0;
     v->sec_latency_sum = v->sec_latency_max = 0;
@@ -814,7 +854,7 @@ static int run(view *v)
 
 int main(int argc, char **argv)
 {
-    view v = {.first = -1, .last = -1, .offer_codec = TDM_CODEC_VP8};
+    view v = {.first = -1, .last = -1, .offer_codec = TDM_CODEC_VP8, .gap_pending_ms = -1};
     int rc = parse_options(&v, argc, argv);
     if (rc)
         return rc == 1 ? 0 : 2;
@@ -855,6 +895,7 @@ int main(int argc, char **argv)
            (unsigned long long)v.rtp_packets, (unsigned long long)v.rtp_bytes, (unsigned long long)(as ? as->packets_recovered : 0),
            (unsigned long long)(as ? as->packets_given_up : 0), (unsigned long long)v.unreadable,
            (unsigned long long)v.decode_errors, (unsigned long long)v.plis);
+    print_gap(&v, -1, true); /* a gap still waiting for a stamp */
     if (v.moves)
         printf("view: moves %llu gap_max_ms %.0f%s\n", (unsigned long long)v.moves, v.gap_max_ms,
                v.gap_open ? " (no picture after the last move)" : "");

@@ -30,3 +30,17 @@ endif()
 if(TARGET tdm_signaling)
   tdm_unit_test(signal_redis_envelope_test LIBS tdm_signaling)
 endif()
+
+# A real tandem-relay given two --signal-url (two instances on one real
+# redis-server): the first instance stops, the relay stays registered
+# through the second (signaling/API.md "Relay registry").
+if(TARGET tandem-signal AND TARGET tandem-relay AND TDM_REDIS_SERVER)
+  add_executable(relay_signal_urls_test integration/relay_signal_urls_test.c
+                                        integration/signal_test_proc.c
+                                        integration/signal_serve_client.c)
+  target_link_libraries(relay_signal_urls_test PRIVATE PkgConfig::JANSSON)
+  add_test(NAME relay_signal_urls_test COMMAND relay_signal_urls_test $<TARGET_FILE:tandem-signal>
+                                                $<TARGET_FILE:tandem-relay>)
+  set_tests_properties(relay_signal_urls_test PROPERTIES LABELS integration TIMEOUT 120)
+  add_dependencies(relay_signal_urls_test tandem-signal tandem-relay)
+endif()

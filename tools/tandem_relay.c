@@ -3,7 +3,8 @@
  * media plane (relay/tdm_relay.h: ICE, DTLS-SRTP, forwarding rooms) on its
  * own threads and, with --signal-url, the heartbeat to tandem-signal's relay
  * registry (signaling/tdm_relay_heartbeat.h) on a thread of its own, so a
- * slow or absent signaling service never stalls the HTTP loop; `token`
+ * slow or absent signaling service never stalls the HTTP loop (several
+ * --signal-url: the first instance that answers, tools/tdm_hb_targets.h); `token`
  * mints an access token from the shared secret (for tests and tools). With
  * --no-media only the API runs and creating an endpoint answers 503. With
  * --cluster-secret-file (with or without --signal-url) the API also has
@@ -31,6 +32,7 @@
 
 #include "tdm_http.h"
 #include "tdm_relay.h"
+#include "tdm_hb_targets.h"
 #include "tdm_relay_heartbeat.h"
 #include "tdm_token.h"
 #include "tdm_whip.h"
@@ -99,9 +101,15 @@ static void usage_serve(FILE *out)
             "                           signaling and auditors: 32 raw bytes or 64 hex\n"
             "                           digits (required with --record-dir)\n"
             "\n"
-            "Relay registry (tandem-signal, signaling/API.md \"Relay heartbeat\"):\n"
+            "Relay registry (tandem-signal, signaling/API.md \"Relay registry\"):\n"
             "      --signal-url URL     send heartbeats to tandem-signal at this http://\n"
-            "                           base URL (POST URL/api/v1/relays/heartbeat)\n"
+            "                           base URL (POST URL/api/v1/relays/heartbeat).\n"
+            "                           Repeatable (at most %d), for instances sharing\n"
+            "                           one registry (tandem-signal --redis): heartbeats,\n"
+            "                           recording events and 'gone' go to the one that\n"
+            "                           last answered; no answer or a 5xx moves them on\n"
+            "                           to the next URL at once; the earlier URLs are\n"
+            "                           tried first again every %d s\n"
             "      --cluster-secret-file PATH  the cluster secret heartbeats are signed\n"
             "                           with (HMAC-SHA256; same file rules, at least %d\n"
             "                           bytes; required with --signal-url). Also enables\n"
@@ -133,7 +141,8 @@ static void usage_serve(FILE *out)
             "Exit status: 0 after a signal, 1 on a runtime error (secret file, listen),\n"
             "2 on bad usage.\n",
             DEFAULT_PORT, TDM_TOKEN_SECRET_MIN, TDM_ICE_MAX_LOCAL_ADDRESSES,
-            TDM_WHIP_MAX_ICE_SERVERS, TDM_RELAY_MAX_WORKERS, TDM_HB_SECRET_MIN,
+            TDM_WHIP_MAX_ICE_SERVERS, TDM_RELAY_MAX_WORKERS, TDM_HB_TARGETS_MAX,
+            TDM_HB_TARGETS_RETRY_MS / 1000, TDM_HB_SECRET_MIN,
             TDM_WHIP_REVOCATION_TTL_S,
             DEFAULT_HB_INTERVAL, DEFAULT_DRAIN_DEADLINE);
 }
@@ -422,11 +431,19 @@ static tdm_status admin_verify(void *ctx, const char *authorization, const uint8
 
 /* --- heartbeat to the relay registry --- */
 
+/* One tandem-signal instance the heartbeat may talk to (--signal-url). */
+typedef struct signal_target {
+    char host[256], port[8], path[512];
+    char url[TDM_HB_URL_MAX];
+    /* Logging once per change of state: this URL's last heartbeat outcome. */
+    char last_state[300];
+} signal_target;
+
 /* The heartbeat thread's state. The main thread owns start/stop; draining
  * is flipped by the main thread (SIGUSR1) and read by the heartbeat. */
 typedef struct heartbeat {
-    char host[256], port[8], path[512]; /* from --signal-url */
-    char signal_url[TDM_HB_URL_MAX];
+    signal_target targets[TDM_HB_TARGETS_MAX]; /* in the order given */
+    tdm_hb_targets sel;                        /* which one is tried first */
     tdm_hb_report report; /* id, node, url; load filled each beat */
     uint8_t secret[SECRET_FILE_MAX + 1];
     size_t secret_len;
@@ -437,24 +454,26 @@ typedef struct heartbeat {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, wake; /* under mu */
-    /* Logging once per change of state: the last outcome's text. */
-    char last_state[300];
+    /* Every signature's timestamp, whatever the route, is newer than the
+     * last: each attempt is signed afresh, so a request moved on to
+     * another instance (or an instance sharing Redis with the one that
+     * may have taken it) never meets signaling's replay check. */
+    int64_t sig_last_ts;
     /* Recording events taken from the relay and not yet delivered (oldest
      * first): kept across beats so an outage of signaling delays the audit
      * entries instead of losing them; bounded, the oldest dropped first. */
     tdm_relay_rec_event pending[TDM_RELAY_REC_EVENTS_MAX];
     size_t n_pending;
     uint64_t rec_dropped; /* total, logged as it grows */
-    int64_t rec_last_ts;  /* signed times strictly increase (signal's replay check) */
     int64_t rec_deadline_ms; /* 0, or (shutdown) no event POST starts or lasts past it */
 } heartbeat;
 
 /* "http://HOST[:PORT][/PATH]" into host, port (default 80) and path (no
  * trailing slash). Plain HTTP only: heartbeats carry no secret (they are
  * signed), and the cluster network is where they travel. */
-static bool parse_signal_url(const char *url, heartbeat *hb)
+static bool parse_signal_url(const char *url, signal_target *hb)
 {
-    if (strncmp(url, "http://", 7) != 0)
+    if (strlen(url) >= sizeof hb->url || strncmp(url, "http://", 7) != 0)
         return false;
     const char *h = url + 7, *slash = strchr(h, '/');
     size_t hl = slash ? (size_t)(slash - h) : strlen(h);
@@ -492,6 +511,7 @@ static bool parse_signal_url(const char *url, heartbeat *hb)
     size_t pl = strlen(hb->path);
     while (pl && hb->path[pl - 1] == '/')
         hb->path[--pl] = '\0';
+    snprintf(hb->url, sizeof hb->url, "%s", url);
     return true;
 }
 
@@ -528,7 +548,7 @@ static bool wait_fd(int fd, short events, int64_t deadline)
 /* One POST with Connection: close, all within timeout_ms. Returns the HTTP
  * status, or 0 with why filled for a transport failure. body_out gets the
  * start of the response body (for messages). */
-static int http_post(const heartbeat *hb, const char *route, const char *auth, const char *body,
+static int http_post(const signal_target *hb, const char *route, const char *auth, const char *body,
                      size_t body_len, unsigned timeout_ms, char *why, size_t why_cap, char *body_out,
                      size_t body_cap)
 {
@@ -629,20 +649,93 @@ out:
     return status;
 }
 
-/* Logs an outcome only when it differs from the last one, so a signaling
- * outage is one line (and its end another), not one per beat. */
-static void hb_state(heartbeat *hb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void hb_state(heartbeat *hb, const char *fmt, ...)
+/* Logs a heartbeat outcome at URL i only when it differs from the last
+ * one there, so a signaling outage is one line (and its end another), not
+ * one per beat. */
+static void hb_state(heartbeat *hb, size_t i, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void hb_state(heartbeat *hb, size_t i, const char *fmt, ...)
 {
-    char text[sizeof hb->last_state];
+    signal_target *t = &hb->targets[i];
+    char text[sizeof t->last_state];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    if (strcmp(text, hb->last_state) == 0)
+    if (strcmp(text, t->last_state) == 0)
         return;
-    snprintf(hb->last_state, sizeof hb->last_state, "%s", text);
-    fprintf(stderr, "tandem-relay: heartbeat to %s: %s\n", hb->signal_url, text);
+    snprintf(t->last_state, sizeof t->last_state, "%s", text);
+    fprintf(stderr, "tandem-relay: heartbeat to %s: %s\n", t->url, text);
+}
+
+/* A signature for body with a timestamp newer than every earlier one. */
+static tdm_status hb_sign_fresh(heartbeat *hb, const char *body, size_t len,
+                                char auth[TDM_HB_AUTH_CAP], tdm_error *e)
+{
+    int64_t ts = wall_ms();
+    if (ts <= hb->sig_last_ts)
+        ts = hb->sig_last_ts + 1;
+    tdm_status st = tdm_hb_sign(hb->secret, hb->secret_len, ts, (const uint8_t *)body, len, auth, e);
+    if (st == TDM_OK)
+        hb->sig_last_ts = ts;
+    return st;
+}
+
+/* POSTs body to route at the first tandem-signal instance that answers
+ * (tdm_hb_targets.h: a transport failure or 5xx moves on to the next URL
+ * at once), each attempt signed afresh, all within budget_ms. Returns the
+ * last attempt's HTTP status (0: no instance answered; why says what the
+ * last one did) and its reply; *which gets the URL that gave it. With
+ * beat, each attempt's outcome is logged per URL (hb_state). Signing
+ * fails only on a bug (a body the relay built itself): status -1. */
+static int hb_post(heartbeat *hb, const char *route, const char *body, size_t len,
+                   unsigned budget_ms, bool beat, char *why, size_t why_cap, char *reply,
+                   size_t reply_cap, size_t *which)
+{
+    int64_t start = mono_ms(), deadline = start + budget_ms;
+    size_t order[TDM_HB_TARGETS_MAX];
+    size_t n = tdm_hb_targets_order(&hb->sel, start, order);
+    int status = 0;
+    char failed[400] = ""; /* the attempt before the one that answered */
+    snprintf(why, why_cap, "no time left");
+    *which = order[0];
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order[k];
+        unsigned ms = tdm_hb_targets_attempt_ms(deadline - mono_ms(), n - k);
+        if (ms == 0)
+            break;
+        char auth[TDM_HB_AUTH_CAP];
+        tdm_error e = {{0}};
+        if (hb_sign_fresh(hb, body, len, auth, &e) != TDM_OK) {
+            snprintf(why, why_cap, "cannot sign: %s", e.msg);
+            return -1;
+        }
+        why[0] = reply[0] = '\0';
+        status = http_post(&hb->targets[i], route, auth, body, len, ms, why, why_cap, reply,
+                           reply_cap);
+        *which = i;
+        if (beat) {
+            if (status == 200)
+                hb_state(hb, i, "ok, registered as %s%s", hb->report.id,
+                         hb->report.draining ? " (draining)" : "");
+            else if (status)
+                hb_state(hb, i, "refused with HTTP %d %s", status, reply);
+            else
+                hb_state(hb, i, "failed: %s", why);
+        }
+        if (!tdm_hb_targets_move_on(status)) {
+            if (tdm_hb_targets_answered(&hb->sel, i, mono_ms()) && hb->sel.n > 1)
+                fprintf(stderr, "tandem-relay: now talking to tandem-signal at %s%s%s%s\n",
+                        hb->targets[i].url, failed[0] ? " (" : "", failed,
+                        failed[0] ? ")" : "");
+            return status;
+        }
+        if (status)
+            snprintf(failed, sizeof failed, "%s answered HTTP %d", hb->targets[i].url, status);
+        else
+            snprintf(failed, sizeof failed, "%s: %s", hb->targets[i].url, why);
+    }
+    return status;
 }
 
 /* One heartbeat: load, body, signature, POST. Never fatal. */
@@ -667,30 +760,25 @@ static void hb_beat(heartbeat *hb, tdm_hb_load *prev, int64_t *prev_ms, bool dra
     *prev_ms = now;
     hb->report.load = load;
     hb->report.draining = draining;
-    char body[TDM_HB_BODY_CAP], auth[TDM_HB_AUTH_CAP];
+    char body[TDM_HB_BODY_CAP];
     size_t len = 0;
     tdm_error e = {{0}};
-    if (tdm_hb_body_format(&hb->report, body, sizeof body, &len, &e) != TDM_OK ||
-        tdm_hb_sign(hb->secret, hb->secret_len, wall_ms(), (const uint8_t *)body, len, auth,
-                    &e) != TDM_OK) {
-        hb_state(hb, "cannot build: %s", e.msg);
+    if (tdm_hb_body_format(&hb->report, body, sizeof body, &len, &e) != TDM_OK) {
+        hb_state(hb, hb->sel.current, "cannot build: %s", e.msg);
         return;
     }
     char why[300] = "", reply[200] = "";
-    int status = http_post(hb, "/api/v1/relays/heartbeat", auth, body, len, timeout_ms, why,
-                           sizeof why, reply, sizeof reply);
-    if (status == 200)
-        hb_state(hb, "ok, registered as %s%s", hb->report.id, draining ? " (draining)" : "");
-    else if (status)
-        hb_state(hb, "refused with HTTP %d %s", status, reply);
-    else
-        hb_state(hb, "failed: %s", why);
+    size_t which;
+    if (hb_post(hb, "/api/v1/relays/heartbeat", body, len, timeout_ms, true, why, sizeof why,
+                reply, sizeof reply, &which) < 0)
+        hb_state(hb, which, "%s", why);
 }
 
 /* Delivers the relay's recording events to signaling's audit log
  * (API.md "Relay recording events"), signed like heartbeats, one POST
- * each, oldest first. A transport failure, 401 (a skewed clock) or 5xx
- * keeps the event and the rest for the next beat; any other refusal (an
+ * each, oldest first, to the first instance that answers (hb_post). No
+ * answer from any, 401 (a skewed clock) or 5xx keeps the event and the
+ * rest for the next beat; any other refusal (an
  * unknown session: 404) is final for that event and logged. */
 static void hb_recording_events(heartbeat *hb, unsigned timeout_ms)
 {
@@ -726,7 +814,7 @@ static void hb_recording_events(heartbeat *hb, unsigned timeout_ms)
         }
         const tdm_relay_rec_event *ev = &hb->pending[done];
         bool stopped = ev->kind == TDM_RELAY_REC_STOPPED;
-        char body[1024], auth[TDM_HB_AUTH_CAP];
+        char body[1024];
         int bn = snprintf(body, sizeof body,
                           "{\"relay\":\"%s\",\"session\":\"%s\",\"event\":\"%s\","
                           "\"file\":\"%s\",\"hash\":%s%s%s,\"packets\":%" PRIu64
@@ -734,23 +822,19 @@ static void hb_recording_events(heartbeat *hb, unsigned timeout_ms)
                           hb->report.id, ev->session, stopped ? "stopped" : "started", ev->file,
                           stopped ? "\"" : "", stopped ? ev->sha256 : "null", stopped ? "\"" : "",
                           ev->packets, ev->dropped, ev->ts_ms);
-        int64_t ts = wall_ms();
-        if (ts <= hb->rec_last_ts)
-            ts = hb->rec_last_ts + 1;
-        tdm_error e = {{0}};
-        if (bn < 0 || (size_t)bn >= sizeof body ||
-            tdm_hb_sign(hb->secret, hb->secret_len, ts, (const uint8_t *)body, (size_t)bn, auth,
-                        &e) != TDM_OK) {
+        char why[300] = "", reply[200] = "";
+        size_t which;
+        int status = bn < 0 || (size_t)bn >= sizeof body
+                         ? -1
+                         : hb_post(hb, "/api/v1/relays/recording", body, (size_t)bn, post_ms,
+                                   false, why, sizeof why, reply, sizeof reply, &which);
+        if (status < 0) {
             /* Session ids and file names are the relay's own [A-Za-z0-9_.-]
              * text, so this is a bug, not a condition to retry. */
             fprintf(stderr, "tandem-relay: recording event for %s not sent: %s\n", ev->session,
-                    e.msg[0] ? e.msg : "body too long");
+                    bn >= 0 && (size_t)bn < sizeof body ? why : "body too long");
             continue;
         }
-        hb->rec_last_ts = ts;
-        char why[300] = "", reply[200] = "";
-        int status = http_post(hb, "/api/v1/relays/recording", auth, body, (size_t)bn,
-                               post_ms, why, sizeof why, reply, sizeof reply);
         if (status == 200)
             continue;
         if (status == 0 || status == 401 || status >= 500) {
@@ -772,19 +856,17 @@ static void hb_recording_events(heartbeat *hb, unsigned timeout_ms)
  * the registry's TTL. Best effort. */
 static void hb_gone(heartbeat *hb, unsigned timeout_ms)
 {
-    char body[TDM_HB_ID_MAX + 16], auth[TDM_HB_AUTH_CAP];
+    char body[TDM_HB_ID_MAX + 16];
     int n = snprintf(body, sizeof body, "{\"id\":\"%s\"}", hb->report.id);
-    tdm_error e = {{0}};
-    if (n < 0 || (size_t)n >= sizeof body ||
-        tdm_hb_sign(hb->secret, hb->secret_len, wall_ms(), (const uint8_t *)body, (size_t)n, auth,
-                    &e) != TDM_OK)
+    if (n < 0 || (size_t)n >= sizeof body)
         return;
     char why[300] = "", reply[200] = "";
-    int status = http_post(hb, "/api/v1/relays/gone", auth, body, (size_t)n, timeout_ms, why,
-                           sizeof why, reply, sizeof reply);
+    size_t which;
+    int status = hb_post(hb, "/api/v1/relays/gone", body, (size_t)n, timeout_ms, false, why,
+                         sizeof why, reply, sizeof reply, &which);
     if (status != 200)
-        fprintf(stderr, "tandem-relay: telling %s this relay is gone: %s%s\n", hb->signal_url,
-                status ? "refused: " : "", status ? reply : why);
+        fprintf(stderr, "tandem-relay: telling %s this relay is gone: %s%s\n",
+                hb->targets[which].url, status > 0 ? "refused: " : "", status > 0 ? reply : why);
 }
 
 static void *hb_thread(void *arg)
@@ -1032,7 +1114,9 @@ static int cmd_serve(int argc, char **argv)
     uint16_t port = DEFAULT_PORT;
     const char *node = NULL, *secret_file = NULL, *cors = "*";
     bool no_media = false, drain = false;
-    const char *signal_url = NULL, *cluster_secret_file = NULL, *public_url = NULL;
+    const char *signal_urls[TDM_HB_TARGETS_MAX];
+    size_t n_signal_urls = 0;
+    const char *cluster_secret_file = NULL, *public_url = NULL;
     const char *record_dir = NULL, *rec_key_file = NULL;
     unsigned hb_interval = DEFAULT_HB_INTERVAL;
     unsigned drain_deadline = DEFAULT_DRAIN_DEADLINE;
@@ -1106,7 +1190,9 @@ static int cmd_serve(int argc, char **argv)
             rcfg.ice_tcp = true;
             break;
         case O_SIGNAL_URL:
-            signal_url = optarg;
+            if (n_signal_urls == TDM_HB_TARGETS_MAX)
+                return bad_usage("serve", "at most %d --signal-url options", TDM_HB_TARGETS_MAX);
+            signal_urls[n_signal_urls++] = optarg;
             break;
         case O_CLUSTER_SECRET:
             cluster_secret_file = optarg;
@@ -1177,7 +1263,7 @@ static int cmd_serve(int argc, char **argv)
     if (no_media && rcfg.n_local_addresses > 0)
         return bad_usage("serve", "--local-address and --no-media exclude each other");
     heartbeat *hb = NULL;
-    if (signal_url) {
+    if (n_signal_urls) {
         if (!cluster_secret_file)
             return bad_usage("serve", "--signal-url needs --cluster-secret-file");
         if (!public_url)
@@ -1194,12 +1280,15 @@ static int cmd_serve(int argc, char **argv)
             fprintf(stderr, "tandem-relay: out of memory\n");
             return 1;
         }
-        if (strlen(signal_url) >= sizeof hb->signal_url || !parse_signal_url(signal_url, hb)) {
-            free(hb);
-            return bad_usage("serve", "--signal-url wants http://HOST[:PORT][/PATH], got '%s'",
-                             signal_url);
+        for (size_t i = 0; i < n_signal_urls; i++) {
+            if (!parse_signal_url(signal_urls[i], &hb->targets[i])) {
+                free(hb);
+                return bad_usage("serve",
+                                 "--signal-url wants http://HOST[:PORT][/PATH], got '%s'",
+                                 signal_urls[i]);
+            }
         }
-        snprintf(hb->signal_url, sizeof hb->signal_url, "%s", signal_url);
+        tdm_hb_targets_init(&hb->sel, n_signal_urls);
         snprintf(hb->report.id, sizeof hb->report.id, "%s", node);
         snprintf(hb->report.node, sizeof hb->report.node, "%s", node);
         snprintf(hb->report.url, sizeof hb->report.url, "%s", public_url);

@@ -9,7 +9,9 @@
 // The service decides (signaling/API.md); refused input comes back as
 // errors, shown under the picture. The customer may take control back at
 // any time: the page shows who has control (the session state's "control")
-// and says that input is paused meanwhile.
+// and says that input is paused meanwhile. When the session's relay goes
+// away, the service says where it moved ({"type":"media","event":"moved"})
+// and the page subscribes there at once.
 //
 // After joining, the participant credential is kept in sessionStorage (this
 // tab only), so a reload rejoins without the (now used) token.
@@ -151,6 +153,15 @@
         {
           const line = describeEvent(msg, state);
           if (line) chat.system(line);
+        }
+        break;
+      case 'media':
+        // The session's relay went away and the service moved it to another
+        // (signaling/API.md "Relay failover and drain"): watch there at
+        // once, with the media the message carries (WHEP, our own token).
+        if (msg.event === 'moved' && screen) {
+          chat.system('The relay showing the screen went away; switching to another…');
+          screen.start(msg.media);
         }
         break;
       case 'removed':

@@ -179,6 +179,9 @@
   // The customer's screen: WHEP with a fresh relay token each time
   // (getMedia() asks signaling: tokens live minutes), and a new attempt
   // after a lost media connection while the page still wants it.
+  // start(media) subscribes with media the service just sent (the media
+  // object of a {"type":"media","event":"moved"} message) instead of
+  // asking for it.
   //   onState(text, isError)
   class Screen {
     constructor({ video, getMedia, onState }) {
@@ -195,19 +198,21 @@
       });
     }
 
-    async start() {
+    async start(given) {
       this.wanted = true;
       clearTimeout(this.timer);
       if (this.viewer) await this.viewer.stop().catch(() => {});
       this.viewer = null;
       this.onState('Connecting to the screen…', false);
-      let media;
-      try {
-        media = await this.getMedia();
-      } catch (e) {
-        this.onState(`Cannot get a media token: ${errorText(e)}`, true);
-        this.retry();
-        return;
+      let media = given && given.url && given.token ? given : null;
+      if (!media) {
+        try {
+          media = await this.getMedia();
+        } catch (e) {
+          this.onState(`Cannot get a media token: ${errorText(e)}`, true);
+          this.retry();
+          return;
+        }
       }
       if (!this.wanted) return;
       if (!media || !media.url || !media.token) {

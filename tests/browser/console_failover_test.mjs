@@ -11,7 +11,12 @@
 //  3. the service moves the session ({"type":"media","event":"moved"}), the
 //     console says so in its log and watches on the other relay: decoded
 //     frames from a new stream (the time from the kill is printed, not
-//     asserted); tandem-share says it moved.
+//     asserted); tandem-share says it moved;
+//  4. the same for an invited expert: before the kill, the rep creates an
+//     invite link on the console and the expert joins with it on the invite
+//     page (another tab) and sees the screen; after the kill the invite
+//     page says the relay went away and watches on the other relay (a new
+//     stream, frames decoded).
 //
 // Meant to run inside the network namespace run_console_failover_test.sh
 // creates. Starts, and stops by PID, the relays, the service and
@@ -118,6 +123,27 @@ async function story(args, page, origin, procs) {
   check(first, `the console decodes the customer's screen (${first && first.framesDecoded} frames)`);
   if (!first) throw new Error('no video before the failover');
 
+  // The invited expert, in another tab: the console's invite link.
+  await page.click('#invite-create');
+  const link = await until('invite link', async () => {
+    const v = await evaluate(page, 'invite link', () => document.getElementById('invite-link').value);
+    return v && v.includes('#token=') ? v : null;
+  });
+  check(link, 'the rep creates an invite link on the console');
+  if (!link) throw new Error('no invite link');
+  const expert = await page.context().newPage();
+  expert.on('pageerror', (e) => bad(`uncaught exception on the invite page: ${e.message}`));
+  await withTimeout(expert.goto(link), EVAL_TIMEOUT_MS, 'open the invite page');
+  await until('join form', () => visible(expert, '#display-name'));
+  await expert.fill('#display-name', 'Dana');
+  await expert.click('#join-submit');
+  const expertStats = () => evaluate(expert, 'invite stats', () => window.tandemPage.stats());
+  const seen = await until('frames on the invite page',
+    async () => ((await expertStats()).framesDecoded > 10 ? await expertStats() : null));
+  check(seen, `the invited expert sees the screen (${seen && seen.framesDecoded} frames)`);
+  if (!seen) throw new Error('no video on the invite page before the failover');
+  await evaluate(expert, 'mark the stream', () => { window.oldStream = document.getElementById('screen').srcObject; });
+
   const counts = await Promise.all(RELAY_PORTS.map(endpoints));
   const i = counts.findIndex((n) => n >= 2);
   check(i >= 0, `the session's relay found by its endpoints (${counts.join(', ')})`);
@@ -145,9 +171,26 @@ async function story(args, page, origin, procs) {
   }
   const log = await text(page, '#chat-log');
   check(/went away/.test(log || ''), 'the console says the relay went away');
+  const expertAgain = await until('frames on the invite page after the move', async () => {
+    const moved = await evaluate(expert, 'new stream', () => {
+      const v = document.getElementById('screen');
+      return v.srcObject && v.srcObject !== window.oldStream;
+    });
+    if (!moved) return null;
+    const s = await expertStats();
+    return s.framesDecoded > 5 && s.connectionState === 'connected' ? s : null;
+  });
+  if (expertAgain) {
+    console.log(`FAILOVER invite page: frames again ${Date.now() - killedAt} ms after the kill`);
+    ok(`the invite page watches on the other relay: ${expertAgain.framesDecoded} frames`);
+  } else {
+    bad('the invite page did not show the screen again after the failover');
+  }
+  check(/went away/.test((await text(expert, '#chat-log')) || ''),
+    'the invite page says the relay went away (it heard the move)');
   check(/share: moved to /.test(procs.share.out), 'tandem-share re-published on the other relay by itself');
   const other = await endpoints(RELAY_PORTS[1 - i]);
-  check(other >= 2, `the other relay carries the publisher and the console (${other} endpoints)`);
+  check(other >= 3, `the other relay carries the publisher, the console and the expert (${other} endpoints)`);
 }
 
 async function main() {
@@ -178,7 +221,8 @@ async function main() {
       relay_ttl_s: 3,
     }));
     const db = join(work, 'signal.db');
-    execFileSync(args.signal, ['user', 'add', REP.name, '--role', 'rep', '--db', db],
+    execFileSync(args.signal, ['user', 'add', REP.name, '--role', 'rep', '--may-invite',
+      '--invite-profiles', 'view_only', '--db', db],
       { input: `${REP.password}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
     procs.signal = start('tandem-signal', args.signal, ['serve', '--config', config, '--db', db,
       '--listen', `127.0.0.1:${SIGNAL_PORT}`, '--web-root', args.webRoot]);
