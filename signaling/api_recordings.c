@@ -436,7 +436,8 @@ static tdm_status scan(tdm_sig_recordings *r, tdm_error *err)
             }
             r->e[r->n++] = e;
             snprintf(e->file, sizeof e->file, "%s", de->d_name);
-            snprintf(e->id, sizeof e->id, "%s", id);
+            /* id_ok() bounded it to ID_MAX; the precision tells the compiler */
+            snprintf(e->id, sizeof e->id, "%.*s", (int)(sizeof e->id - 1), id);
             snprintf(e->path, sizeof e->path, "%s", path);
         }
         reset_entry(e);
