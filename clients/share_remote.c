@@ -226,7 +226,7 @@ static void read_ws(tdm_share_remote *r)
             *r->cfg.stop = 1;
         } else {
             char why[160];
-            snprintf(why, sizeof why, "%s", st == TDM_EOF ? "closed" : err.msg);
+            snprintf(why, sizeof why, "%.159s", st == TDM_EOF ? "closed" : err.msg);
             lost(r, why);
         }
         return;

@@ -731,9 +731,9 @@ static int hb_post(heartbeat *hb, const char *route, const char *body, size_t le
             return status;
         }
         if (status)
-            snprintf(failed, sizeof failed, "%s answered HTTP %d", hb->targets[i].url, status);
+            snprintf(failed, sizeof failed, "%.300s answered HTTP %d", hb->targets[i].url, status);
         else
-            snprintf(failed, sizeof failed, "%s: %s", hb->targets[i].url, why);
+            snprintf(failed, sizeof failed, "%.200s: %.190s", hb->targets[i].url, why);
     }
     return status;
 }
