@@ -168,6 +168,16 @@ static void on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint
     (void)stream_id;
     (void)component_id;
     tdm_ice *ice = user;
+    /* GLib blocks a source that may not recurse for the length of each
+     * dispatch by taking its fd out of the poll set and putting it back,
+     * and each of those writes the context's wakeup eventfd; the next
+     * poll then returns at once only to read it. That was four syscalls
+     * per received datagram besides the one recvmsg. The socket source
+     * libnice dispatches us from may recurse: nothing under on_datagram
+     * iterates the context (tdm_ice.h), so it is never re-entered. */
+    GSource *src = g_main_current_source();
+    if (src && !g_source_get_can_recurse(src))
+        g_source_set_can_recurse(src, TRUE);
     if (len > 0)
         ice->cb.on_datagram(ice->cb.user, (uint8_t *)buf, len);
 }

@@ -156,7 +156,9 @@ typedef struct tdm_ice_event {
 typedef struct tdm_ice_callbacks {
     /* One received datagram (never STUN: libnice answers that itself). buf
      * is writable and the callee may transform it in place (SRTP
-     * decryption); it is valid only during the call. Required. */
+     * decryption); it is valid only during the call. It must not iterate
+     * the main context (ice.c lets the receiving source recurse to spare
+     * GLib's per-dispatch poll-set changes). Required. */
     void (*on_datagram)(void *user, uint8_t *buf, size_t len);
     /* An event; the pointers in ev are valid only during the call. */
     void (*on_event)(void *user, const tdm_ice_event *ev);
