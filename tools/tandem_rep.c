@@ -908,6 +908,7 @@ int main(int argc, char **argv)
         optind++;
     }
     bool is_input = strcmp(cmd, "input") == 0;
+    bool is_accept = strcmp(cmd, "accept-invite") == 0;
     static char *operands[MAX_OPERANDS];
     int n_ops = 0;
     while (optind < argc) {
@@ -916,6 +917,14 @@ int main(int argc, char **argv)
         if (is_input && n_ops > 0) {
             if (n_ops == MAX_OPERANDS)
                 return usage_error("too many arguments");
+            operands[n_ops++] = argv[optind++];
+            continue;
+        }
+        /* An invite token is base64url and may start with '-' ("-2Fq..."):
+         * as accept-invite's operand it is not an option (the only short
+         * option is -h, and tokens are far longer). */
+        if (is_accept && n_ops == 0 && argv[optind][0] == '-' && argv[optind][1] != '-' &&
+            strlen(argv[optind]) > 2) {
             operands[n_ops++] = argv[optind++];
             continue;
         }

@@ -84,6 +84,9 @@ expect_rc 0 "accept-invite with the whole link" rep accept-invite "$link" --name
 [ "$(field profile dana.sess)" = view_only ] && ok "expert has view_only" || bad "profile $(field profile dana.sess)"
 expect_rc 1 "the same invite twice" rep accept-invite "$link" --name Eve
 grep -q "invite_used" "$work/last" && ok "invite_used printed" || bad "$(cat "$work/last")"
+# A base64url token may start with '-': it is the operand, not an option.
+expect_rc 1 "a token starting with '-' is taken as the token" rep accept-invite -2unknownTokenOfSomeLength --name Zed
+grep -q "invite_unknown" "$work/last" && ok "invite_unknown printed for it" || bad "$(cat "$work/last")"
 expect_rc 0 "invite typing_only" rep invite --session-file rep.sess --profile typing_only --ttl 600
 expect_rc 0 "accept with the bare token" rep accept-invite "$(field token "$work/last")" --name Tom --save tom.sess
 expect_rc 0 "view-token" rep view-token --session-file dana.sess
