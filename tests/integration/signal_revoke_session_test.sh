@@ -117,7 +117,8 @@ pids+=($view_pid)
 for _ in $(seq 100); do [ "$(metric tandem_relay_endpoints)" = 2 ] && break; sleep 0.1; done
 [ "$(metric tandem_relay_endpoints)" = 2 ] && ok "publisher and viewer are on the relay" \
   || { bad "endpoints before: $(metric tandem_relay_endpoints)"; cat "$work/view.err" "$work/share.err"; }
-sleep 1
+# tandem-view prints a status line a second; wait for the first one.
+for _ in $(seq 100); do grep -Eq 'fps|frames' "$work/view.out" && break; sleep 0.1; done
 grep -Eq 'fps|frames' "$work/view.out" && ok "the view receives frames" || bad "no view output"
 
 # --- removing a participant ---------------------------------------------------
