@@ -69,11 +69,16 @@ pids+=($v1_pid $v2_pid)
 # A second session while the first runs: with two workers, each holds one.
 other=$("$relay" token --secret-file "$work/secret" --session other --participant op --role publish --node n1)
 ip netns exec "$ns" "$share" --url "http://$addr/whip/other" --token "$other" --local-address 127.0.0.1 \
-  --size 320x240 --duration 3 >"$work/other.out" 2>"$work/other.err" &
+  --size 320x240 --duration 5 >"$work/other.out" 2>"$work/other.err" &
 other_pid=$!
 pids+=($other_pid)
-sleep 1.5
-spread=$(in_ns curl -s "http://$addr/metrics" 2>/dev/null | grep '^tandem_relay_worker_sessions' | awk '{print $2}' | tr '\n' ' ')
+# Wait (a loaded machine may take a while to connect) until both sessions
+# are on the relay, then see where they landed.
+for _ in $(seq 40); do
+  spread=$(in_ns curl -s "http://$addr/metrics" 2>/dev/null | grep '^tandem_relay_worker_sessions' | awk '{print $2}' | tr '\n' ' ')
+  [ "$spread" = "1 1 " ] && break
+  sleep 0.1
+done
 [ "$spread" = "1 1 " ] && ok "two sessions on two workers, one each" || bad "sessions per worker: '$spread'"
 wait "$other_pid" || bad "second share status"
 for n in 1 2; do
