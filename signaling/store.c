@@ -1141,11 +1141,29 @@ static tdm_status verify_chain(tdm_sig_store *s, const char *chain, tdm_sig_audi
     return TDM_OK;
 }
 
+static tdm_status audit_verify_sqlite(tdm_sig_store *s, const char *chain,
+                                      tdm_sig_audit_report *report, tdm_error *err);
+
 tdm_status tdm_sig_store_audit_verify(tdm_sig_store *s, const char *chain,
                                       tdm_sig_audit_report *report, tdm_error *err)
 {
     if (s->r)
         return tdm_sig_rstore_audit_verify(s->r, chain, report, err);
+    /* One read transaction: the entries and the chain heads must come from
+     * the same snapshot, or an entry a live service appends between the two
+     * reads looks like entries deleted after the last one read. */
+    bool own_txn = sqlite3_get_autocommit(s->db) != 0;
+    if (own_txn && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, err, "audit verify: begin");
+    tdm_status r = audit_verify_sqlite(s, chain, report, err);
+    if (own_txn)
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return r;
+}
+
+static tdm_status audit_verify_sqlite(tdm_sig_store *s, const char *chain,
+                                      tdm_sig_audit_report *report, tdm_error *err)
+{
     memset(report, 0, sizeof *report);
     report->intact = true;
     sqlite3_stmt *st = q(s, Q_AUDIT_CHAINS, err);
