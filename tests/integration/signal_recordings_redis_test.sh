@@ -24,6 +24,8 @@ redis_pid=
 cleanup() {
   [ -n "$sig_pid" ] && { kill -KILL "$sig_pid" 2>/dev/null; wait "$sig_pid" 2>/dev/null; }
   [ -n "$redis_pid" ] && { kill -KILL "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; }
+  # Anything still running in the namespace was started by this test.
+  for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
   ip netns del "$ns" 2>/dev/null
   rm -rf "$work"
 }
@@ -39,8 +41,10 @@ check() { if eval "$1"; then ok "$2"; else bad "$2"; fi; }
 LISTEN=127.0.0.1:18621
 URL=http://$LISTEN
 REDIS=redis://127.0.0.1:16379/0
-in_ns redis-server --port 16379 --bind 127.0.0.1 --dir "$work" --save '' --appendonly no \
-  >"$work/redis.out" 2>&1 &
+# Not through in_ns: a backgrounded shell function is a subshell, and its
+# PID is not redis-server's (killing it left redis-server running).
+ip netns exec "$ns" redis-server --port 16379 --bind 127.0.0.1 --dir "$work" --save '' \
+  --appendonly no >"$work/redis.out" 2>&1 &
 redis_pid=$!
 for _ in $(seq 100); do
   in_ns redis-cli -p 16379 ping 2>/dev/null | grep -q PONG && break
