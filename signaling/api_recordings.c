@@ -222,6 +222,23 @@ static rec_entry *find_id(tdm_sig_recordings *r, const char *id)
     return NULL;
 }
 
+/* A new zeroed entry appended to the table; NULL when out of memory. */
+static rec_entry *add_entry(tdm_sig_recordings *r)
+{
+    if (r->n == r->cap) {
+        size_t nc = r->cap * 2 + 16;
+        rec_entry **ne = realloc(r->e, nc * sizeof *ne);
+        if (!ne)
+            return NULL;
+        r->e = ne;
+        r->cap = nc;
+    }
+    rec_entry *e = calloc(1, sizeof *e);
+    if (e)
+        r->e[r->n++] = e;
+    return e;
+}
+
 static rec_entry *find_session_entry(tdm_sig_recordings *r, const char *sid, bool present_only)
 {
     for (size_t i = 0; i < r->n; i++)
@@ -333,21 +350,10 @@ static tdm_status group_sessions(tdm_sig_recordings *r, tdm_error *err)
         }
         rec_entry *s = find_session_entry(r, v[i]->session, false);
         if (!s) {
-            if (r->n == r->cap) {
-                size_t nc = r->cap * 2 + 16;
-                rec_entry **ne = realloc(r->e, nc * sizeof *ne);
-                if (!ne) {
-                    st = tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                r->e = ne;
-                r->cap = nc;
-            }
-            if (!(s = calloc(1, sizeof *s))) {
+            if (!(s = add_entry(r))) {
                 st = tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
                 break;
             }
-            r->e[r->n++] = s;
             s->is_session = true;
             snprintf(s->id, sizeof s->id, "%s", v[i]->session);
             snprintf(s->session, sizeof s->session, "%s", v[i]->session);
@@ -420,21 +426,10 @@ static tdm_status scan(tdm_sig_recordings *r, tdm_error *err)
         if (!has_magic(path))
             continue; /* not a recording: the directory may hold other files */
         if (!e) {
-            if (r->n == r->cap) {
-                size_t nc = r->cap * 2 + 16;
-                rec_entry **ne = realloc(r->e, nc * sizeof *ne);
-                if (!ne) {
-                    st = tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                r->e = ne;
-                r->cap = nc;
-            }
-            if (!(e = calloc(1, sizeof *e))) {
+            if (!(e = add_entry(r))) {
                 st = tdm_fail(err, TDM_ERR_NOMEM, "out of memory");
                 break;
             }
-            r->e[r->n++] = e;
             snprintf(e->file, sizeof e->file, "%s", de->d_name);
             /* id_ok() bounded it to ID_MAX; the precision tells the compiler */
             snprintf(e->id, sizeof e->id, "%.*s", (int)(sizeof e->id - 1), id);
