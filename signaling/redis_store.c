@@ -1257,15 +1257,20 @@ static tdm_status verify_chain(tdm_sig_rstore *s, const char *chain, tdm_sig_aud
     tdm_sig_audit_walk w;
     tdm_sig_audit_walk_init(&w, chain);
     verify_ctx v = {&w, rep};
-    tdm_status st = tdm_sig_rstore_audit_list(s, chain, 0, 0, verify_step, &v, err);
+    /* The head first, then the entries up to it: an append is atomic (entry
+     * and head in one script), so entries another instance adds meanwhile
+     * lie beyond this head and are left for the next verify, instead of
+     * making the chain look cut or extended. */
+    bool found = false;
+    audit_head_rec head = {0};
+    tdm_status st = audit_head(s, chain, &found, &head, err);
     if (st != TDM_OK)
         return st;
+    size_t limit = found && head.seq > 0 ? (size_t)head.seq : 0;
+    if ((st = tdm_sig_rstore_audit_list(s, chain, 0, limit, verify_step, &v, err)) != TDM_OK)
+        return st;
     if (!w.bad) {
-        bool found = false;
-        audit_head_rec head;
         uint8_t head_hash[TDM_SIG_AUDIT_HASH_LEN] = {0};
-        if ((st = audit_head(s, chain, &found, &head, err)) != TDM_OK)
-            return st;
         if (found)
             unhex(head.hash_hex, head_hash, sizeof head_hash);
         tdm_sig_audit_walk_finish(&w, found, head.seq, head_hash);
