@@ -97,6 +97,14 @@ typedef struct tdm_video_encoder_config {
      * lost 0.8 dB, so the default keeps it (VP9E_SET_DISABLE_LOOPFILTER
      * when off). Browsers keep it on for both. */
     bool loop_filter;
+    /* VP8: a frame whose coding fits the active map and whose change is
+     * sparse (the two limits above) is written by Tandem itself
+     * (tdm_vp8_sparse.h): every other macroblock is "same as the last
+     * frame", the chosen ones carry a residual at a quantiser picked for the
+     * bitrate. libvpx's per-frame cost (~2 ms at 1080p however little
+     * changes) is then not paid; libvpx takes over again, from the same
+     * picture, for keyframes and larger changes. */
+    bool own_frames;
 } tdm_video_encoder_config;
 
 /* Fills cfg with the defaults for codec at width x height, in the manner
@@ -108,7 +116,7 @@ typedef struct tdm_video_encoder_config {
  * quantisers 2..56, a 1000/500/600 ms buffer, no frame dropping, not error
  * resilient, and content-aware encoding on: refresh 1 s, settle at 60 dB or
  * after 4 codings without a gain, map up to 30 % (VP8) / 60 % (VP9) of the
- * frame, the loop filter off for VP8 and on for VP9. Nothing is validated here: tdm_video_encoder_new does that. */
+ * frame, the loop filter off for VP8 and on for VP9, VP8 own_frames on. Nothing is validated here: tdm_video_encoder_new does that. */
 void tdm_video_encoder_config_init(tdm_video_encoder_config *cfg, tdm_codec codec, int width,
                                    int height);
 
@@ -150,6 +158,8 @@ typedef struct tdm_video_encoder_stats {
     uint64_t keyframes;
     uint64_t refreshes;         /* produced only because a refresh was due */
     uint64_t active_map_frames; /* encoded with an active map */
+    uint64_t own_frames;        /* written by Tandem (VP8 own_frames), not libvpx */
+    uint64_t own_resyncs;       /* keyframes forced because libvpx could not resume */
     uint64_t bytes;             /* of all frames produced */
 } tdm_video_encoder_stats;
 

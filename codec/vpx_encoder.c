@@ -1,6 +1,7 @@
 /* vpx_encoder.c: the libvpx adapter behind tdm_video_encoder, with the
  * skip / active-map / settle policy described in tdm_video_encoder.h. */
 #include "tdm_video_encoder.h"
+#include "tdm_vp8_sparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -64,6 +65,16 @@ struct tdm_video_encoder {
     uint64_t last_call_us;    /* pts of the previous call */
     vpx_codec_pts_t duration; /* 90 kHz ticks of one frame at max_fps */
     unsigned sparse_run;      /* sparse frames in a row, up to this one */
+    /* VP8 own frames (cfg.own_frames). */
+    tdm_vp8_sparse *writer;
+    tdm_vp8_stream stream;    /* what the decoder holds, from libvpx's headers */
+    uint8_t *own_mem;         /* the decoder's picture, kept by the writer */
+    vpx_image_t own_img;      /* over own_mem, 16-aligned like recon_copy */
+    tdm_vp8_picture own_pic;
+    bool own_valid;           /* own_pic is the decoder's last frame */
+    bool libvpx_stale;        /* libvpx's references lag behind own frames */
+    double own_k;             /* bytes per coded macroblock x quantiser step */
+    double own_bucket;        /* bytes the rate still allows */
     tdm_video_encoder_stats stats;
 };
 
@@ -120,6 +131,7 @@ void tdm_video_encoder_config_init(tdm_video_encoder_config *cfg, tdm_codec code
     /* Off for VP8 (sharper text, measured); VP9's filter adapts to the
      * content and turning it off cost 0.8 dB on typing (measured). */
     cfg->loop_filter = codec == TDM_CODEC_VP9;
+    cfg->own_frames = codec == TDM_CODEC_VP8;
 }
 
 static tdm_status check_config(const tdm_video_encoder_config *c, tdm_error *err)
@@ -291,6 +303,24 @@ tdm_status tdm_video_encoder_new(const tdm_video_encoder_config *cfg, tdm_video_
     };
     enc->recon = enc->recon_copy;
     enc->readback = true;
+    if (cfg->codec == TDM_CODEC_VP8 && cfg->own_frames) {
+        st = tdm_vp8_sparse_new(cfg->width, cfg->height, &enc->writer, err);
+        enc->own_mem = malloc(rsize);
+        if (st != TDM_OK || !enc->own_mem) {
+            tdm_video_encoder_free(enc);
+            return st != TDM_OK ? st : tdm_fail(err, TDM_ERR_NOMEM, "out of memory for the encoder");
+        }
+        enc->own_img = enc->recon_copy;
+        enc->own_img.planes[0] = enc->own_mem;
+        enc->own_img.planes[1] = enc->own_mem + (size_t)rw * rh;
+        enc->own_img.planes[2] = enc->own_mem + (size_t)rw * rh + (size_t)(rw / 2) * (rh / 2);
+        enc->own_pic = (tdm_vp8_picture){enc->own_img.planes[0], enc->own_img.planes[1],
+                                         enc->own_img.planes[2], rw, rw / 2};
+        tdm_vp8_stream_init(&enc->stream);
+        /* A text macroblock at the finest quantiser takes ~250 bytes. */
+        enc->own_k = 250.0 * 4;
+        enc->own_bucket = cfg->bitrate_kbps * 1000.0 / 8 * cfg->buffer_initial_ms / 1000.0;
+    }
     /* Per-sample squared error at settle_psnr. */
     enc->good_mse = 255.0 * 255.0 / pow(10.0, cfg->settle_psnr / 10.0);
     enc->duration = (vpx_codec_pts_t)(TDM_VIDEO_CLOCK_HZ / cfg->max_fps + 0.5);
@@ -359,6 +389,8 @@ void tdm_video_encoder_free(tdm_video_encoder *enc)
     free(enc->best_sse);
     free(enc->recon_mem);
     free(enc->map);
+    free(enc->own_mem);
+    tdm_vp8_sparse_free(enc->writer);
     free(enc);
 }
 
@@ -549,7 +581,8 @@ static void build_map(tdm_video_encoder *enc)
  * and measuring a whole changing frame would cost as much as a fast
  * encode), so the frame is read back only when a refining tile was coded.
  * Without a read back, a tile settles after settle_frames codings. */
-static void settle(tdm_video_encoder *enc, const tdm_i420 *img, bool whole_frame)
+static void settle(tdm_video_encoder *enc, const tdm_i420 *img, bool whole_frame,
+                   const vpx_image_t *known)
 {
     if (!enc->unsettled)
         return;
@@ -558,7 +591,9 @@ static void settle(tdm_video_encoder *enc, const tdm_i420 *img, bool whole_frame
     for (size_t t = 0; t < n && !measure; t++)
         measure = enc->patience[t] && enc->best_sse[t] != UINT32_MAX &&
                   (whole_frame || enc->sel[t]);
-    if (measure && enc->readback) {
+    if (measure && known) {
+        enc->recon = *known; /* an own frame: the picture is ours already */
+    } else if (measure && enc->readback) {
         /* The frame just shown is the last reference; libvpx lends it as
          * the preview without copying (1080p: saves a 3 MB copy per
          * frame), unless postprocessing or an alt-ref frame is in the way. */
@@ -665,6 +700,155 @@ static void wrap_image(vpx_image_t *vi, const tdm_i420 *img)
     vi->stride[VPX_PLANE_V] = img->stride_v;
 }
 
+/* ---- VP8 own frames (cfg.own_frames, tdm_vp8_sparse.h) ---- */
+
+static double frame_budget(const tdm_video_encoder *enc)
+{
+    return enc->cfg.bitrate_kbps * 1000.0 / 8.0 / enc->cfg.max_fps;
+}
+
+/* Every produced frame earns the per-frame budget and spends its size; the
+ * credit is capped at the rate-control buffer. Own frames pick their
+ * quantiser from it (libvpx keeps its own account). */
+static void account_bytes(tdm_video_encoder *enc, size_t bytes)
+{
+    double cap = enc->cfg.bitrate_kbps * 1000.0 / 8.0 * enc->cfg.buffer_ms / 1000.0;
+    enc->own_bucket += frame_budget(enc) - (double)bytes;
+    if (enc->own_bucket > cap)
+        enc->own_bucket = cap;
+}
+
+/* The finest quantiser whose expected size fits: a third of the credit,
+ * at least a frame's budget. Size ~ macroblocks x own_k / step, own_k
+ * learned from the frames written. */
+static int own_quantiser(const tdm_video_encoder *enc, size_t mbs)
+{
+    double allowance = enc->own_bucket / 3;
+    if (allowance < frame_budget(enc))
+        allowance = frame_budget(enc);
+    int q = 0;
+    while (q < 127 && 150.0 + (double)mbs * enc->own_k / tdm_vp8_ac_q[q] > allowance)
+        q++;
+    return q;
+}
+
+/* The bookkeeping of a call that produced a frame (own or libvpx's). */
+static void note_produced(tdm_video_encoder *enc, const tdm_encoded_frame *out, uint64_t pts_us,
+                          bool only_refresh)
+{
+    enc->have_output = true;
+    enc->last_output_us = pts_us;
+    enc->stats.frames_encoded++;
+    enc->stats.bytes += out->len;
+    if (only_refresh)
+        enc->stats.refreshes++;
+    if (enc->writer)
+        account_bytes(enc, out->len);
+}
+
+/* Writes the frame itself. *done false: own frames are not possible here
+ * (libvpx would not lend its picture), code the frame with libvpx. */
+static tdm_status encode_own(tdm_video_encoder *enc, const tdm_i420 *img, uint64_t pts_us,
+                             size_t n_changed, tdm_encoded_frame *out, bool *produced,
+                             bool *done, tdm_error *err)
+{
+    *done = false;
+    if (!enc->own_valid) {
+        /* Once per run of own frames: the decoder's picture, as libvpx made
+         * it, at its padded size (the padding is predicted from too). */
+        vpx_ref_frame_t ref = {.frame_type = VP8_LAST_FRAME, .img = enc->own_img};
+        if (vpx_codec_control(&enc->ctx, VP8_COPY_REFERENCE, &ref) != VPX_CODEC_OK) {
+            tdm_vp8_sparse_free(enc->writer);
+            enc->writer = NULL;
+            return TDM_OK;
+        }
+        enc->own_valid = true;
+    }
+    size_t mbs = 0, n = (size_t)enc->mb_cols * enc->mb_rows;
+    for (size_t i = 0; i < n; i++)
+        mbs += enc->map[i];
+    int q = own_quantiser(enc, mbs);
+    tdm_vp8_sparse_result res;
+    tdm_status st = tdm_vp8_sparse_encode(enc->writer, &enc->stream, img, enc->map, q,
+                                          &enc->own_pic, &res, err);
+    if (st != TDM_OK) {
+        /* The picture may be half updated: only a keyframe is safe now. */
+        enc->own_valid = false;
+        enc->libvpx_stale = false;
+        enc->force_kf = true;
+        return st;
+    }
+    *done = true;
+    enc->libvpx_stale = true;
+    if (res.coded_mbs) {
+        double k = ((double)res.len - 150.0) / res.coded_mbs * tdm_vp8_ac_q[q];
+        enc->own_k = 0.7 * enc->own_k + 0.3 * (k < 50 ? 50 : k);
+    }
+    *out = (tdm_encoded_frame){
+        .codec = TDM_CODEC_VP8,
+        .data = res.data,
+        .len = res.len,
+        .rtp_timestamp = (uint32_t)(pts_us * 9 / 100),
+        .keyframe = false,
+        .width = enc->cfg.width,
+        .height = enc->cfg.height,
+    };
+    *produced = true;
+    bool only_refresh = n_changed == 0 && enc->unsettled == 0;
+    settle(enc, img, false, &enc->own_img);
+    enc->stats.own_frames++;
+    note_produced(enc, out, pts_us, only_refresh);
+    return TDM_OK;
+}
+
+/* Before libvpx codes again after own frames: all three of its references
+ * become the decoder's picture (own frames refresh all three). */
+static bool resume_libvpx(tdm_video_encoder *enc)
+{
+    static const int refs[3] = {VP8_LAST_FRAME, VP8_GOLD_FRAME, VP8_ALTR_FRAME};
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        vpx_ref_frame_t ref = {.frame_type = refs[i], .img = enc->own_img};
+        ok &= vpx_codec_control(&enc->ctx, VP8_SET_REFERENCE, &ref) == VPX_CODEC_OK;
+    }
+    enc->libvpx_stale = false;
+    return ok;
+}
+
+/* One frame through libvpx; *produced false when rate control dropped it. */
+static tdm_status libvpx_encode(tdm_video_encoder *enc, vpx_image_t *vi, uint64_t pts90,
+                                uint64_t pts_us, vpx_enc_frame_flags_t flags,
+                                tdm_encoded_frame *out, bool *produced, tdm_error *err)
+{
+    const tdm_video_encoder_config *c = &enc->cfg;
+    *produced = false;
+    if (vpx_codec_encode(&enc->ctx, vi, (vpx_codec_pts_t)pts90, (unsigned long)enc->duration,
+                         flags, VPX_DL_REALTIME) != VPX_CODEC_OK)
+        return vpx_fail(enc, err, "encode");
+    const vpx_codec_cx_pkt_t *pkt;
+    vpx_codec_iter_t it = NULL;
+    while ((pkt = vpx_codec_get_cx_data(&enc->ctx, &it)) != NULL) {
+        if (pkt->kind != VPX_CODEC_CX_FRAME_PKT)
+            continue;
+        /* With no lag and no layers libvpx emits at most one packet per
+         * frame (VP9 packs hidden frames into a superframe). */
+        if (*produced)
+            return tdm_fail(err, TDM_ERR_UNAVAILABLE, "%s produced two packets for one frame",
+                            tdm_codec_name(c->codec));
+        *out = (tdm_encoded_frame){
+            .codec = c->codec,
+            .data = pkt->data.frame.buf,
+            .len = pkt->data.frame.sz,
+            .rtp_timestamp = (uint32_t)(pts_us * 9 / 100),
+            .keyframe = (pkt->data.frame.flags & VPX_FRAME_IS_KEY) != 0,
+            .width = c->width,
+            .height = c->height,
+        };
+        *produced = true;
+    }
+    return TDM_OK;
+}
+
 tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
                                     const tdm_tilemap *changed, uint64_t pts_us,
                                     tdm_encoded_frame *out, bool *produced, tdm_error *err)
@@ -728,6 +912,18 @@ tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
         if (map)
             build_map(enc);
     }
+    if (enc->writer && map && sparse && !want_kf && enc->stream.valid) {
+        bool done;
+        st = encode_own(enc, img, pts_us, n_changed, out, produced, &done, err);
+        enc->started = true;
+        enc->first_pts_us = base;
+        enc->last_pts90 = pts90;
+        enc->last_call_us = pts_us;
+        if (st != TDM_OK || done) {
+            enc->stats.frames_in += st == TDM_OK;
+            return st;
+        }
+    }
     st = set_map(enc, &map, err);
     if (st != TDM_OK)
         return st;
@@ -757,10 +953,33 @@ tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
 
     vpx_image_t vi;
     wrap_image(&vi, img);
+    bool resumed = false;
+    if (enc->libvpx_stale) {
+        resumed = true;
+        if (!resume_libvpx(enc))
+            want_kf = true; /* libvpx refused the picture: start afresh */
+    }
+    enc->own_valid = false; /* libvpx's frame becomes the decoder's picture */
     vpx_enc_frame_flags_t flags = want_kf ? VPX_EFLAG_FORCE_KF : 0;
-    if (vpx_codec_encode(&enc->ctx, &vi, (vpx_codec_pts_t)pts90, (unsigned long)enc->duration,
-                         flags, VPX_DL_REALTIME) != VPX_CODEC_OK)
-        return vpx_fail(enc, err, "encode");
+    st = libvpx_encode(enc, &vi, pts90, pts_us, flags, out, produced, err);
+    if (st != TDM_OK)
+        return st;
+    if (*produced && enc->writer) {
+        tdm_error perr = {0};
+        bool followed = tdm_vp8_stream_observe(&enc->stream, out->data, out->len, &perr) == TDM_OK;
+        /* A frame that leans on segment data from before the own frames
+         * (libvpx 1.12 rewrites it every frame; this guards a libvpx that
+         * would not) or whose header could not be followed is replaced by
+         * a keyframe before it leaves. */
+        if (!out->keyframe && ((resumed && enc->stream.segments_partial) || !followed)) {
+            enc->stats.own_resyncs++;
+            st = libvpx_encode(enc, &vi, pts90, pts_us, VPX_EFLAG_FORCE_KF, out, produced, err);
+            if (st != TDM_OK)
+                return st;
+            if (*produced)
+                tdm_vp8_stream_observe(&enc->stream, out->data, out->len, NULL);
+        }
+    }
     enc->started = true;
     enc->first_pts_us = base;
     enc->last_pts90 = pts90;
@@ -769,27 +988,6 @@ tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
     if (map)
         enc->stats.active_map_frames++;
 
-    const vpx_codec_cx_pkt_t *pkt;
-    vpx_codec_iter_t it = NULL;
-    while ((pkt = vpx_codec_get_cx_data(&enc->ctx, &it)) != NULL) {
-        if (pkt->kind != VPX_CODEC_CX_FRAME_PKT)
-            continue;
-        /* With no lag and no layers libvpx emits at most one packet per
-         * frame (VP9 packs hidden frames into a superframe). */
-        if (*produced)
-            return tdm_fail(err, TDM_ERR_UNAVAILABLE, "%s produced two packets for one frame",
-                            tdm_codec_name(c->codec));
-        *out = (tdm_encoded_frame){
-            .codec = c->codec,
-            .data = pkt->data.frame.buf,
-            .len = pkt->data.frame.sz,
-            .rtp_timestamp = (uint32_t)(pts_us * 9 / 100),
-            .keyframe = (pkt->data.frame.flags & VPX_FRAME_IS_KEY) != 0,
-            .width = c->width,
-            .height = c->height,
-        };
-        *produced = true;
-    }
     if (!*produced) {
         /* Dropped: its tiles stay unsettled, so the change is still owed. */
         enc->stats.frames_dropped++;
@@ -802,12 +1000,7 @@ tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
         unsettle_all(enc);
     }
     if (c->skip_unchanged || c->use_active_map)
-        settle(enc, img, !map || out->keyframe);
-    enc->have_output = true;
-    enc->last_output_us = pts_us;
-    enc->stats.frames_encoded++;
-    enc->stats.bytes += out->len;
-    if (only_refresh)
-        enc->stats.refreshes++;
+        settle(enc, img, !map || out->keyframe, NULL);
+    note_produced(enc, out, pts_us, only_refresh);
     return TDM_OK;
 }
