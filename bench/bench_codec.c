@@ -95,6 +95,7 @@ static void pipe_open(pipeline *p, tdm_synthetic_scenario sc, tdm_codec codec, i
     if (!tandem) {
         ecfg.skip_unchanged = false;
         ecfg.use_active_map = false;
+        ecfg.own_frames = false;
         ecfg.loop_filter = true; /* as browsers encode */
     }
     if ((st = tdm_video_encoder_new(&ecfg, &p->enc, &err)) != TDM_OK)

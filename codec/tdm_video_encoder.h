@@ -160,6 +160,7 @@ typedef struct tdm_video_encoder_stats {
     uint64_t active_map_frames; /* encoded with an active map */
     uint64_t own_frames;        /* written by Tandem (VP8 own_frames), not libvpx */
     uint64_t own_resyncs;       /* keyframes forced because libvpx could not resume */
+    uint64_t own_exit_keyframes; /* VP9: keyframes that end a run of own frames */
     uint64_t bytes;             /* of all frames produced */
 } tdm_video_encoder_stats;
 

@@ -2,6 +2,7 @@
  * skip / active-map / settle policy described in tdm_video_encoder.h. */
 #include "tdm_video_encoder.h"
 #include "tdm_vp8_sparse.h"
+#include "tdm_vp9_sparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +25,9 @@
 
 /* Sparse frames in a row before VP9 drops to one thread (see encode). */
 #define SPARSE_RUN_FOR_ONE_THREAD 15u
+/* Sparse frames in a row before VP9 own frames start: leaving them costs a
+ * keyframe (see encode), so they wait for a second of sparse activity. */
+#define SPARSE_RUN_FOR_VP9_OWN 30u
 
 struct tdm_video_encoder {
     tdm_video_encoder_config cfg;
@@ -65,9 +69,12 @@ struct tdm_video_encoder {
     uint64_t last_call_us;    /* pts of the previous call */
     vpx_codec_pts_t duration; /* 90 kHz ticks of one frame at max_fps */
     unsigned sparse_run;      /* sparse frames in a row, up to this one */
-    /* VP8 own frames (cfg.own_frames). */
+    /* Own frames (cfg.own_frames): one writer, for the configured codec. */
+    bool own;                 /* own frames are on */
     tdm_vp8_sparse *writer;
     tdm_vp8_stream stream;    /* what the decoder holds, from libvpx's headers */
+    tdm_vp9_sparse *writer9;
+    tdm_vp9_stream stream9;
     uint8_t *own_mem;         /* the decoder's picture, kept by the writer */
     vpx_image_t own_img;      /* over own_mem, 16-aligned like recon_copy */
     tdm_vp8_picture own_pic;
@@ -131,7 +138,7 @@ void tdm_video_encoder_config_init(tdm_video_encoder_config *cfg, tdm_codec code
     /* Off for VP8 (sharper text, measured); VP9's filter adapts to the
      * content and turning it off cost 0.8 dB on typing (measured). */
     cfg->loop_filter = codec == TDM_CODEC_VP9;
-    cfg->own_frames = codec == TDM_CODEC_VP8;
+    cfg->own_frames = true;
 }
 
 static tdm_status check_config(const tdm_video_encoder_config *c, tdm_error *err)
@@ -303,8 +310,13 @@ tdm_status tdm_video_encoder_new(const tdm_video_encoder_config *cfg, tdm_video_
     };
     enc->recon = enc->recon_copy;
     enc->readback = true;
-    if (cfg->codec == TDM_CODEC_VP8 && cfg->own_frames) {
-        st = tdm_vp8_sparse_new(cfg->width, cfg->height, &enc->writer, err);
+    /* Own frames code what the map would select, so they need the map. */
+    if (cfg->own_frames && cfg->use_active_map &&
+        (cfg->codec == TDM_CODEC_VP8 || cfg->width <= 4096)) {
+        enc->own = true;
+        st = cfg->codec == TDM_CODEC_VP8
+                 ? tdm_vp8_sparse_new(cfg->width, cfg->height, &enc->writer, err)
+                 : tdm_vp9_sparse_new(cfg->width, cfg->height, &enc->writer9, err);
         enc->own_mem = malloc(rsize);
         if (st != TDM_OK || !enc->own_mem) {
             tdm_video_encoder_free(enc);
@@ -317,8 +329,10 @@ tdm_status tdm_video_encoder_new(const tdm_video_encoder_config *cfg, tdm_video_
         enc->own_pic = (tdm_vp8_picture){enc->own_img.planes[0], enc->own_img.planes[1],
                                          enc->own_img.planes[2], rw, rw / 2};
         tdm_vp8_stream_init(&enc->stream);
-        /* A text macroblock at the finest quantiser takes ~250 bytes. */
-        enc->own_k = 250.0 * 4;
+        tdm_vp9_stream_init(&enc->stream9);
+        /* A text macroblock at VP8's finest quantiser takes ~250 bytes
+         * (own_k is bytes x step); lossless in VP9 ~400 (own_k is bytes). */
+        enc->own_k = cfg->codec == TDM_CODEC_VP8 ? 250.0 * 4 : 400.0;
         enc->own_bucket = cfg->bitrate_kbps * 1000.0 / 8 * cfg->buffer_initial_ms / 1000.0;
     }
     /* Per-sample squared error at settle_psnr. */
@@ -391,6 +405,7 @@ void tdm_video_encoder_free(tdm_video_encoder *enc)
     free(enc->map);
     free(enc->own_mem);
     tdm_vp8_sparse_free(enc->writer);
+    tdm_vp9_sparse_free(enc->writer9);
     free(enc);
 }
 
@@ -742,7 +757,7 @@ static void note_produced(tdm_video_encoder *enc, const tdm_encoded_frame *out, 
     enc->stats.bytes += out->len;
     if (only_refresh)
         enc->stats.refreshes++;
-    if (enc->writer)
+    if (enc->own)
         account_bytes(enc, out->len);
 }
 
@@ -753,24 +768,49 @@ static tdm_status encode_own(tdm_video_encoder *enc, const tdm_i420 *img, uint64
                              bool *done, tdm_error *err)
 {
     *done = false;
+    bool vp8 = enc->cfg.codec == TDM_CODEC_VP8;
+    size_t mbs = 0, n = (size_t)enc->mb_cols * enc->mb_rows;
+    for (size_t i = 0; i < n; i++)
+        mbs += enc->map[i];
+    int q = 0;
+    if (vp8) {
+        q = own_quantiser(enc, mbs);
+    } else {
+        /* VP9 own frames are lossless: when that does not fit the rate,
+         * libvpx codes the frame (at its quantiser) instead. */
+        double allowance = enc->own_bucket / 3;
+        if (allowance < frame_budget(enc))
+            allowance = frame_budget(enc);
+        if (100.0 + (double)mbs * enc->own_k > allowance)
+            return TDM_OK;
+    }
     if (!enc->own_valid) {
         /* Once per run of own frames: the decoder's picture, as libvpx made
          * it, at its padded size (the padding is predicted from too). */
         vpx_ref_frame_t ref = {.frame_type = VP8_LAST_FRAME, .img = enc->own_img};
         if (vpx_codec_control(&enc->ctx, VP8_COPY_REFERENCE, &ref) != VPX_CODEC_OK) {
-            tdm_vp8_sparse_free(enc->writer);
-            enc->writer = NULL;
+            enc->own = false; /* this libvpx does not lend its picture */
             return TDM_OK;
         }
         enc->own_valid = true;
     }
-    size_t mbs = 0, n = (size_t)enc->mb_cols * enc->mb_rows;
-    for (size_t i = 0; i < n; i++)
-        mbs += enc->map[i];
-    int q = own_quantiser(enc, mbs);
-    tdm_vp8_sparse_result res;
-    tdm_status st = tdm_vp8_sparse_encode(enc->writer, &enc->stream, img, enc->map, q,
-                                          &enc->own_pic, &res, err);
+    const uint8_t *data;
+    size_t len;
+    unsigned coded;
+    tdm_status st;
+    if (vp8) {
+        tdm_vp8_sparse_result res;
+        st = tdm_vp8_sparse_encode(enc->writer, &enc->stream, img, enc->map, q, &enc->own_pic,
+                                   &res, err);
+        data = res.data, len = res.len, coded = res.coded_mbs;
+    } else {
+        tdm_vp9_sparse_result res;
+        st = tdm_vp9_sparse_encode(enc->writer9, &enc->stream9, img, enc->map, &enc->own_pic,
+                                   &res, err);
+        data = res.data, len = res.len, coded = (res.coded_blocks + 3) / 4;
+        if (st == TDM_OK)
+            tdm_vp9_stream_observe(&enc->stream9, data, len, NULL);
+    }
     if (st != TDM_OK) {
         /* The picture may be half updated: only a keyframe is safe now. */
         enc->own_valid = false;
@@ -780,14 +820,15 @@ static tdm_status encode_own(tdm_video_encoder *enc, const tdm_i420 *img, uint64
     }
     *done = true;
     enc->libvpx_stale = true;
-    if (res.coded_mbs) {
-        double k = ((double)res.len - 150.0) / res.coded_mbs * tdm_vp8_ac_q[q];
+    if (coded) {
+        double k = vp8 ? ((double)len - 150.0) / coded * tdm_vp8_ac_q[q]
+                       : ((double)len - 100.0) / coded;
         enc->own_k = 0.7 * enc->own_k + 0.3 * (k < 50 ? 50 : k);
     }
     *out = (tdm_encoded_frame){
-        .codec = TDM_CODEC_VP8,
-        .data = res.data,
-        .len = res.len,
+        .codec = enc->cfg.codec,
+        .data = data,
+        .len = len,
         .rtp_timestamp = (uint32_t)(pts_us * 9 / 100),
         .keyframe = false,
         .width = enc->cfg.width,
@@ -912,7 +953,11 @@ tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
         if (map)
             build_map(enc);
     }
-    if (enc->writer && map && sparse && !want_kf && enc->stream.valid) {
+    enc->sparse_run = map && sparse ? enc->sparse_run + 1 : 0;
+    bool stream_known = c->codec == TDM_CODEC_VP8
+                            ? enc->stream.valid
+                            : enc->stream9.valid && enc->sparse_run >= SPARSE_RUN_FOR_VP9_OWN;
+    if (enc->own && map && sparse && !want_kf && stream_known) {
         bool done;
         st = encode_own(enc, img, pts_us, n_changed, out, produced, &done, err);
         enc->started = true;
@@ -935,7 +980,6 @@ tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
      * its thread pool down and builds it again on each change (4-5 ms), so
      * it goes down only after SPARSE_RUN_FOR_ONE_THREAD sparse frames in a
      * row, and back up at the first dense one. */
-    enc->sparse_run = map && sparse ? enc->sparse_run + 1 : 0;
     if (c->codec == TDM_CODEC_VP9 && c->threads > 1) {
         unsigned want =
             enc->sparse_run >= SPARSE_RUN_FOR_ONE_THREAD ? 1u : (unsigned)c->threads;
@@ -954,7 +998,17 @@ tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
     vpx_image_t vi;
     wrap_image(&vi, img);
     bool resumed = false;
-    if (enc->libvpx_stale) {
+    if (enc->libvpx_stale && c->codec == TDM_CODEC_VP9) {
+        /* VP9 own frames reset the decoder's carried state (probability
+         * contexts, previous motion vectors) to the defaults, and libvpx
+         * can neither be told that nor code error resilient from one frame
+         * to the next (it takes that only at keyframes; coding error
+         * resilient throughout cost 6 dB on full-screen motion and 15 on
+         * drag, measured): it resumes with a keyframe. */
+        want_kf = true;
+        enc->libvpx_stale = false;
+        enc->stats.own_exit_keyframes++;
+    } else if (enc->libvpx_stale) {
         resumed = true;
         if (!resume_libvpx(enc))
             want_kf = true; /* libvpx refused the picture: start afresh */
@@ -964,20 +1018,27 @@ tdm_status tdm_video_encoder_encode(tdm_video_encoder *enc, const tdm_i420 *img,
     st = libvpx_encode(enc, &vi, pts90, pts_us, flags, out, produced, err);
     if (st != TDM_OK)
         return st;
-    if (*produced && enc->writer) {
-        tdm_error perr = {0};
-        bool followed = tdm_vp8_stream_observe(&enc->stream, out->data, out->len, &perr) == TDM_OK;
+    if (*produced && enc->own) {
+        bool followed, partial = false;
+        if (c->codec == TDM_CODEC_VP8) {
+            followed = tdm_vp8_stream_observe(&enc->stream, out->data, out->len, NULL) == TDM_OK;
+            partial = enc->stream.segments_partial;
+        } else {
+            followed = tdm_vp9_stream_observe(&enc->stream9, out->data, out->len, NULL) == TDM_OK;
+        }
         /* A frame that leans on segment data from before the own frames
          * (libvpx 1.12 rewrites it every frame; this guards a libvpx that
          * would not) or whose header could not be followed is replaced by
          * a keyframe before it leaves. */
-        if (!out->keyframe && ((resumed && enc->stream.segments_partial) || !followed)) {
+        if (!out->keyframe && ((resumed && partial) || !followed)) {
             enc->stats.own_resyncs++;
             st = libvpx_encode(enc, &vi, pts90, pts_us, VPX_EFLAG_FORCE_KF, out, produced, err);
             if (st != TDM_OK)
                 return st;
-            if (*produced)
+            if (*produced && c->codec == TDM_CODEC_VP8)
                 tdm_vp8_stream_observe(&enc->stream, out->data, out->len, NULL);
+            else if (*produced)
+                tdm_vp9_stream_observe(&enc->stream9, out->data, out->len, NULL);
         }
     }
     enc->started = true;
