@@ -28,8 +28,17 @@
  *   costs only the refresh. A frame that rate control drops leaves its
  *   tiles owed, so a change is never lost.
  *
- * Output is borrowed from libvpx: the bytes stay valid until the next call
- * to tdm_video_encoder_encode or tdm_video_encoder_free. */
+ * - Own frames. When the frame is sparse, Tandem writes it itself
+ *   (tdm_vp8_sparse.h, tdm_vp9_sparse.h) instead of asking libvpx, whose
+ *   per-frame cost (~2 ms at 1080p) does not shrink with the map: VP8 from
+ *   the first such frame, at a quantiser the rate allows; VP9 losslessly,
+ *   after a second of sparse frames and only when that fits the rate. libvpx
+ *   takes over again for keyframes and larger changes: VP8 from the same
+ *   picture (its three references are set to it), VP9 with a keyframe (its
+ *   carried state cannot be handed to libvpx).
+ *
+ * Output is borrowed from libvpx or the writer: the bytes stay valid until
+ * the next call to tdm_video_encoder_encode or tdm_video_encoder_free. */
 #ifndef TDM_VIDEO_ENCODER_H
 #define TDM_VIDEO_ENCODER_H
 
@@ -97,13 +106,10 @@ typedef struct tdm_video_encoder_config {
      * lost 0.8 dB, so the default keeps it (VP9E_SET_DISABLE_LOOPFILTER
      * when off). Browsers keep it on for both. */
     bool loop_filter;
-    /* VP8: a frame whose coding fits the active map and whose change is
-     * sparse (the two limits above) is written by Tandem itself
-     * (tdm_vp8_sparse.h): every other macroblock is "same as the last
-     * frame", the chosen ones carry a residual at a quantiser picked for the
-     * bitrate. libvpx's per-frame cost (~2 ms at 1080p however little
-     * changes) is then not paid; libvpx takes over again, from the same
-     * picture, for keyframes and larger changes. */
+    /* A frame whose coding fits the active map and whose change is sparse
+     * (the two limits above) is written by Tandem itself (see above; needs
+     * use_active_map; VP9 up to 4096 pixels wide). Off: libvpx codes every
+     * frame it is given. */
     bool own_frames;
 } tdm_video_encoder_config;
 
@@ -116,7 +122,7 @@ typedef struct tdm_video_encoder_config {
  * quantisers 2..56, a 1000/500/600 ms buffer, no frame dropping, not error
  * resilient, and content-aware encoding on: refresh 1 s, settle at 60 dB or
  * after 4 codings without a gain, map up to 30 % (VP8) / 60 % (VP9) of the
- * frame, the loop filter off for VP8 and on for VP9, VP8 own_frames on. Nothing is validated here: tdm_video_encoder_new does that. */
+ * frame, the loop filter off for VP8 and on for VP9, own frames on. Nothing is validated here: tdm_video_encoder_new does that. */
 void tdm_video_encoder_config_init(tdm_video_encoder_config *cfg, tdm_codec codec, int width,
                                    int height);
 
@@ -158,7 +164,7 @@ typedef struct tdm_video_encoder_stats {
     uint64_t keyframes;
     uint64_t refreshes;         /* produced only because a refresh was due */
     uint64_t active_map_frames; /* encoded with an active map */
-    uint64_t own_frames;        /* written by Tandem (VP8 own_frames), not libvpx */
+    uint64_t own_frames;        /* written by Tandem (own_frames), not libvpx */
     uint64_t own_resyncs;       /* keyframes forced because libvpx could not resume */
     uint64_t own_exit_keyframes; /* VP9: keyframes that end a run of own frames */
     uint64_t bytes;             /* of all frames produced */

@@ -20,6 +20,7 @@
 #include "tdm_psnr.h"
 #include "tdm_vp8_bool.h"
 #include "tdm_vp8_sparse.h"
+#include "vpx_test_frames.h"
 
 #define W 336
 #define H 200
@@ -59,60 +60,12 @@ static void paint_glyph(tdm_i420 *img, int mx, int my)
         }
 }
 
-static vpx_image_t wrap(const tdm_i420 *img)
-{
-    vpx_image_t vi;
-    memset(&vi, 0, sizeof vi);
-    vi.fmt = VPX_IMG_FMT_I420;
-    vi.w = vi.d_w = (unsigned)img->width;
-    vi.h = vi.d_h = (unsigned)img->height;
-    vi.x_chroma_shift = vi.y_chroma_shift = 1;
-    vi.bps = 12;
-    vi.planes[0] = img->y;
-    vi.planes[1] = img->u;
-    vi.planes[2] = img->v;
-    vi.stride[0] = img->stride_y;
-    vi.stride[1] = img->stride_u;
-    vi.stride[2] = img->stride_v;
-    return vi;
-}
 
 static vpx_image_t wrap_pic(pic *p)
 {
-    vpx_image_t vi;
-    memset(&vi, 0, sizeof vi);
-    vi.fmt = VPX_IMG_FMT_I420;
-    vi.w = vi.d_w = AW;
-    vi.h = vi.d_h = AH;
-    vi.x_chroma_shift = vi.y_chroma_shift = 1;
-    vi.bps = 12;
-    vi.planes[0] = p->y;
-    vi.planes[1] = p->u;
-    vi.planes[2] = p->v;
-    vi.stride[0] = AW;
-    vi.stride[1] = vi.stride[2] = AW / 2;
-    return vi;
+    return vpx_test_wrap_planes(p->y, p->u, p->v, AW, AW / 2, AW / 2, AW, AH);
 }
 
-/* Encodes img with libvpx; returns the frame (copied into buf). */
-static size_t libvpx_encode(vpx_codec_ctx_t *enc, const tdm_i420 *img, int pts, int flags,
-                            uint8_t *buf, size_t cap)
-{
-    vpx_image_t vi = wrap(img);
-    assert_int_equal(vpx_codec_encode(enc, &vi, pts, 1, flags, VPX_DL_REALTIME), VPX_CODEC_OK);
-    const vpx_codec_cx_pkt_t *pkt;
-    vpx_codec_iter_t it = NULL;
-    size_t n = 0;
-    while ((pkt = vpx_codec_get_cx_data(enc, &it)) != NULL) {
-        if (pkt->kind != VPX_CODEC_CX_FRAME_PKT)
-            continue;
-        assert_true(pkt->data.frame.sz <= cap);
-        memcpy(buf, pkt->data.frame.buf, pkt->data.frame.sz);
-        n = pkt->data.frame.sz;
-    }
-    assert_true(n > 0);
-    return n;
-}
 
 /* Decodes and compares the visible picture with want (aligned layout). */
 static void decode_and_compare(vpx_codec_ctx_t *dec, const uint8_t *frame, size_t len,
@@ -186,7 +139,7 @@ static void run(int profile, int error_resilient)
         for (int k = 0; k < 3; k++) {
             paint_glyph(&img, (int)(rnd() % MB_COLS), (int)(rnd() % MB_ROWS));
             int flags = pts == 0 ? VPX_EFLAG_FORCE_KF : 0;
-            size_t n = libvpx_encode(&enc, &img, pts++, flags, frame, sizeof frame);
+            size_t n = vpx_test_encode(&enc, &img, pts++, flags, frame, sizeof frame);
             tdm_error e = {0};
             assert_int_equal(tdm_vp8_stream_observe(&stream, frame, n, &e), TDM_OK);
             assert_true(stream.valid);
@@ -242,7 +195,7 @@ static void run(int profile, int error_resilient)
         }
     }
     /* Robustness of the header follower: cut frames are refused. */
-    size_t n = libvpx_encode(&enc, &img, pts++, 0, frame, sizeof frame);
+    size_t n = vpx_test_encode(&enc, &img, pts++, 0, frame, sizeof frame);
     for (size_t cut = 0; cut < 12 && cut < n; cut++) {
         tdm_vp8_stream s2 = stream;
         tdm_error e = {0};

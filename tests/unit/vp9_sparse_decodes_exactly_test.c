@@ -19,6 +19,7 @@
 #include <vpx/vpx_encoder.h>
 
 #include "tdm_vp9_sparse.h"
+#include "vpx_test_frames.h"
 
 static uint32_t rng = 777;
 static uint32_t rnd(void)
@@ -44,38 +45,9 @@ static void pic_alloc(pic *p, int w, int h)
 
 static vpx_image_t wrap_pic(pic *p)
 {
-    vpx_image_t vi;
-    memset(&vi, 0, sizeof vi);
-    vi.fmt = VPX_IMG_FMT_I420;
-    vi.w = vi.d_w = (unsigned)p->aw;
-    vi.h = vi.d_h = (unsigned)p->ah;
-    vi.x_chroma_shift = vi.y_chroma_shift = 1;
-    vi.bps = 12;
-    vi.planes[0] = p->y;
-    vi.planes[1] = p->u;
-    vi.planes[2] = p->v;
-    vi.stride[0] = p->aw;
-    vi.stride[1] = vi.stride[2] = p->aw / 2;
-    return vi;
+    return vpx_test_wrap_planes(p->y, p->u, p->v, p->aw, p->aw / 2, p->aw / 2, p->aw, p->ah);
 }
 
-static vpx_image_t wrap(const tdm_i420 *img)
-{
-    vpx_image_t vi;
-    memset(&vi, 0, sizeof vi);
-    vi.fmt = VPX_IMG_FMT_I420;
-    vi.w = vi.d_w = (unsigned)img->width;
-    vi.h = vi.d_h = (unsigned)img->height;
-    vi.x_chroma_shift = vi.y_chroma_shift = 1;
-    vi.bps = 12;
-    vi.planes[0] = img->y;
-    vi.planes[1] = img->u;
-    vi.planes[2] = img->v;
-    vi.stride[0] = img->stride_y;
-    vi.stride[1] = img->stride_u;
-    vi.stride[2] = img->stride_v;
-    return vi;
-}
 
 static void paint(tdm_i420 *img, int mx, int my)
 {
@@ -89,24 +61,6 @@ static void paint(tdm_i420 *img, int mx, int my)
         }
 }
 
-static size_t libvpx_encode(vpx_codec_ctx_t *enc, const tdm_i420 *img, int pts, int flags,
-                            uint8_t *buf, size_t cap)
-{
-    vpx_image_t vi = wrap(img);
-    assert_int_equal(vpx_codec_encode(enc, &vi, pts, 1, flags, VPX_DL_REALTIME), VPX_CODEC_OK);
-    const vpx_codec_cx_pkt_t *pkt;
-    vpx_codec_iter_t it = NULL;
-    size_t n = 0;
-    while ((pkt = vpx_codec_get_cx_data(enc, &it)) != NULL) {
-        if (pkt->kind != VPX_CODEC_CX_FRAME_PKT)
-            continue;
-        assert_true(pkt->data.frame.sz <= cap);
-        memcpy(buf, pkt->data.frame.buf, pkt->data.frame.sz);
-        n = pkt->data.frame.sz;
-    }
-    assert_true(n > 0);
-    return n;
-}
 
 static void decode_and_compare(vpx_codec_ctx_t *dec, const uint8_t *frame, size_t len,
                                const pic *want, int w, int h, const char *what)
@@ -183,7 +137,7 @@ static void run(int W, int H)
         for (int k = 0; k < 3; k++) {
             paint(&img, (int)(rnd() % (unsigned)mb_cols), (int)(rnd() % (unsigned)mb_rows));
             int flags = pts == 0 ? VPX_EFLAG_FORCE_KF : 0;
-            size_t n = libvpx_encode(&enc, &img, pts++, flags, frame, sizeof frame);
+            size_t n = vpx_test_encode(&enc, &img, pts++, flags, frame, sizeof frame);
             if (resumed)
                 assert_true(frame[0] & 1); /* error resilient */
             resumed = false;
