@@ -193,8 +193,18 @@ static void on_message(void *ctx, const char *sid, const char *msg, size_t len)
 {
     tdm_redis_cluster *c = ctx;
     if (!msg) { /* subscribed: catch up with what was said before */
-        if (strlen(sid) < TDM_SIG_ID_CAP)
+        if (strlen(sid) < TDM_SIG_ID_CAP) {
             tdm_sig_hub_remote_subscribed(c->hub, sid, c->now_ms);
+            /* Presence announced before the subscription took effect, here
+             * or on another instance, may have crossed nobody: say again who
+             * is here; an instance that hears a newcomer answers with its
+             * own (below), so both sides know each other whichever of the
+             * two subscriptions came last (seen: a customer joining on B
+             * while A's subscription was pending stayed offline at A). */
+            for (const presence *p = c->local[hash_sid(sid)]; p; p = p->next)
+                if (strcmp(p->sid, sid) == 0)
+                    announce(c, p, true);
+        }
         return;
     }
     tdm_redis_envelope e;
@@ -224,10 +234,15 @@ static void on_message(void *ctx, const char *sid, const char *msg, size_t len)
                      c->now_ms + TDM_CLUSTER_PRESENCE_TTL_MS);
         /* A newcomer to the session learns who is here now, not at the
          * next refresh. */
-        if (e.on && !known)
+        if (e.on && !known) {
             for (const presence *p = c->local[hash_sid(sid)]; p; p = p->next)
                 if (strcmp(p->sid, sid) == 0)
                     announce(c, p, true);
+            /* Sockets here see the newcomer online now: its own "online"
+             * change may have been published before this instance heard
+             * the channel (a second, identical state push is harmless). */
+            tdm_sig_hub_remote_changed(c->hub, sid, "online", e.pid, c->now_ms);
+        }
         break;
     }
     }
