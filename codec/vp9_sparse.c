@@ -441,17 +441,6 @@ static int write_tokens(tdm_vp8_bool_writer *b, int plane_type, int ctx, const i
     return eob;
 }
 
-/* Does any 16x16 area chosen for coding overlap this block (in the frame)? */
-static bool block_wanted(const tdm_vp9_sparse *w, int mi_row, int mi_col, int n8)
-{
-    int mb_rows = (w->height + 15) / 16;
-    for (int my = mi_row / 2; my <= (mi_row + n8 - 1) / 2 && my < mb_rows; my++)
-        for (int mx = mi_col / 2; mx <= (mi_col + n8 - 1) / 2 && mx < w->mb_cols; mx++)
-            if (w->code[(size_t)my * w->mb_cols + mx])
-                return true;
-    return false;
-}
-
 /* How many of the 16x16 areas inside the block are chosen, of how many. */
 static void count_wanted(const tdm_vp9_sparse *w, int mi_row, int mi_col, int n8, int *want,
                          int *all)
@@ -518,7 +507,10 @@ static void code_block(tdm_vp9_sparse *w, int mi_row, int mi_col, int n8)
     n4w[1] = n4w[2] = x_mis, n4h[1] = n4h[2] = y_mis, full4[1] = full4[2] = n8;
     struct block_levels *L = w->levels; /* coded blocks are at most 32x32 */
     bool residual = false;
-    if (n8 <= 4 && block_wanted(w, mi_row, mi_col, n8)) {
+    int want = 0, all;
+    if (n8 <= 4)
+        count_wanted(w, mi_row, mi_col, n8, &want, &all);
+    if (want > 0) {
         for (int pl = 0; pl < 3; pl++) {
             const uint8_t *s;
             uint8_t *p;
